@@ -1,0 +1,1 @@
+"""Pure, deterministic SLA logic: no Kafka, no clock reads, no I/O."""
