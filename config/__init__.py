@@ -1,0 +1,1 @@
+"""The service policy: `policy.default.yaml`, its pydantic model and the loader."""

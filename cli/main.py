@@ -1,0 +1,38 @@
+"""The `sla-engine` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from cli import bench, demo, replay
+from config.loader import PolicyError
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sla-engine",
+        description="Stream-processing SLA engine for after-sales customer service.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    replay.add_parser(sub)
+    demo.add_parser(sub)
+    bench.add_parser(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except PolicyError as e:
+        print(f"sla-engine: the policy cannot be used:\n{e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

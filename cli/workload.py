@@ -1,0 +1,114 @@
+"""A realistic, seeded ticket workload: for the demo stream, benchmarks and tests.
+
+Mixed priorities, channels and categories, late responses, on-site visits, priority changes,
+`pending_customer` pauses, complex-case updates, reopens, surveys and closes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+
+CST = timezone(timedelta(hours=8))
+TEAMS = [f"team-{i}" for i in range(1, 7)]
+PRODUCTS = ["router", "switch", "camera", "nas", "firewall"]
+ITEMS = ("responsiveness", "problem_solving", "professionalism", "patience", "proactive",
+         "overall", "recommend")  # fmt: skip
+
+
+def _ts(t: datetime) -> str:
+    return t.astimezone(CST).isoformat()
+
+
+def ticket_events(rng: random.Random, ticket_id: str, created: datetime) -> list[dict[str, Any]]:
+    """One ticket's whole life, in time order."""
+    n = 0
+
+    def ev(kind: str, at: datetime, **fields: Any) -> dict[str, Any]:
+        nonlocal n
+        n += 1
+        return {"event_id": f"{ticket_id}-{n}", "ticket_id": ticket_id, "type": kind,
+                "occurred_at": _ts(at), **fields}  # fmt: skip
+
+    priority = rng.choices("ABC", weights=(15, 45, 40))[0]
+    category = rng.choices(["simple", "complex", "urgent", "complaint"], weights=(65, 15, 10, 10))[0]
+    team = rng.choice(TEAMS)
+    customer: dict[str, Any] = {"id": f"c-{rng.randrange(10**6):06d}"}
+    if rng.random() < 0.3:
+        customer |= {"name": "Zhang Wei", "phone": "+86 138 0013 8000"}
+    out = [ev("created", created, priority=priority, channel=rng.choice(["phone", "online", "email"]),
+              category=category, team=team, agent=f"a-{rng.randrange(1, 60)}",
+              supervisor=f"s-{rng.randrange(1, 8)}", department="after-sales",
+              product_line=rng.choice(PRODUCTS), customer=customer)]  # fmt: skip
+    t = created
+    # First response: usually quick, sometimes late enough to warn, breach or escalate.
+    t = t + timedelta(seconds=rng.choice([rng.uniform(5, 90), rng.uniform(60, 400),
+                                          rng.uniform(100, 1500)]))  # fmt: skip
+    out.append(ev("responded", t))
+    if rng.random() < 0.1:
+        out.append(ev("assigned", t + timedelta(minutes=2), agent=f"a-{rng.randrange(1, 60)}",
+                      team=rng.choice(TEAMS)))  # fmt: skip
+    if rng.random() < 0.15:
+        t = t + timedelta(minutes=rng.uniform(1, 30))
+        out.append(ev("priority_changed", t, priority=rng.choice("ABC")))
+    if rng.random() < 0.1:
+        t = t + timedelta(minutes=rng.uniform(5, 60))
+        out.append(ev("onsite_requested", t))
+        t = t + timedelta(minutes=rng.uniform(10, 200))
+        out.append(ev("onsite_arrived", t))
+    if rng.random() < 0.25:
+        t = t + timedelta(hours=rng.uniform(0.2, 6))
+        out.append(ev("status_changed", t, status="pending_customer"))
+        t = t + timedelta(hours=rng.uniform(0.5, 30))
+        out.append(ev("status_changed", t, status="in_progress"))
+    if category == "complex":
+        t = t + timedelta(hours=rng.uniform(1, 40))
+        out.append(ev("updated", t))
+    if rng.random() < 0.1:
+        return out  # still open
+    t = t + timedelta(hours=rng.uniform(0.1, 30))
+    out.append(ev("resolved", t, solution="replaced unit"))
+    if rng.random() < 0.05:
+        t = t + timedelta(hours=rng.uniform(1, 20))
+        out.append(ev("reopened", t))
+        t = t + timedelta(hours=rng.uniform(0.5, 10))
+        out.append(ev("resolved", t))
+    if rng.random() < 0.85:
+        t = t + timedelta(hours=rng.uniform(0.1, 30))
+        out.append(ev("survey_sent", t))
+        if rng.random() < 0.55:
+            t = t + timedelta(hours=rng.uniform(0.1, 20))
+            base = rng.randint(1, 5)
+            scores = {k: max(1, min(5, base + rng.randint(-1, 1))) for k in ITEMS}
+            out.append(ev("survey_submitted", t, survey=scores))
+    t = t + timedelta(hours=rng.uniform(1, 48))
+    out.append(ev("closed", t, customer_confirmed=True))
+    return out
+
+
+def generate(tickets: int, seed: int = 7, start: datetime | None = None,
+             span: timedelta = timedelta(days=7)) -> Iterator[dict[str, Any]]:  # fmt: skip
+    """Events of `tickets` tickets created uniformly over `span`, merged in time order."""
+    rng = random.Random(seed)
+    start = start or datetime(2026, 11, 23, tzinfo=CST)
+    step = span / max(tickets, 1)
+    lives = []
+    for i in range(tickets):
+        created = start + step * i + timedelta(seconds=rng.uniform(0, step.total_seconds()))
+        lives.append(ticket_events(rng, f"T{i:07d}", created.replace(microsecond=0)))
+    merged = heapq.merge(*lives, key=lambda e: (datetime.fromisoformat(e["occurred_at"]), e["event_id"]))
+    yield from merged
+
+
+def lines(tickets: int, seed: int = 7, **kw: Any) -> list[bytes]:
+    """The workload as JSONL lines (bytes, newline-terminated)."""
+    return [orjson.dumps(e) + b"\n" for e in generate(tickets, seed, **kw)]
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,219 @@
+"""Load a policy file: YAML → validated model → the engine's runtime policy, with errors that say
+the file, the line and what is wrong."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from config.model import WEEKDAYS, ClockSpec, Grading, PolicyFile, TriggerSpec
+from engine.calendar import Calendar
+from engine.rules import ClockRule, RuntimePolicy, Target, Threshold, Trigger
+from schemas.events import EVENT_TYPES
+
+DEFAULT_POLICY = Path(__file__).with_name("policy.default.yaml")
+TICKET_ATTRS = ("priority", "category", "channel", "team", "department", "product_line", "status")
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; `str()` is `path:line: where: what`, one per problem."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
+
+
+def _mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _mapping,  # type: ignore[arg-type]
+)
+
+
+def _line_of(root: yaml.Node | None, loc: Sequence[int | str]) -> int:
+    """The 1-based line of the YAML node at `loc`, or of its nearest existing parent."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else 1
+    for part in loc:
+        nxt: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == str(part):
+                    nxt = v
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if 0 <= part < len(node.value):
+                nxt = node.value[part]
+        if nxt is None:
+            break
+        node = nxt
+        line = node.start_mark.line + 1
+    return line
+
+
+def _where(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def parse(text: str, path: str = "<policy>") -> PolicyFile:
+    """Validate policy text; raise PolicyError with `path:line: where: what` for every problem."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise PolicyError([f"{path}:{line}: YAML: {e.problem or e.context}"]) from None
+    if not isinstance(data, dict):
+        raise PolicyError([f"{path}:1: the policy must be a YAML mapping"])
+    try:
+        model = PolicyFile.model_validate(data)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            loc = [p for p in err["loc"] if not (isinstance(p, str) and "[" in p)]
+            line = _line_of(root, loc)
+            problems.append(f"{path}:{line}: {_where(loc)}: {err['msg']}")
+        raise PolicyError(problems) from None
+    problems = [f"{path}:{_line_of(root, loc)}: {_where(loc)}: {msg}" for loc, msg in _check(model)]
+    if problems:
+        raise PolicyError(problems)
+    return model
+
+
+def _check(p: PolicyFile) -> list[tuple[list[int | str], str]]:
+    """Cross-reference checks the field validators cannot see."""
+    bad: list[tuple[list[int | str], str]] = []
+    for name, cal in p.calendars.items():
+        if not cal.always_open and not cal.hours:
+            bad.append((["calendars", name, "hours"], "a calendar needs hours or always_open: true"))
+    known_events = set(EVENT_TYPES)
+    for ev in p.stop_all_on:
+        if ev not in known_events:
+            bad.append((["stop_all_on"], f"unknown event type {ev!r}"))
+    for cname, clock in p.clocks.items():
+        base: list[int | str] = ["clocks", cname]
+        if clock.calendar not in p.calendars:
+            bad.append(
+                ([*base, "calendar"], f"unknown calendar {clock.calendar!r}; "
+                 f"defined: {', '.join(sorted(p.calendars))}")
+            )  # fmt: skip
+        for field in ("start", "stop", "resume"):
+            triggers: list[TriggerSpec] = getattr(clock, field)
+            for i, trig in enumerate(triggers):
+                if trig.type not in known_events:
+                    bad.append(([*base, field, i], f"unknown event type {trig.type!r}"))
+                bad.extend(([*base, field, i, "when", k], f"unknown ticket attribute {k!r}")
+                           for k in trig.when if k not in TICKET_ATTRS)  # fmt: skip
+        for i, t in enumerate(clock.targets):
+            if t.target > t.limit:
+                bad.append(([*base, "targets", i, "target"], "the target must not exceed the limit"))
+            bad.extend(([*base, "targets", i, "when", k], f"unknown ticket attribute {k!r}")
+                       for k in t.when if k not in TICKET_ATTRS)  # fmt: skip
+    return bad
+
+
+def version_of(model: PolicyFile) -> str:
+    """Content hash of the validated policy: comments and layout do not change it."""
+    canonical = json.dumps(model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _seconds(hhmm: str) -> int:
+    h, m = hhmm.split(":")
+    return int(h) * 3600 + int(m) * 60
+
+
+def _calendar(name: str, p: PolicyFile) -> Calendar:
+    spec = p.calendars[name]
+    return Calendar(
+        name=name,
+        tz=spec.timezone,
+        always_open=spec.always_open,
+        hours=tuple((_seconds(a), _seconds(b)) for a, b in (h.split("-") for h in spec.hours)),
+        weekdays=frozenset(WEEKDAYS.index(d) for d in spec.weekdays),
+        country=spec.public_holidays,
+        extra_holidays=frozenset(spec.extra_holidays),
+        extra_workdays=frozenset(spec.extra_workdays),
+    )
+
+
+def _thresholds(target_us: int, limit_us: int, grading: Grading) -> tuple[Threshold, ...]:
+    steps = [Threshold("warning", None, target_us)]
+    steps.append(Threshold("breach", grading.breach.level, round(limit_us * grading.breach.of_limit)))
+    steps += [Threshold("escalation", s.level, round(limit_us * s.of_limit)) for s in grading.escalations]
+    return tuple(sorted(steps, key=lambda t: t.at_us))
+
+
+def _when(spec: dict[str, list[str]]) -> dict[str, frozenset[str]]:
+    return {k: frozenset(v) for k, v in spec.items()}
+
+
+def _clock(name: str, spec: ClockSpec, p: PolicyFile, calendars: dict[str, Calendar]) -> ClockRule:
+    grading = spec.grading or p.grading
+    targets = tuple(
+        Target(
+            rule=f"clocks.{name}.targets[{i}]",
+            when=_when(t.when),
+            thresholds=_thresholds(t.target, t.limit, grading),
+        )
+        for i, t in enumerate(spec.targets)
+    )
+    return ClockRule(
+        name=name,
+        calendar=calendars[spec.calendar],
+        start=tuple(Trigger(t.type, _when(t.when)) for t in spec.start),
+        stop=tuple(Trigger(t.type, _when(t.when)) for t in spec.stop),
+        resume=tuple(Trigger(t.type, _when(t.when)) for t in spec.resume),
+        pause_statuses=frozenset(spec.pause_statuses),
+        targets=targets,
+    )
+
+
+def compile_policy(model: PolicyFile) -> RuntimePolicy:
+    """The engine's runtime form of a validated policy."""
+    calendars = {name: _calendar(name, model) for name in model.calendars}
+    return RuntimePolicy(
+        version=version_of(model),
+        clocks=tuple(_clock(n, c, model, calendars) for n, c in model.clocks.items()),
+        notify={k: tuple(v) for k, v in model.notify.items()},
+        stop_all_on=frozenset(model.stop_all_on),
+        status_on=dict(model.lifecycle_status),
+    )
+
+
+def load(path: str | Path | None = None) -> RuntimePolicy:
+    """Read, validate and compile a policy file (the default policy when `path` is None)."""
+    p = Path(path) if path is not None else DEFAULT_POLICY
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise PolicyError([f"{p}: cannot read the policy file: {e.strerror}"]) from None
+    return compile_policy(parse(text, str(p)))
+
+

@@ -1,0 +1,156 @@
+"""The policy file's pydantic model: what a service team may configure, validated at start."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_duration(value: object) -> int:
+    """`90s`, `15m`, `4h`, `2d` or a number of seconds → microseconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration such as 90s, 15m, 4h or 2d")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return round(value * 1_000_000)
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m:
+            return round(float(m.group(1)) * _UNIT_S[m.group(2) or "s"] * 1_000_000)
+    raise ValueError(f"{value!r} is not a duration such as 90s, 15m, 4h or 2d")
+
+
+DurationUs = Annotated[int, BeforeValidator(parse_duration)]
+
+
+def _listify(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+Values = Annotated[list[str], BeforeValidator(_listify)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CalendarSpec(_Strict):
+    timezone: str
+    always_open: bool = False
+    hours: list[str] = Field(default_factory=list, description='working blocks, "09:00-12:00"')
+    weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"]
+    )
+    public_holidays: str | None = Field(default=None, description="holidays-package country code")
+    extra_holidays: list[date] = Field(default_factory=list)
+    extra_workdays: list[date] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown IANA time zone {v!r}") from e
+        return v
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, v: list[str]) -> list[str]:
+        last_end = -1
+        for block in v:
+            m = _HOURS.match(block)
+            if not m:
+                raise ValueError(f"{block!r} is not a block like 09:00-12:00")
+            h1, m1, h2, m2 = (int(x) for x in m.groups())
+            start, end = h1 * 60 + m1, h2 * 60 + m2
+            if not (0 <= start < end <= 24 * 60) or m1 > 59 or m2 > 59:
+                raise ValueError(f"{block!r}: a block must start before it ends, within one day")
+            if start < last_end:
+                raise ValueError(f"{block!r} overlaps or precedes the block before it")
+            last_end = end
+        return v
+
+    @field_validator("public_holidays")
+    @classmethod
+    def _country(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        import holidays
+
+        if v not in holidays.list_supported_countries():
+            raise ValueError(f"{v!r} is not a country code the holidays package knows")
+        return v
+
+
+class TriggerSpec(_Strict):
+    type: str
+    when: dict[str, Values] = Field(default_factory=dict)
+
+
+def _trigger(value: object) -> object:
+    return {"type": value} if isinstance(value, str) else value
+
+
+Triggers = list[Annotated[TriggerSpec, BeforeValidator(_trigger)]]
+
+
+class TargetSpec(_Strict):
+    when: dict[str, Values] = Field(default_factory=dict)
+    target: DurationUs = Field(description="warning threshold")
+    limit: DurationUs = Field(description="breach threshold (grading is relative to it)")
+
+
+class LevelStep(_Strict):
+    level: Literal["minor", "moderate", "severe"]
+    of_limit: float = Field(gt=0)
+
+
+class Grading(_Strict):
+    breach: LevelStep = LevelStep(level="minor", of_limit=1.0)
+    escalations: list[LevelStep] = Field(
+        default_factory=lambda: [
+            LevelStep(level="moderate", of_limit=1.5),
+            LevelStep(level="severe", of_limit=2.0),
+        ]
+    )
+
+
+class ClockSpec(_Strict):
+    calendar: str
+    start: Triggers
+    stop: Triggers = Field(default_factory=list)
+    resume: Triggers = Field(default_factory=list)
+    pause_statuses: list[str] = Field(default_factory=list)
+    targets: list[TargetSpec] = Field(min_length=1)
+    grading: Grading | None = None
+
+
+class PolicyFile(_Strict):
+    """The whole policy file."""
+
+    name: str = "policy"
+    reporting_timezone: str = "Asia/Shanghai"
+    calendars: dict[str, CalendarSpec]
+    grading: Grading = Grading()
+    notify: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "warning": ["agent"],
+            "minor": ["agent"],
+            "moderate": ["agent", "supervisor"],
+            "severe": ["agent", "supervisor", "department_manager"],
+        }
+    )
+    lifecycle_status: dict[str, str] = Field(default_factory=dict)
+    stop_all_on: list[str] = Field(default_factory=lambda: ["closed"])
+    clocks: dict[str, ClockSpec] = Field(min_length=1)

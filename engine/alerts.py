@@ -1,0 +1,202 @@
+"""From decisions to alerts: deterministic ids, the effective set, and retractions.
+
+The ledger remembers every decision ever announced for a ticket and under which ids, so that
+re-evaluation emits only what changed: new decisions as alerts, withdrawn ones as retractions.
+An id is never emitted twice and never reused: a decision that becomes true again after a
+retraction gets a new id derived from its previous one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.clocks import Decision
+from engine.evaluate import TicketEval
+from engine.instant import iso, seconds
+
+DecisionKey = tuple[str, int, str, str | None, int]  # clock, cycle, kind, level, due
+
+
+def _h(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def base_id(ticket_id: str, key: DecisionKey) -> str:
+    """The id a decision is first announced under."""
+    clock, cycle, kind, level, due = key
+    return _h(f"{ticket_id}|{clock}|{cycle}|{kind}|{level or '-'}|{due}")
+
+
+def reissued_id(previous: str, generation: int) -> str:
+    """The id of a decision announced again after a retraction."""
+    return _h(f"{previous}|reissue|{generation}")
+
+
+def retraction_id(alert_id: str) -> str:
+    return _h(f"{alert_id}|retraction")
+
+
+@dataclass(slots=True)
+class Entry:
+    """A decision's announcements: its ids in order, and whether the last one still stands."""
+
+    ids: list[str]
+    active: bool
+    target_us: int
+    elapsed_us: int
+
+
+@dataclass(slots=True)
+class Ledger:
+    entries: dict[DecisionKey, Entry] = field(default_factory=dict)
+
+    def to_rows(self) -> list[list[Any]]:
+        return [[*k, e.ids, e.active, e.target_us, e.elapsed_us] for k, e in self.entries.items()]
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Sequence[Any]]) -> Ledger:
+        entries = {}
+        for r in rows:
+            key = (str(r[0]), int(r[1]), str(r[2]), r[3], int(r[4]))
+            entries[key] = Entry(list(r[5]), bool(r[6]), int(r[7]), int(r[8]))
+        return cls(entries)
+
+
+def suppressed(ticket_id: str, state: TicketEval, ledger: Ledger) -> dict[DecisionKey, tuple[str, str]]:
+    """Decisions withdrawn by an exemption or an overturned appeal: key → (reason, event id)."""
+    out: dict[DecisionKey, tuple[str, str]] = {}
+    if not state.exempt and not state.overturned:
+        return out
+    overturned_cycles: dict[tuple[str, int], str] = {}
+    if state.overturned:
+        for d in state.decisions:
+            if d.kind not in ("breach", "escalation"):
+                continue
+            ids = {base_id(ticket_id, d.key)}
+            entry = ledger.entries.get(d.key)
+            if entry is not None:
+                ids.update(entry.ids)
+            for alert_id, event_id in state.overturned.items():
+                if alert_id in ids:
+                    overturned_cycles[(d.clock, d.cycle)] = event_id
+    for d in state.decisions:
+        if d.kind in ("breach", "escalation"):
+            cyc = (d.clock, d.cycle)
+            if cyc in state.exempt:
+                out[d.key] = ("exempted", state.exempt[cyc])
+            elif cyc in overturned_cycles:
+                out[d.key] = ("appeal_overturned", overturned_cycles[cyc])
+    return out
+
+
+def reconcile(
+    ticket_id: str,
+    state: TicketEval,
+    ledger: Ledger,
+    now: int,
+    detected_at: int,
+    cause: str | None = None,
+) -> list[dict[str, Any]]:
+    """Alerts and retractions that bring what was announced in line with the decisions due by
+    `now`. Mutates `ledger`. Output order: retractions, then new alerts, each by (due, clock, kind)."""
+    withdrawn = suppressed(ticket_id, state, ledger)
+    due = {d.key: d for d in state.decisions if d.due <= now and d.key not in withdrawn}
+    out: list[dict[str, Any]] = []
+    for key, entry in sorted(ledger.entries.items(), key=_order):
+        if entry.active and key not in due:
+            entry.active = False
+            reason, by = withdrawn.get(key, ("late_event", cause or ""))
+            out.append(_retraction(ticket_id, key, entry, state, reason, by, detected_at))
+    for key in sorted(due, key=_key_order):
+        entry = ledger.entries.get(key)
+        d = due[key]
+        if entry is None:
+            alert_id = base_id(ticket_id, key)
+            ledger.entries[key] = Entry([alert_id], True, d.target_us, d.elapsed_us)
+        elif entry.active:
+            continue
+        else:
+            alert_id = reissued_id(entry.ids[-1], len(entry.ids))
+            entry.ids.append(alert_id)
+            entry.active = True
+        out.append(_alert(ticket_id, alert_id, d, state, detected_at))
+    return out
+
+
+def _key_order(key: DecisionKey) -> tuple[int, str, int, str, str]:
+    clock, cycle, kind, level, due = key
+    return (due, clock, cycle, kind, level or "")
+
+
+def _order(item: tuple[DecisionKey, Entry]) -> tuple[int, str, int, str, str]:
+    return _key_order(item[0])
+
+
+def _responsible(r: tuple[str | None, ...]) -> dict[str, str | None]:
+    return {"agent": r[0], "supervisor": r[1], "team": r[2], "department": r[3]}
+
+
+def _alert(ticket_id: str, alert_id: str, d: Decision, state: TicketEval, detected_at: int
+           ) -> dict[str, Any]:  # fmt: skip
+    policy = state.policy
+    return {
+        "alert_id": alert_id,
+        "ticket_id": ticket_id,
+        "clock": d.clock,
+        "cycle": d.cycle,
+        "kind": d.kind,
+        "level": d.level,
+        "priority": d.priority,
+        "category": state.attrs.get("category"),
+        "channel": state.attrs.get("channel"),
+        "due_at": iso(d.due),
+        "target_seconds": seconds(d.target_us),
+        "elapsed_seconds": seconds(d.elapsed_us),
+        "calendar": policy.clock(d.clock).calendar.name,
+        "responsible": _responsible(d.responsible),
+        "notify": list(policy.notify.get(d.level or "warning", ())),
+        "policy_version": policy.version,
+        "caused_by": list(d.caused_by),
+        "detected_at": iso(detected_at),
+    }
+
+
+def _retraction(
+    ticket_id: str,
+    key: DecisionKey,
+    entry: Entry,
+    state: TicketEval,
+    reason: str,
+    caused_by: str,
+    detected_at: int,
+) -> dict[str, Any]:
+    clock, cycle, kind, level, due = key
+    policy = state.policy
+    a = state.attrs
+    return {
+        "alert_id": retraction_id(entry.ids[-1]),
+        "ticket_id": ticket_id,
+        "clock": clock,
+        "cycle": cycle,
+        "kind": "retraction",
+        "level": level,
+        "priority": a.get("priority"),
+        "category": a.get("category"),
+        "channel": a.get("channel"),
+        "due_at": iso(due),
+        "target_seconds": seconds(entry.target_us),
+        "elapsed_seconds": seconds(entry.elapsed_us),
+        "calendar": policy.clock(clock).calendar.name,
+        "responsible": _responsible((a.get("agent"), a.get("supervisor"), a.get("team"),
+                                     a.get("department"))),  # fmt: skip
+        "notify": list(policy.notify.get(level or "warning", ())),
+        "policy_version": policy.version,
+        "caused_by": [caused_by] if caused_by else [],
+        "detected_at": iso(detected_at),
+        "retracts": entry.ids[-1],
+        "retracted_kind": kind,
+        "reason": reason,
+    }

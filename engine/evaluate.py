@@ -1,0 +1,151 @@
+"""`evaluate(history, policy, now)`: a ticket's SLA state and every decision due by `now`.
+
+The state is a left fold of the ticket's events in (occurred_at, event_id) order. Between events
+a running clock crosses its thresholds on its calendar; `advance` carries the fold forward to an
+instant without an event (a timer firing). Events that arrive in order extend the fold; anything
+earlier than what has been folded means a refold from the sorted history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from engine.clocks import PAUSED, RUNNING, STOPPED, ClockRun, Context, Decision
+from engine.history import Ev
+from engine.rules import RuntimePolicy
+
+ATTRS = ("priority", "category", "channel", "product_line", "team", "agent", "supervisor",
+         "department", "status")  # fmt: skip
+HOLDER = ("agent", "supervisor", "team", "department")
+
+
+@dataclass(slots=True)
+class TicketEval:
+    """A ticket's SLA state as of `horizon` (the latest instant folded)."""
+
+    policy: RuntimePolicy
+    attrs: dict[str, str | None] = field(default_factory=dict)
+    runs: list[ClockRun] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    exempt: dict[tuple[str, int], str] = field(default_factory=dict)  # (clock, cycle) -> event id
+    overturned: dict[str, str] = field(default_factory=dict)  # alert id -> appeal event id
+    last: tuple[int, str] = (-(2**62), "")  # key of the last event folded
+    horizon: int = -(2**62)
+
+    def __post_init__(self) -> None:
+        if not self.runs:
+            self.runs = [ClockRun(rule) for rule in self.policy.clocks]
+
+    def context(self) -> Context:
+        a = self.attrs
+        return Context(a.get("priority"), (a.get("agent"), a.get("supervisor"), a.get("team"),
+                                           a.get("department")))  # fmt: skip
+
+    def accepts_in_order(self, ev: Ev) -> bool:
+        """True when `ev` can extend the fold; otherwise the history must be refolded."""
+        return ev.key > self.last and ev.at >= self.horizon
+
+    def advance(self, t: int) -> None:
+        """Carry the fold to instant `t`: running clocks cross the thresholds due by then."""
+        if t <= self.horizon:
+            return
+        ctx = self.context()
+        emit = self.decisions.append
+        for run in self.runs:
+            if run.next_due is not None and run.next_due <= t:
+                run.advance(t, ctx, emit)
+        self.horizon = t
+
+    def apply(self, ev: Ev) -> None:
+        """Fold one event that is in order (see `accepts_in_order`)."""
+        t = ev.at
+        self.advance(t)
+        self.last = ev.key
+        data = ev.data
+        before = dict(self.attrs)
+        for name in ATTRS:
+            if name in data:
+                self.attrs[name] = data[name]
+        status_now = self.policy.status_on.get(ev.type)
+        if status_now is not None and ev.type != "status_changed":
+            self.attrs["status"] = status_now
+        if ev.type == "exemption_granted":
+            self._exempt(ev)
+        elif ev.type == "appeal_decided" and data.get("outcome") == "overturned":
+            self.overturned[str(data.get("alert_id"))] = ev.id
+        self._clocks(ev, before)
+
+    def _exempt(self, ev: Ev) -> None:
+        name = ev.data.get("clock")
+        for run in self.runs:
+            if run.rule.name == name:
+                cycle = ev.data.get("cycle") or run.cycle
+                if cycle:
+                    self.exempt[(run.rule.name, int(cycle))] = ev.id
+
+    def _clocks(self, ev: Ev, before: dict[str, str | None]) -> None:
+        t, attrs = ev.at, self.attrs
+        status = attrs.get("status")
+        stop_all = ev.type in self.policy.stop_all_on
+        target_inputs_changed = any(attrs.get(k) != before.get(k) for k in ("priority", "category",
+                                                                            "channel"))  # fmt: skip
+        ctx = self.context()
+        emit = self.decisions.append
+        for run in self.runs:
+            rule = run.rule
+            paused = status in rule.pause_statuses
+            if run.phase in (RUNNING, PAUSED):
+                if stop_all or any(tr.matches(ev.type, attrs) for tr in rule.stop):
+                    run.stop(t, ev.id)
+                    continue
+                if target_inputs_changed:
+                    new = rule.target_for(attrs)
+                    if new is not run.target:
+                        run.retarget(t, ev.id, new, ctx, emit)
+                if run.phase == RUNNING and paused:
+                    run.pause(t, ev.id)
+                elif run.phase == PAUSED and not paused:
+                    run.unpause(t, ev.id)
+            elif run.phase == STOPPED and any(tr.matches(ev.type, attrs) for tr in rule.resume):
+                if rule.target_for(attrs) is not run.target:
+                    run.target = rule.target_for(attrs)
+                run.resume(t, ev.id, paused)
+            elif any(tr.matches(ev.type, attrs) for tr in rule.start):
+                run.start(t, ev.id, rule.target_for(attrs), paused)
+
+    def fire(self, now: int) -> None:
+        """Cross every threshold due by `now` (a timer firing). The horizon moves only to the
+        latest threshold crossed, so events stamped after it still extend the fold in order."""
+        ctx = self.context()
+        emit = self.decisions.append
+        for run in self.runs:
+            if run.next_due is not None and run.next_due <= now:
+                run.advance(now, ctx, emit)
+                self.horizon = max(self.horizon, self.decisions[-1].due)
+
+    def next_due(self) -> int | None:
+        """The earliest instant at which a running clock crosses its next threshold."""
+        dues = [r.next_due for r in self.runs if r.next_due is not None]
+        return min(dues) if dues else None
+
+
+def fold(history: Iterable[Ev], policy: RuntimePolicy) -> TicketEval:
+    """The state after the ticket's events, ordered by (occurred_at, event_id), repeats ignored."""
+    state = TicketEval(policy)
+    seen: set[str] = set()
+    for ev in sorted(history, key=lambda e: e.key):
+        if ev.id in seen:
+            continue
+        seen.add(ev.id)
+        state.apply(ev)
+    return state
+
+
+def evaluate(
+    history: Iterable[Ev], policy: RuntimePolicy, now: int
+) -> tuple[TicketEval, list[Decision]]:
+    """The ticket's SLA state as of `now` and every decision whose threshold instant is ≤ `now`."""
+    state = fold(history, policy)
+    state.fire(now)
+    return state, [d for d in state.decisions if d.due <= now]

@@ -1,0 +1,77 @@
+"""The policy as the engine runs it: plain frozen dataclasses, built from `config/` once at start."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from engine.calendar import Calendar
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """One grading step of a clock: `kind`/`level` fire when clock time reaches `at_us`."""
+
+    kind: str  # warning | breach | escalation
+    level: str | None  # None for warnings
+    at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A target rule: the first whose `when` matches the ticket gives the thresholds."""
+
+    rule: str  # human-readable name of the rule in the policy, for explain
+    when: Mapping[str, frozenset[str]]  # ticket attribute -> accepted values
+    thresholds: tuple[Threshold, ...]  # sorted by at_us
+
+    def matches(self, attrs: Mapping[str, str | None]) -> bool:
+        return all(attrs.get(k) in vals for k, vals in self.when.items())
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """An event that acts on a clock, optionally only for tickets with given attributes."""
+
+    type: str
+    when: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def matches(self, event_type: str, attrs: Mapping[str, str | None]) -> bool:
+        return event_type == self.type and all(attrs.get(k) in v for k, v in self.when.items())
+
+
+@dataclass(frozen=True, slots=True)
+class ClockRule:
+    """An SLA clock: when it starts, stops, resumes and pauses, on which calendar, with which targets."""
+
+    name: str
+    calendar: Calendar
+    start: tuple[Trigger, ...]
+    stop: tuple[Trigger, ...]
+    resume: tuple[Trigger, ...]  # restart a stopped cycle keeping its elapsed time (reopen)
+    pause_statuses: frozenset[str]
+    targets: tuple[Target, ...]
+
+    def target_for(self, attrs: Mapping[str, str | None]) -> Target | None:
+        for t in self.targets:
+            if t.matches(attrs):
+                return t
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimePolicy:
+    """Everything `evaluate` needs; `version` is the content hash every alert carries."""
+
+    version: str
+    clocks: tuple[ClockRule, ...]
+    notify: Mapping[str, tuple[str, ...]]  # "warning" or a level -> roles
+    stop_all_on: frozenset[str] = frozenset({"closed"})
+    # Events whose arrival sets the ticket's workflow status (besides status_changed).
+    status_on: Mapping[str, str] = field(default_factory=dict)
+
+    def clock(self, name: str) -> ClockRule:
+        for c in self.clocks:
+            if c.name == name:
+                return c
+        raise KeyError(name)

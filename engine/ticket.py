@@ -1,0 +1,82 @@
+"""A ticket as the worker and the replay tool keep it: its history, its SLA state and what has
+been announced. `step` and `tick` are the only two ways it changes; both are pure given their
+inputs (the caller supplies the clock)."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from engine.alerts import Ledger, reconcile
+from engine.evaluate import TicketEval, fold
+from engine.history import Ev, from_row, to_row
+from engine.rules import RuntimePolicy
+
+FORMAT = 1
+
+
+@dataclass(slots=True)
+class Ticket:
+    ticket_id: str
+    history: list[Ev]  # sorted by Ev.key, no repeated ids
+    state: TicketEval
+    ledger: Ledger = field(default_factory=Ledger)
+    ids: set[str] = field(default_factory=set)
+
+    @classmethod
+    def new(cls, ticket_id: str, policy: RuntimePolicy) -> Ticket:
+        return cls(ticket_id, [], TicketEval(policy))
+
+    def step(self, ev: Ev, now: int, detected_at: int) -> list[dict[str, Any]]:
+        """Take one event (any arrival order; a repeat changes nothing) and return the alerts and
+        retractions it causes, with every threshold due by `now` crossed."""
+        if ev.id in self.ids:
+            return []
+        self.ids.add(ev.id)
+        if not self.history or ev.key > self.history[-1].key:
+            self.history.append(ev)
+        else:
+            bisect.insort(self.history, ev, key=lambda e: e.key)
+        if self.state.accepts_in_order(ev):
+            self.state.apply(ev)
+        else:
+            self.state = fold(self.history, self.state.policy)
+        self.state.fire(now)
+        return reconcile(self.ticket_id, self.state, self.ledger, now, detected_at, ev.id)
+
+    def tick(self, now: int, detected_at: int) -> list[dict[str, Any]]:
+        """Cross the thresholds due by `now` (a timer firing; no event arrived)."""
+        due = self.state.next_due()
+        if due is None or due > now:
+            return []
+        self.state.fire(now)
+        return reconcile(self.ticket_id, self.state, self.ledger, now, detected_at)
+
+    def next_due(self) -> int | None:
+        return self.state.next_due()
+
+    def last_event_at(self) -> int | None:
+        return self.history[-1].at if self.history else None
+
+    def is_closed(self) -> bool:
+        return self.state.attrs.get("status") == "closed"
+
+    def to_bytes(self) -> bytes:
+        """Compact, deterministic serialisation: history and ledger; the SLA state is refolded."""
+        return orjson.dumps(
+            {"v": FORMAT, "t": self.ticket_id, "h": [to_row(e) for e in self.history],
+             "l": self.ledger.to_rows(), "z": self.state.horizon}  # fmt: skip
+        )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, policy: RuntimePolicy) -> Ticket:
+        d = orjson.loads(raw)
+        if d.get("v") != FORMAT:
+            raise ValueError(f"unknown ticket state format {d.get('v')!r}")
+        history = [from_row(r) for r in d["h"]]
+        state = fold(history, policy)
+        state.fire(int(d["z"]))
+        return cls(str(d["t"]), history, state, Ledger.from_rows(d["l"]), {e.id for e in history})

@@ -1,0 +1,87 @@
+"""Output messages: alerts on `sla.alerts`, rejects on `tickets.dlq`, KPI snapshots on `sla.kpis`.
+
+None of these models has a field for customer name or contact: privacy by construction.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+AlertKind = Literal["warning", "breach", "escalation", "retraction"]
+Level = Literal["minor", "moderate", "severe"]
+
+
+class Responsible(BaseModel):
+    """Who held the ticket when the threshold was crossed (accountability)."""
+
+    model_config = ConfigDict(extra="forbid")
+    agent: str | None = None
+    supervisor: str | None = None
+    team: str | None = None
+    department: str | None = None
+
+
+class Alert(BaseModel):
+    """One SLA decision. `alert_id` is deterministic: consumers drop repeats by it."""
+
+    model_config = ConfigDict(extra="forbid")
+    alert_id: str = Field(description="hash of ticket, clock, cycle, kind, level, due_at (+generation)")
+    ticket_id: str
+    clock: str
+    cycle: int = Field(ge=1, description="which run of the clock (a survey clock restarts per resolution)")
+    kind: AlertKind
+    level: Level | None = Field(description="minor|moderate|severe for breaches and escalations")
+    priority: str
+    category: str | None = None
+    channel: str | None = None
+    due_at: AwareDatetime = Field(description="event-time instant the threshold was crossed")
+    target_seconds: float = Field(description="the threshold, in clock (calendar) seconds")
+    elapsed_seconds: float = Field(description="clock seconds elapsed at due_at")
+    calendar: str
+    responsible: Responsible
+    notify: list[str]
+    policy_version: str
+    caused_by: list[str] = Field(description="event ids that started, moved or stopped the clock")
+    detected_at: AwareDatetime = Field(
+        description="when the engine emitted it: wall clock live, the stream-time clock in replay"
+    )
+    retracts: str | None = Field(default=None, description="for retractions: the withdrawn alert_id")
+    reason: str | None = Field(
+        default=None, description="for retractions: late_event | exempted | appeal_overturned"
+    )
+
+
+class Reject(BaseModel):
+    """An input that could not be used, with why and its original bytes: nothing is dropped silently."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str
+    raw: str = Field(description="the original message: text, or base64 when not UTF-8")
+    raw_encoding: Literal["utf-8", "base64"] = "utf-8"
+    line: int | None = Field(default=None, description="line number in a replayed file")
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    detected_at: AwareDatetime | None = None
+
+
+class Window(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    unit: Literal["hour", "day", "week", "month"]
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class KpiSnapshot(BaseModel):
+    """KPI values of one window for one dimension key; fields grow with the KPI catalogue."""
+
+    model_config = ConfigDict(extra="forbid")
+    window: Window
+    dimension: str = Field(description="overall|team|agent|priority|channel|category|product_line")
+    key: str
+    metrics: dict[str, float | int | None]
+    targets: dict[str, float] = Field(default_factory=dict)
+    final: bool = False
+    policy_version: str

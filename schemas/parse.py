@@ -1,0 +1,51 @@
+"""Decode one raw input message into a validated event, or say exactly why not."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from schemas.events import EVENT_ADAPTER, TicketEvent
+
+
+class InvalidEvent(ValueError):
+    """A message that is not a valid ticket event; `reason` is for the dead-letter record."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _reason(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors()[:3]:
+        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p in _TAGS))
+        if e["type"] == "union_tag_invalid":
+            parts.append(f"type: unknown event type {e['input'].get('type')!r}"
+                         if isinstance(e["input"], dict) else f"type: {e['msg']}")  # fmt: skip
+        elif e["type"] == "union_tag_not_found":
+            parts.append("type: missing")
+        elif e["type"] == "json_invalid":
+            parts.append(f"not JSON: {e['ctx'].get('error', e['msg'])}")
+        elif e["type"] == "model_attributes_type":
+            parts.append("not a JSON object")
+        else:
+            parts.append(f"{loc or '(message)'}: {e['msg']}")
+    more = len(err.errors()) - 3
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def parse_event(raw: bytes | str) -> TicketEvent:
+    """Validate one JSON message; raise InvalidEvent with a one-line reason."""
+    try:
+        return EVENT_ADAPTER.validate_json(raw)
+    except ValidationError as e:
+        raise InvalidEvent(_reason(e)) from None
+
+
+def _tags() -> frozenset[str]:
+    from schemas.events import EVENT_TYPES
+
+    return frozenset(EVENT_TYPES)
+
+
+_TAGS = _tags()
