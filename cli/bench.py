@@ -19,10 +19,13 @@ from config.loader import load
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("bench", help="benchmarks that print numbers (events/s, memory)")
     bsub = p.add_subparsers(dest="bench", metavar="BENCH", required=True)
-    core = bsub.add_parser("core", help="in-process replay throughput vs plain JSON decoding",
-                           description="Generate a realistic workload, replay it in-process, "
-                           "and print JSON: events_per_s, json_decode_per_s, their ratio, "
-                           "peak RSS and state bytes per open ticket.")  # fmt: skip
+    core = bsub.add_parser(
+        "core",
+        help="in-process replay throughput vs plain JSON decoding",
+        description="Generate a realistic workload, replay it in-process, "
+        "and print JSON: events_per_s, json_decode_per_s, their ratio, "
+        "peak RSS and state bytes per open ticket.",
+    )
     core.add_argument("--tickets", type=int, default=20_000, help="tickets to generate")
     core.add_argument("--seed", type=int, default=7)
     core.add_argument("--repeat", type=int, default=3, help="runs of each; the best is reported")

@@ -61,8 +61,12 @@ def reject_record(line_no: int, reason: str, raw: bytes) -> dict[str, Any]:
     except UnicodeDecodeError:
         import base64
 
-        return {"line": line_no, "reason": reason, "raw": base64.b64encode(text).decode(),
-                "raw_encoding": "base64"}  # fmt: skip
+        return {
+            "line": line_no,
+            "reason": reason,
+            "raw": base64.b64encode(text).decode(),
+            "raw_encoding": "base64",
+        }
 
 
 def replay(

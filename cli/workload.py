@@ -17,8 +17,15 @@ import orjson
 CST = timezone(timedelta(hours=8))
 TEAMS = [f"team-{i}" for i in range(1, 7)]
 PRODUCTS = ["router", "switch", "camera", "nas", "firewall"]
-ITEMS = ("responsiveness", "problem_solving", "professionalism", "patience", "proactive",
-         "overall", "recommend")  # fmt: skip
+ITEMS = (
+    "responsiveness",
+    "problem_solving",
+    "professionalism",
+    "patience",
+    "proactive",
+    "overall",
+    "recommend",
+)
 
 
 def _ts(t: datetime) -> str:
@@ -32,27 +39,52 @@ def ticket_events(rng: random.Random, ticket_id: str, created: datetime) -> list
     def ev(kind: str, at: datetime, **fields: Any) -> dict[str, Any]:
         nonlocal n
         n += 1
-        return {"event_id": f"{ticket_id}-{n}", "ticket_id": ticket_id, "type": kind,
-                "occurred_at": _ts(at), **fields}  # fmt: skip
+        return {
+            "event_id": f"{ticket_id}-{n}",
+            "ticket_id": ticket_id,
+            "type": kind,
+            "occurred_at": _ts(at),
+            **fields,
+        }
 
     priority = rng.choices("ABC", weights=(15, 45, 40))[0]
-    category = rng.choices(["simple", "complex", "urgent", "complaint"], weights=(65, 15, 10, 10))[0]
+    category = rng.choices(["simple", "complex", "urgent", "complaint"], weights=(65, 15, 10, 10))[
+        0
+    ]
     team = rng.choice(TEAMS)
     customer: dict[str, Any] = {"id": f"c-{rng.randrange(10**6):06d}"}
     if rng.random() < 0.3:
         customer |= {"name": "Zhang Wei", "phone": "+86 138 0013 8000"}
-    out = [ev("created", created, priority=priority, channel=rng.choice(["phone", "online", "email"]),
-              category=category, team=team, agent=f"a-{rng.randrange(1, 60)}",
-              supervisor=f"s-{rng.randrange(1, 8)}", department="after-sales",
-              product_line=rng.choice(PRODUCTS), customer=customer)]  # fmt: skip
+    out = [
+        ev(
+            "created",
+            created,
+            priority=priority,
+            channel=rng.choice(["phone", "online", "email"]),
+            category=category,
+            team=team,
+            agent=f"a-{rng.randrange(1, 60)}",
+            supervisor=f"s-{rng.randrange(1, 8)}",
+            department="after-sales",
+            product_line=rng.choice(PRODUCTS),
+            customer=customer,
+        )
+    ]
     t = created
     # First response: usually quick, sometimes late enough to warn, breach or escalate.
-    t = t + timedelta(seconds=rng.choice([rng.uniform(5, 90), rng.uniform(60, 400),
-                                          rng.uniform(100, 1500)]))  # fmt: skip
+    t = t + timedelta(
+        seconds=rng.choice([rng.uniform(5, 90), rng.uniform(60, 400), rng.uniform(100, 1500)])
+    )
     out.append(ev("responded", t))
     if rng.random() < 0.1:
-        out.append(ev("assigned", t + timedelta(minutes=2), agent=f"a-{rng.randrange(1, 60)}",
-                      team=rng.choice(TEAMS)))  # fmt: skip
+        out.append(
+            ev(
+                "assigned",
+                t + timedelta(minutes=2),
+                agent=f"a-{rng.randrange(1, 60)}",
+                team=rng.choice(TEAMS),
+            )
+        )
     if rng.random() < 0.15:
         t = t + timedelta(minutes=rng.uniform(1, 30))
         out.append(ev("priority_changed", t, priority=rng.choice("ABC")))
@@ -91,8 +123,9 @@ def ticket_events(rng: random.Random, ticket_id: str, created: datetime) -> list
     return out
 
 
-def generate(tickets: int, seed: int = 7, start: datetime | None = None,
-             span: timedelta = timedelta(days=7)) -> Iterator[dict[str, Any]]:  # fmt: skip
+def generate(
+    tickets: int, seed: int = 7, start: datetime | None = None, span: timedelta = timedelta(days=7)
+) -> Iterator[dict[str, Any]]:
     """Events of `tickets` tickets created uniformly over `span`, merged in time order."""
     rng = random.Random(seed)
     start = start or datetime(2026, 11, 23, tzinfo=CST)
@@ -101,7 +134,9 @@ def generate(tickets: int, seed: int = 7, start: datetime | None = None,
     for i in range(tickets):
         created = start + step * i + timedelta(seconds=rng.uniform(0, step.total_seconds()))
         lives.append(ticket_events(rng, f"T{i:07d}", created.replace(microsecond=0)))
-    merged = heapq.merge(*lives, key=lambda e: (datetime.fromisoformat(e["occurred_at"]), e["event_id"]))
+    merged = heapq.merge(
+        *lives, key=lambda e: (datetime.fromisoformat(e["occurred_at"]), e["event_id"])
+    )
     yield from merged
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
     seen: set[Any] = set()
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark
@@ -48,7 +47,7 @@ def _mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = Fals
 
 _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _mapping,  # type: ignore[arg-type]
+    _mapping,
 )
 
 
@@ -63,9 +62,12 @@ def _line_of(root: yaml.Node | None, loc: Sequence[int | str]) -> int:
                 if isinstance(k, yaml.ScalarNode) and k.value == str(part):
                     nxt = v
                     break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if 0 <= part < len(node.value):
-                nxt = node.value[part]
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(node.value)
+        ):
+            nxt = node.value[part]
         if nxt is None:
             break
         node = nxt
@@ -84,7 +86,7 @@ def parse(text: str, path: str = "<policy>") -> PolicyFile:
     """Validate policy text; raise PolicyError with `path:line: where: what` for every problem."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -111,7 +113,9 @@ def _check(p: PolicyFile) -> list[tuple[list[int | str], str]]:
     bad: list[tuple[list[int | str], str]] = []
     for name, cal in p.calendars.items():
         if not cal.always_open and not cal.hours:
-            bad.append((["calendars", name, "hours"], "a calendar needs hours or always_open: true"))
+            bad.append(
+                (["calendars", name, "hours"], "a calendar needs hours or always_open: true")
+            )
     known_events = set(EVENT_TYPES)
     for ev in p.stop_all_on:
         if ev not in known_events:
@@ -120,21 +124,32 @@ def _check(p: PolicyFile) -> list[tuple[list[int | str], str]]:
         base: list[int | str] = ["clocks", cname]
         if clock.calendar not in p.calendars:
             bad.append(
-                ([*base, "calendar"], f"unknown calendar {clock.calendar!r}; "
-                 f"defined: {', '.join(sorted(p.calendars))}")
-            )  # fmt: skip
+                (
+                    [*base, "calendar"],
+                    f"unknown calendar {clock.calendar!r}; "
+                    f"defined: {', '.join(sorted(p.calendars))}",
+                )
+            )
         for field in ("start", "stop", "resume"):
             triggers: list[TriggerSpec] = getattr(clock, field)
             for i, trig in enumerate(triggers):
                 if trig.type not in known_events:
                     bad.append(([*base, field, i], f"unknown event type {trig.type!r}"))
-                bad.extend(([*base, field, i, "when", k], f"unknown ticket attribute {k!r}")
-                           for k in trig.when if k not in TICKET_ATTRS)  # fmt: skip
+                bad.extend(
+                    ([*base, field, i, "when", k], f"unknown ticket attribute {k!r}")
+                    for k in trig.when
+                    if k not in TICKET_ATTRS
+                )
         for i, t in enumerate(clock.targets):
             if t.target > t.limit:
-                bad.append(([*base, "targets", i, "target"], "the target must not exceed the limit"))
-            bad.extend(([*base, "targets", i, "when", k], f"unknown ticket attribute {k!r}")
-                       for k in t.when if k not in TICKET_ATTRS)  # fmt: skip
+                bad.append(
+                    ([*base, "targets", i, "target"], "the target must not exceed the limit")
+                )
+            bad.extend(
+                ([*base, "targets", i, "when", k], f"unknown ticket attribute {k!r}")
+                for k in t.when
+                if k not in TICKET_ATTRS
+            )
     return bad
 
 
@@ -165,8 +180,12 @@ def _calendar(name: str, p: PolicyFile) -> Calendar:
 
 def _thresholds(target_us: int, limit_us: int, grading: Grading) -> tuple[Threshold, ...]:
     steps = [Threshold("warning", None, target_us)]
-    steps.append(Threshold("breach", grading.breach.level, round(limit_us * grading.breach.of_limit)))
-    steps += [Threshold("escalation", s.level, round(limit_us * s.of_limit)) for s in grading.escalations]
+    steps.append(
+        Threshold("breach", grading.breach.level, round(limit_us * grading.breach.of_limit))
+    )
+    steps += [
+        Threshold("escalation", s.level, round(limit_us * s.of_limit)) for s in grading.escalations
+    ]
     return tuple(sorted(steps, key=lambda t: t.at_us))
 
 
@@ -215,5 +234,3 @@ def load(path: str | Path | None = None) -> RuntimePolicy:
     except OSError as e:
         raise PolicyError([f"{p}: cannot read the policy file: {e.strerror}"]) from None
     return compile_policy(parse(text, str(p)))
-
-

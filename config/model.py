@@ -13,6 +13,8 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_WORKWEEK: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
 
 
 def parse_duration(value: object) -> int:
@@ -48,9 +50,7 @@ class CalendarSpec(_Strict):
     timezone: str
     always_open: bool = False
     hours: list[str] = Field(default_factory=list, description='working blocks, "09:00-12:00"')
-    weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"]
-    )
+    weekdays: list[Weekday] = Field(default_factory=lambda: list(_WORKWEEK))
     public_holidays: str | None = Field(default=None, description="holidays-package country code")
     extra_holidays: list[date] = Field(default_factory=list)
     extra_workdays: list[date] = Field(default_factory=list)

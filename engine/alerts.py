@@ -65,7 +65,9 @@ class Ledger:
         return cls(entries)
 
 
-def suppressed(ticket_id: str, state: TicketEval, ledger: Ledger) -> dict[DecisionKey, tuple[str, str]]:
+def suppressed(
+    ticket_id: str, state: TicketEval, ledger: Ledger
+) -> dict[DecisionKey, tuple[str, str]]:
     """Decisions withdrawn by an exemption or an overturned appeal: key → (reason, event id)."""
     out: dict[DecisionKey, tuple[str, str]] = {}
     if not state.exempt and not state.overturned:
@@ -99,9 +101,51 @@ def reconcile(
     now: int,
     detected_at: int,
     cause: str | None = None,
-) -> list[dict[str, Any]]:
+    settled: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
     """Alerts and retractions that bring what was announced in line with the decisions due by
-    `now`. Mutates `ledger`. Output order: retractions, then new alerts, each by (due, clock, kind)."""
+    `now`. Mutates `ledger`. Output order: retractions, then new alerts, each by (due, clock, kind).
+
+    `settled` says how many leading `state.decisions` are known to be announced and standing
+    (nothing was refolded or withdrawn since); only the rest are looked at then. Returns the
+    alerts and the new settled count (0 when a full comparison will be needed next time)."""
+    decisions = state.decisions
+    if not decisions and not ledger.entries:
+        return [], 0
+    fresh = decisions[settled:]
+    if settled and not state.exempt and not state.overturned:
+        if not fresh:
+            return [], settled
+        if all(d.due <= now for d in fresh):
+            out = []
+            for d in sorted(fresh, key=lambda d: _key_order(d.key)):
+                alert = _announce(ticket_id, d, ledger, state, detected_at)
+                if alert is not None:
+                    out.append(alert)
+            return out, len(decisions)
+    return _full(ticket_id, state, ledger, now, detected_at, cause)
+
+
+def _announce(
+    ticket_id: str, d: Decision, ledger: Ledger, state: TicketEval, detected_at: int
+) -> dict[str, Any] | None:
+    key = d.key
+    entry = ledger.entries.get(key)
+    if entry is None:
+        alert_id = base_id(ticket_id, key)
+        ledger.entries[key] = Entry([alert_id], True, d.target_us, d.elapsed_us)
+    elif entry.active:
+        return None
+    else:
+        alert_id = reissued_id(entry.ids[-1], len(entry.ids))
+        entry.ids.append(alert_id)
+        entry.active = True
+    return _alert(ticket_id, alert_id, d, state, detected_at)
+
+
+def _full(
+    ticket_id: str, state: TicketEval, ledger: Ledger, now: int, detected_at: int, cause: str | None
+) -> tuple[list[dict[str, Any]], int]:
     withdrawn = suppressed(ticket_id, state, ledger)
     due = {d.key: d for d in state.decisions if d.due <= now and d.key not in withdrawn}
     out: list[dict[str, Any]] = []
@@ -111,19 +155,13 @@ def reconcile(
             reason, by = withdrawn.get(key, ("late_event", cause or ""))
             out.append(_retraction(ticket_id, key, entry, state, reason, by, detected_at))
     for key in sorted(due, key=_key_order):
-        entry = ledger.entries.get(key)
-        d = due[key]
-        if entry is None:
-            alert_id = base_id(ticket_id, key)
-            ledger.entries[key] = Entry([alert_id], True, d.target_us, d.elapsed_us)
-        elif entry.active:
-            continue
-        else:
-            alert_id = reissued_id(entry.ids[-1], len(entry.ids))
-            entry.ids.append(alert_id)
-            entry.active = True
-        out.append(_alert(ticket_id, alert_id, d, state, detected_at))
-    return out
+        alert = _announce(ticket_id, due[key], ledger, state, detected_at)
+        if alert is not None:
+            out.append(alert)
+    settled = len(state.decisions)
+    if withdrawn or len(due) != settled:
+        settled = 0
+    return out, settled
 
 
 def _key_order(key: DecisionKey) -> tuple[int, str, int, str, str]:
@@ -139,8 +177,9 @@ def _responsible(r: tuple[str | None, ...]) -> dict[str, str | None]:
     return {"agent": r[0], "supervisor": r[1], "team": r[2], "department": r[3]}
 
 
-def _alert(ticket_id: str, alert_id: str, d: Decision, state: TicketEval, detected_at: int
-           ) -> dict[str, Any]:  # fmt: skip
+def _alert(
+    ticket_id: str, alert_id: str, d: Decision, state: TicketEval, detected_at: int
+) -> dict[str, Any]:
     policy = state.policy
     return {
         "alert_id": alert_id,
@@ -190,8 +229,9 @@ def _retraction(
         "target_seconds": seconds(entry.target_us),
         "elapsed_seconds": seconds(entry.elapsed_us),
         "calendar": policy.clock(clock).calendar.name,
-        "responsible": _responsible((a.get("agent"), a.get("supervisor"), a.get("team"),
-                                     a.get("department"))),  # fmt: skip
+        "responsible": _responsible(
+            (a.get("agent"), a.get("supervisor"), a.get("team"), a.get("department"))
+        ),
         "notify": list(policy.notify.get(level or "warning", ())),
         "policy_version": policy.version,
         "caused_by": [caused_by] if caused_by else [],

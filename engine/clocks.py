@@ -87,10 +87,18 @@ class ClockRun:
         self, kind: str, level: str | None, due: int, target: int, elapsed: int, ctx: Context
     ) -> Decision:
         return Decision(
-            self.rule.name, self.cycle, kind, level, due, target, elapsed,
-            ctx.priority, ctx.responsible, tuple(self.caused_by),
+            self.rule.name,
+            self.cycle,
+            kind,
+            level,
+            due,
+            target,
+            elapsed,
+            ctx.priority,
+            ctx.responsible,
+            tuple(self.caused_by),
             self.target.rule if self.target else "",
-        )  # fmt: skip
+        )
 
     def _schedule(self) -> None:
         if self.phase != RUNNING or self.target is None:
@@ -139,7 +147,9 @@ class ClockRun:
         self.caused_by.append(event_id)
         self._schedule()
 
-    def retarget(self, t: int, event_id: str, target: Target | None, ctx: Context, emit: Emit) -> None:
+    def retarget(
+        self, t: int, event_id: str, target: Target | None, ctx: Context, emit: Emit
+    ) -> None:
         """Apply new targets to the time counted since the cycle started; thresholds already
         exceeded fire at `t`."""
         self._rebase(t)

@@ -15,9 +15,19 @@ from engine.clocks import PAUSED, RUNNING, STOPPED, ClockRun, Context, Decision
 from engine.history import Ev
 from engine.rules import RuntimePolicy
 
-ATTRS = ("priority", "category", "channel", "product_line", "team", "agent", "supervisor",
-         "department", "status")  # fmt: skip
-HOLDER = ("agent", "supervisor", "team", "department")
+ATTRS = (
+    "priority",
+    "category",
+    "channel",
+    "product_line",
+    "team",
+    "agent",
+    "supervisor",
+    "department",
+    "status",
+)
+_ATTR_SET = frozenset(ATTRS)
+_TARGET_INPUTS = frozenset({"priority", "category", "channel"})
 
 
 @dataclass(slots=True)
@@ -32,6 +42,7 @@ class TicketEval:
     overturned: dict[str, str] = field(default_factory=dict)  # alert id -> appeal event id
     last: tuple[int, str] = (-(2**62), "")  # key of the last event folded
     horizon: int = -(2**62)
+    soonest: int | None = None  # derived: the earliest next_due of any run
 
     def __post_init__(self) -> None:
         if not self.runs:
@@ -39,8 +50,10 @@ class TicketEval:
 
     def context(self) -> Context:
         a = self.attrs
-        return Context(a.get("priority"), (a.get("agent"), a.get("supervisor"), a.get("team"),
-                                           a.get("department")))  # fmt: skip
+        return Context(
+            a.get("priority"),
+            (a.get("agent"), a.get("supervisor"), a.get("team"), a.get("department")),
+        )
 
     def accepts_in_order(self, ev: Ev) -> bool:
         """True when `ev` can extend the fold; otherwise the history must be refolded."""
@@ -50,31 +63,34 @@ class TicketEval:
         """Carry the fold to instant `t`: running clocks cross the thresholds due by then."""
         if t <= self.horizon:
             return
-        ctx = self.context()
-        emit = self.decisions.append
         for run in self.runs:
             if run.next_due is not None and run.next_due <= t:
-                run.advance(t, ctx, emit)
+                run.advance(t, self.context(), self.decisions.append)
         self.horizon = t
 
     def apply(self, ev: Ev) -> None:
         """Fold one event that is in order (see `accepts_in_order`)."""
-        t = ev.at
-        self.advance(t)
+        self.advance(ev.at)
         self.last = ev.key
-        data = ev.data
-        before = dict(self.attrs)
-        for name in ATTRS:
-            if name in data:
-                self.attrs[name] = data[name]
+        data, attrs = ev.data, self.attrs
+        retarget = False
+        for name, value in data.items():
+            if name in _ATTR_SET and attrs.get(name) != value:
+                attrs[name] = value
+                retarget = retarget or name in _TARGET_INPUTS
         status_now = self.policy.status_on.get(ev.type)
         if status_now is not None and ev.type != "status_changed":
-            self.attrs["status"] = status_now
+            attrs["status"] = status_now
         if ev.type == "exemption_granted":
             self._exempt(ev)
         elif ev.type == "appeal_decided" and data.get("outcome") == "overturned":
             self.overturned[str(data.get("alert_id"))] = ev.id
-        self._clocks(ev, before)
+        self._clocks(ev, retarget)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        dues = [r.next_due for r in self.runs if r.next_due is not None]
+        self.soonest = min(dues) if dues else None
 
     def _exempt(self, ev: Ev) -> None:
         name = ev.data.get("clock")
@@ -84,50 +100,52 @@ class TicketEval:
                 if cycle:
                     self.exempt[(run.rule.name, int(cycle))] = ev.id
 
-    def _clocks(self, ev: Ev, before: dict[str, str | None]) -> None:
-        t, attrs = ev.at, self.attrs
+    def _clocks(self, ev: Ev, retarget: bool) -> None:
+        t, attrs, etype = ev.at, self.attrs, ev.type
         status = attrs.get("status")
-        stop_all = ev.type in self.policy.stop_all_on
-        target_inputs_changed = any(attrs.get(k) != before.get(k) for k in ("priority", "category",
-                                                                            "channel"))  # fmt: skip
-        ctx = self.context()
-        emit = self.decisions.append
+        stop_all = etype in self.policy.stop_all_on
         for run in self.runs:
             rule = run.rule
+            named = etype in rule.event_types
+            if not (named or stop_all or retarget or run.phase in (RUNNING, PAUSED)):
+                continue
             paused = status in rule.pause_statuses
             if run.phase in (RUNNING, PAUSED):
-                if stop_all or any(tr.matches(ev.type, attrs) for tr in rule.stop):
+                if stop_all or (named and any(tr.matches(etype, attrs) for tr in rule.stop)):
                     run.stop(t, ev.id)
                     continue
-                if target_inputs_changed:
+                if retarget:
                     new = rule.target_for(attrs)
                     if new is not run.target:
-                        run.retarget(t, ev.id, new, ctx, emit)
+                        run.retarget(t, ev.id, new, self.context(), self.decisions.append)
                 if run.phase == RUNNING and paused:
                     run.pause(t, ev.id)
                 elif run.phase == PAUSED and not paused:
                     run.unpause(t, ev.id)
-            elif run.phase == STOPPED and any(tr.matches(ev.type, attrs) for tr in rule.resume):
-                if rule.target_for(attrs) is not run.target:
-                    run.target = rule.target_for(attrs)
+            elif not named:
+                continue
+            elif run.phase == STOPPED and any(tr.matches(etype, attrs) for tr in rule.resume):
+                run.target = rule.target_for(attrs)
                 run.resume(t, ev.id, paused)
-            elif any(tr.matches(ev.type, attrs) for tr in rule.start):
+            elif any(tr.matches(etype, attrs) for tr in rule.start):
                 run.start(t, ev.id, rule.target_for(attrs), paused)
 
     def fire(self, now: int) -> None:
         """Cross every threshold due by `now` (a timer firing). The horizon moves only to the
         latest threshold crossed, so events stamped after it still extend the fold in order."""
+        if self.soonest is None or self.soonest > now:
+            return
         ctx = self.context()
         emit = self.decisions.append
         for run in self.runs:
             if run.next_due is not None and run.next_due <= now:
                 run.advance(now, ctx, emit)
                 self.horizon = max(self.horizon, self.decisions[-1].due)
+        self._refresh()
 
     def next_due(self) -> int | None:
         """The earliest instant at which a running clock crosses its next threshold."""
-        dues = [r.next_due for r in self.runs if r.next_due is not None]
-        return min(dues) if dues else None
+        return self.soonest
 
 
 def fold(history: Iterable[Ev], policy: RuntimePolicy) -> TicketEval:

@@ -10,9 +10,21 @@ from engine.instant import to_us
 # Fields of an input event that evaluation reads; everything else (customer name and contact
 # in particular) is left behind at the edge.
 KEPT_FIELDS = (
-    "priority", "category", "channel", "product_line", "team", "agent", "supervisor",
-    "department", "status", "clock", "cycle", "reason", "alert_id", "outcome",
-)  # fmt: skip
+    "priority",
+    "category",
+    "channel",
+    "product_line",
+    "team",
+    "agent",
+    "supervisor",
+    "department",
+    "status",
+    "clock",
+    "cycle",
+    "reason",
+    "alert_id",
+    "outcome",
+)
 
 
 class Ev(NamedTuple):
@@ -31,11 +43,8 @@ class Ev(NamedTuple):
 
 def from_model(event: Any) -> Ev:
     """Compact form of a validated `schemas.events` model."""
-    data = {}
-    for name in KEPT_FIELDS:
-        value = getattr(event, name, None)
-        if value is not None:
-            data[name] = value
+    fields = event.__dict__
+    data = {k: v for k in KEPT_FIELDS if (v := fields.get(k)) is not None}
     return Ev(to_us(event.occurred_at), event.event_id, event.type, data)
 
 

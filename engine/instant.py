@@ -1,4 +1,4 @@
-"""Instants as integer microseconds since the Unix epoch (UTC): exact, cheap to compare and store."""
+"""Instants as integer microseconds since the Unix epoch (UTC): exact and cheap to compare."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The policy as the engine runs it: plain frozen dataclasses, built from `config/` once at start."""
+"""The policy as the engine runs it: plain frozen dataclasses, built once at start by `config/`."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class Trigger:
 
 @dataclass(frozen=True, slots=True)
 class ClockRule:
-    """An SLA clock: when it starts, stops, resumes and pauses, on which calendar, with which targets."""
+    """An SLA clock: when it starts, stops, resumes and pauses, its calendar and its targets."""
 
     name: str
     calendar: Calendar
@@ -51,6 +51,11 @@ class ClockRule:
     resume: tuple[Trigger, ...]  # restart a stopped cycle keeping its elapsed time (reopen)
     pause_statuses: frozenset[str]
     targets: tuple[Target, ...]
+    event_types: frozenset[str] = frozenset()  # derived: every event type a trigger names
+
+    def __post_init__(self) -> None:
+        types = {t.type for t in (*self.start, *self.stop, *self.resume)}
+        object.__setattr__(self, "event_types", frozenset(types))
 
     def target_for(self, attrs: Mapping[str, str | None]) -> Target | None:
         for t in self.targets:

@@ -25,6 +25,7 @@ class Ticket:
     state: TicketEval
     ledger: Ledger = field(default_factory=Ledger)
     ids: set[str] = field(default_factory=set)
+    settled: int = 0  # leading decisions already announced (see alerts.reconcile)
 
     @classmethod
     def new(cls, ticket_id: str, policy: RuntimePolicy) -> Ticket:
@@ -44,8 +45,12 @@ class Ticket:
             self.state.apply(ev)
         else:
             self.state = fold(self.history, self.state.policy)
+            self.settled = 0
         self.state.fire(now)
-        return reconcile(self.ticket_id, self.state, self.ledger, now, detected_at, ev.id)
+        out, self.settled = reconcile(
+            self.ticket_id, self.state, self.ledger, now, detected_at, ev.id, self.settled
+        )
+        return out
 
     def tick(self, now: int, detected_at: int) -> list[dict[str, Any]]:
         """Cross the thresholds due by `now` (a timer firing; no event arrived)."""
@@ -53,7 +58,10 @@ class Ticket:
         if due is None or due > now:
             return []
         self.state.fire(now)
-        return reconcile(self.ticket_id, self.state, self.ledger, now, detected_at)
+        out, self.settled = reconcile(
+            self.ticket_id, self.state, self.ledger, now, detected_at, None, self.settled
+        )
+        return out
 
     def next_due(self) -> int | None:
         return self.state.next_due()
@@ -67,8 +75,13 @@ class Ticket:
     def to_bytes(self) -> bytes:
         """Compact, deterministic serialisation: history and ledger; the SLA state is refolded."""
         return orjson.dumps(
-            {"v": FORMAT, "t": self.ticket_id, "h": [to_row(e) for e in self.history],
-             "l": self.ledger.to_rows(), "z": self.state.horizon}  # fmt: skip
+            {
+                "v": FORMAT,
+                "t": self.ticket_id,
+                "h": [to_row(e) for e in self.history],
+                "l": self.ledger.to_rows(),
+                "z": self.state.horizon,
+            }
         )
 
     @classmethod

@@ -186,8 +186,22 @@ TicketEvent = Annotated[
 
 EVENT_ADAPTER: TypeAdapter[TicketEvent] = TypeAdapter(TicketEvent)
 EVENT_TYPES: tuple[str, ...] = (
-    "created", "assigned", "responded", "onsite_requested", "onsite_arrived", "updated",
-    "status_changed", "priority_changed", "resolved", "reopened", "closed", "survey_sent",
-    "survey_submitted", "exemption_requested", "exemption_granted", "exemption_rejected",
-    "appeal_filed", "appeal_decided",
-)  # fmt: skip
+    "created",
+    "assigned",
+    "responded",
+    "onsite_requested",
+    "onsite_arrived",
+    "updated",
+    "status_changed",
+    "priority_changed",
+    "resolved",
+    "reopened",
+    "closed",
+    "survey_sent",
+    "survey_submitted",
+    "exemption_requested",
+    "exemption_granted",
+    "exemption_rejected",
+    "appeal_filed",
+    "appeal_decided",
+)

@@ -27,10 +27,14 @@ class Alert(BaseModel):
     """One SLA decision. `alert_id` is deterministic: consumers drop repeats by it."""
 
     model_config = ConfigDict(extra="forbid")
-    alert_id: str = Field(description="hash of ticket, clock, cycle, kind, level, due_at (+generation)")
+    alert_id: str = Field(
+        description="hash of ticket, clock, cycle, kind, level, due_at (+generation)"
+    )
     ticket_id: str
     clock: str
-    cycle: int = Field(ge=1, description="which run of the clock (a survey clock restarts per resolution)")
+    cycle: int = Field(
+        ge=1, description="which run of the clock (a survey clock restarts per resolution)"
+    )
     kind: AlertKind
     level: Level | None = Field(description="minor|moderate|severe for breaches and escalations")
     priority: str
@@ -47,14 +51,19 @@ class Alert(BaseModel):
     detected_at: AwareDatetime = Field(
         description="when the engine emitted it: wall clock live, the stream-time clock in replay"
     )
-    retracts: str | None = Field(default=None, description="for retractions: the withdrawn alert_id")
+    retracts: str | None = Field(
+        default=None, description="for retractions: the withdrawn alert_id"
+    )
+    retracted_kind: AlertKind | None = Field(
+        default=None, description="for retractions: the kind of the withdrawn alert"
+    )
     reason: str | None = Field(
         default=None, description="for retractions: late_event | exempted | appeal_overturned"
     )
 
 
 class Reject(BaseModel):
-    """An input that could not be used, with why and its original bytes: nothing is dropped silently."""
+    """An input that could not be used, with the reason and its original bytes: nothing is lost."""
 
     model_config = ConfigDict(extra="forbid")
     reason: str

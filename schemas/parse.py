@@ -20,8 +20,11 @@ def _reason(err: ValidationError) -> str:
     for e in err.errors()[:3]:
         loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p in _TAGS))
         if e["type"] == "union_tag_invalid":
-            parts.append(f"type: unknown event type {e['input'].get('type')!r}"
-                         if isinstance(e["input"], dict) else f"type: {e['msg']}")  # fmt: skip
+            parts.append(
+                f"type: unknown event type {e['input'].get('type')!r}"
+                if isinstance(e["input"], dict)
+                else f"type: {e['msg']}"
+            )
         elif e["type"] == "union_tag_not_found":
             parts.append("type: missing")
         elif e["type"] == "json_invalid":
