@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli import bench, demo, replay
+from cli import bench, demo, live, replay
 from config.loader import PolicyError
 
 
@@ -19,6 +19,7 @@ def parser() -> argparse.ArgumentParser:
     replay.add_parser(sub)
     demo.add_parser(sub)
     bench.add_parser(sub)
+    live.add_parsers(sub)
     return p
 
 

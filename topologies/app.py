@@ -1,0 +1,247 @@
+"""The Faust app: the streaming shell around `engine/`.
+
+- `tickets.events` → validate (invalid → `tickets.dlq`) → the ticket's state in a RocksDB table
+  (changelogged) → `Ticket.step` → alerts on `sla.alerts`.
+- Timers: per partition, a RocksDB index of each open ticket's next deadline. A wall-clock loop
+  seeks it from its watermark (O(due)) and sends a tick for each due ticket to `sla.ticks` on the
+  ticket's own partition; the tick agent runs `Ticket.tick`. All state changes thus happen inside
+  agents, so the table's changelog stays consistent with the partition that owns the ticket.
+- The index is not changelogged: after every rebalance it is rebuilt from the recovered table,
+  whose values start with the ticket's deadline.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import faust
+import orjson
+
+from config.loader import load
+from engine.history import from_model
+from engine.instant import iso
+from engine.rules import RuntimePolicy
+from engine.ticket import Ticket
+from schemas.parse import InvalidEvent, parse_event
+from topologies import metrics, state
+from topologies.settings import Settings
+from topologies.timers import TimerIndex
+
+log = logging.getLogger("sla.worker")
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class Engine:
+    """The worker's view of its tickets: table access, the decoded-ticket cache and the timer
+    indexes of the partitions it owns."""
+
+    def __init__(self, settings: Settings, policy: RuntimePolicy, table: Any) -> None:
+        self.settings = settings
+        self.policy = policy
+        self.table = table
+        self.cache: OrderedDict[str, Ticket] = OrderedDict()
+        self.indexes: dict[int, TimerIndex] = {}
+        self.ready = False
+        self.timer_dir = Path(settings.data_dir) / "timers"
+
+    # state
+    def load(self, ticket_id: str) -> Ticket | None:
+        ticket = self.cache.get(ticket_id)
+        if ticket is not None:
+            self.cache.move_to_end(ticket_id)
+            return ticket
+        raw = self.table.get(ticket_id.encode())
+        if raw is None:
+            return None
+        ticket = state.decode(raw, self.policy)
+        self._remember(ticket)
+        return ticket
+
+    def _remember(self, ticket: Ticket) -> None:
+        self.cache[ticket.ticket_id] = ticket
+        if len(self.cache) > self.settings.cache_tickets:
+            self.cache.popitem(last=False)
+
+    def save(self, ticket: Ticket, partition: int) -> None:
+        self.table[ticket.ticket_id.encode()] = state.encode(ticket, partition, self.settings.retention_days)
+        self._remember(ticket)
+        self.index(partition).set(ticket.ticket_id, state.deadline(ticket, self.settings.retention_days))
+
+    def drop(self, ticket_id: str, partition: int) -> None:
+        """Forget a ticket closed longer than the retention period."""
+        self.cache.pop(ticket_id, None)
+        del self.table[ticket_id.encode()]
+        self.index(partition).set(ticket_id, None)
+
+    # timers
+    def index(self, partition: int) -> TimerIndex:
+        idx = self.indexes.get(partition)
+        if idx is None:
+            idx = self.indexes[partition] = TimerIndex(self.timer_dir / f"p{partition}", durable=False)
+        return idx
+
+    def reset(self) -> None:
+        """A rebalance started: timers stop until the table is recovered again."""
+        self.ready = False
+        self.cache.clear()
+        for idx in self.indexes.values():
+            idx.clear()
+
+    def rebuild(self) -> None:
+        """Refill the timer indexes from the recovered table (active partitions only)."""
+        for idx in self.indexes.values():
+            idx.clear()
+        per_partition: dict[int, list[tuple[str, int | None]]] = {}
+        for key, value in self.table.items():
+            due, partition = state.peek(value)
+            per_partition.setdefault(partition, []).append((key.decode(), due))
+        for partition, items in per_partition.items():
+            self.index(partition).rebuild(items)
+        self.ready = True
+        metrics.OPEN_TICKETS.set(self.open_tickets())
+
+    def open_tickets(self) -> int:
+        return sum(len(idx) for idx in self.indexes.values())
+
+    def close(self) -> None:
+        for idx in self.indexes.values():
+            idx.close()
+        self.indexes.clear()
+
+
+def _count(alerts: list[dict[str, Any]], from_timer: bool, detected: int) -> None:
+    for a in alerts:
+        metrics.ALERTS.labels(a["clock"], a["kind"], a["level"] or "", a["priority"] or "").inc()
+        if from_timer and a["kind"] != "retraction":
+            lag = detected / 1e6 - _epoch_s(a["due_at"])
+            metrics.TIMER_LAG.observe(max(lag, 0.0))
+
+
+def _epoch_s(iso_text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso_text).timestamp()
+
+
+def dead_letter(reason: str, raw: bytes | None, topic: str, partition: int, offset: int) -> bytes:
+    raw = raw or b""
+    try:
+        text, encoding = raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = base64.b64encode(raw).decode(), "base64"
+    return orjson.dumps(
+        {"reason": reason, "raw": text, "raw_encoding": encoding, "topic": topic,
+         "partition": partition, "offset": offset, "detected_at": iso(now_us())}
+    )
+
+
+def build_app(settings: Settings) -> tuple[faust.App, Engine]:
+    """The Faust app and its engine, wired to the topics of `settings`."""
+    policy = load(settings.policy)
+    (Path(settings.data_dir) / "faust").mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.group,
+        broker=f"kafka://{settings.broker}",
+        store="rocksdb://",
+        datadir=str(Path(settings.data_dir) / "faust"),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        autodiscover=False,
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=6.0,
+        broker_heartbeat_interval=1.0,
+        broker_rebalance_timeout=10.0,
+        stream_wait_empty=False,
+        broker_max_poll_records=5000,
+        stream_buffer_maxsize=32768,
+        producer_linger=0.01,
+        table_standby_replicas=0,
+    )
+    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+    events = app.topic(settings.events_topic, partitions=settings.partitions, **raw)
+    ticks = app.topic(settings.ticks_topic, partitions=settings.partitions, **raw)
+    alerts = app.topic(settings.alerts_topic, partitions=settings.partitions, **raw)
+    dlq = app.topic(settings.dlq_topic, partitions=1, **raw)
+    table = app.Table(
+        "tickets",
+        partitions=settings.partitions,
+        schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw",
+                            value_serializer="raw"),
+    )
+    engine = Engine(settings, policy, table)
+
+    async def publish(ticket_id: str, out: list[dict[str, Any]]) -> None:
+        key = ticket_id.encode()
+        for a in out:
+            await alerts.send(key=key, value=orjson.dumps(a))
+
+    @app.agent(events)
+    async def on_event(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            msg = event.message
+            metrics.EVENTS.inc()
+            try:
+                ev = parse_event(msg.value)
+            except InvalidEvent as e:
+                metrics.REJECTED.labels(metrics.reject_reason(e.reason)).inc()
+                await dlq.send(value=dead_letter(e.reason, msg.value, msg.topic, msg.partition,
+                                                 msg.offset))
+                continue
+            key = msg.key.decode("utf-8", "replace") if msg.key is not None else None
+            if key != ev.ticket_id:
+                await events.send(key=ev.ticket_id.encode(), value=msg.value)  # re-key
+                continue
+            ticket = engine.load(ev.ticket_id) or Ticket.new(ev.ticket_id, engine.policy)
+            now = now_us()
+            out = ticket.step(from_model(ev), now, now)
+            engine.save(ticket, msg.partition)
+            _count(out, False, now)
+            await publish(ev.ticket_id, out)
+
+    @app.agent(ticks)
+    async def on_tick(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            msg = event.message
+            ticket_id = msg.key.decode()
+            ticket = engine.load(ticket_id)
+            if ticket is None:
+                continue
+            now = now_us()
+            out = ticket.tick(now, now)
+            last = ticket.last_event_at()
+            if (ticket.is_closed() and ticket.next_due() is None and last is not None
+                    and now >= last + int(settings.retention_days * state.DAY_US)):
+                engine.drop(ticket_id, msg.partition)
+            else:
+                engine.save(ticket, msg.partition)
+            _count(out, True, now)
+            await publish(ticket_id, out)
+
+    @app.timer(interval=settings.timer_interval)
+    async def scan_timers() -> None:
+        if not engine.ready:
+            return
+        now = now_us()
+        for partition, idx in list(engine.indexes.items()):
+            for _due, ticket_id in idx.pop_due(now, limit=10_000):
+                await ticks.send(key=ticket_id.encode(), value=b"", partition=partition)
+        metrics.OPEN_TICKETS.set(engine.open_tickets())
+
+    @table.on_recover
+    async def rebuild_timers() -> None:
+        engine.rebuild()
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app_: faust.App, revoked: Any, **kwargs: Any) -> None:
+        engine.reset()
+
+    return app, engine

@@ -1,0 +1,66 @@
+"""A live demo ticket stream: realistic traffic stamped with the wall clock, with some tickets
+left unanswered (and a few already overdue) so that alerts appear within a minute."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from cli.workload import ticket_events
+
+
+def backlog(rng: random.Random, now: datetime, count: int = 12) -> list[dict[str, Any]]:
+    """Tickets created minutes ago and never answered: their first-response alerts fire at once."""
+    out = []
+    for i in range(count):
+        created = now - timedelta(seconds=rng.uniform(30, 400))
+        life = ticket_events(rng, f"DEMO-OLD-{i:03d}", created)
+        out.append(life[0])
+    return out
+
+
+def run_stream(bootstrap: str, topic: str, stop: threading.Event, rate: float = 2.0,
+               seed: int | None = None) -> None:
+    """Produce the demo stream until `stop` is set: new tickets at `rate` per second, each event
+    sent when its time comes; every fifth ticket is never answered."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
+                         "partitioner": "murmur2_random"})
+    rng = random.Random(seed)
+    pending: list[tuple[float, dict[str, Any]]] = []
+
+    def send(e: dict[str, Any]) -> None:
+        producer.produce(topic, key=e["ticket_id"].encode(), value=orjson.dumps(e))
+
+    for e in backlog(rng, datetime.now(UTC)):
+        send(e)
+    n = 0
+    next_ticket = time.time()
+    while not stop.is_set():
+        now = time.time()
+        if now >= next_ticket:
+            n += 1
+            created = datetime.now(UTC)
+            life = ticket_events(rng, f"DEMO-{n:06d}", created)
+            if n % 5 == 0:
+                life = life[:1]  # never answered
+            # Compress a ticket's life: minutes become seconds, so the demo shows every kind.
+            for e in life:
+                at = datetime.fromisoformat(e["occurred_at"])
+                offset = (at - created).total_seconds() / 60
+                pending.append((now + offset, e))
+            next_ticket = now + rng.expovariate(rate)
+        due = [p for p in pending if p[0] <= now]
+        pending = [p for p in pending if p[0] > now]
+        for _, e in due:
+            e["occurred_at"] = datetime.now(UTC).isoformat()
+            send(e)
+        producer.poll(0)
+        stop.wait(0.05)
+    producer.flush(5)

@@ -1,0 +1,54 @@
+"""Prometheus metrics of a worker. Labels are bounded sets: never ticket, customer or event ids."""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    start_http_server,
+)
+
+disable_created_metrics()
+
+REGISTRY = CollectorRegistry()
+
+EVENTS = Counter("sla_events_consumed_total", "Ticket events consumed", registry=REGISTRY)
+REJECTED = Counter(
+    "sla_events_rejected_total", "Input messages sent to the dead-letter topic", ["reason"],
+    registry=REGISTRY,
+)
+ALERTS = Counter(
+    "sla_alerts_total", "Alerts emitted", ["clock", "kind", "level", "priority"], registry=REGISTRY
+)
+OPEN_TICKETS = Gauge(
+    "sla_open_tickets", "Tickets with a pending deadline on this worker", registry=REGISTRY
+)
+TIMER_LAG = Histogram(
+    "sla_timer_lag_seconds",
+    "detected_at - due_at of alerts fired by a timer (how late the engine noticed)",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+    registry=REGISTRY,
+)
+
+
+def reject_reason(reason: str) -> str:
+    """A bounded label value for a dead-letter reason."""
+    if reason.startswith("not JSON"):
+        return "not_json"
+    if "unknown event type" in reason:
+        return "unknown_type"
+    if "timezone" in reason:
+        return "naive_timestamp"
+    if "not a JSON object" in reason or "should be an object" in reason:
+        return "not_object"
+    if reason.startswith("key"):
+        return "bad_key"
+    return "invalid_field"
+
+
+def serve(port: int) -> None:
+    if port:
+        start_http_server(port, registry=REGISTRY)

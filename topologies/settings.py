@@ -1,0 +1,94 @@
+"""Worker settings: flags override environment variables override defaults (all in `--help`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "SLA_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    broker: str | None = None  # host:port; None = start the embedded broker (demo)
+    data_dir: Path = Path("data")
+    metrics_port: int = 9108
+    policy: str | None = None
+    group: str = "sla-engine"
+    events_topic: str = "tickets.events"
+    alerts_topic: str = "sla.alerts"
+    dlq_topic: str = "tickets.dlq"
+    ticks_topic: str = "sla.ticks"
+    partitions: int = 4
+    retention_days: float = 30.0
+    timer_interval: float = 0.1
+    cache_tickets: int = 50_000
+    log_level: str = "WARNING"
+
+    @property
+    def topics(self) -> dict[str, int]:
+        """Every topic the worker needs, with its partition count."""
+        return {
+            self.events_topic: self.partitions,
+            self.ticks_topic: self.partitions,
+            self.alerts_topic: self.partitions,
+            self.dlq_topic: 1,
+        }
+
+
+HELP = {
+    "broker": "Kafka bootstrap HOST:PORT (env SLA_BROKER); none: start the embedded broker",
+    "data_dir": "directory for RocksDB state and timer indexes (env SLA_DATA_DIR)",
+    "metrics_port": "HTTP port of the Prometheus /metrics endpoint, 0 = off (env SLA_METRICS_PORT)",
+    "policy": "policy YAML (env SLA_POLICY; default: the bundled default policy)",
+    "group": "consumer group and Faust app id (env SLA_GROUP)",
+    "events_topic": "input topic of ticket events (env SLA_EVENTS_TOPIC)",
+    "alerts_topic": "output topic of alerts and retractions (env SLA_ALERTS_TOPIC)",
+    "dlq_topic": "dead-letter topic for rejected input (env SLA_DLQ_TOPIC)",
+    "ticks_topic": "internal topic that carries due timers to the agent (env SLA_TICKS_TOPIC)",
+    "partitions": "partitions of the events, ticks and alerts topics (env SLA_PARTITIONS)",
+    "retention_days": "days a closed ticket's state is kept (env SLA_RETENTION_DAYS)",
+    "timer_interval": "seconds between scans of the timer index (env SLA_TIMER_INTERVAL)",
+    "cache_tickets": "decoded tickets kept in memory per worker (env SLA_CACHE_TICKETS)",
+    "log_level": "log level of the worker (env SLA_LOG_LEVEL)",
+}
+
+
+def add_arguments(p: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
+    """One `--flag` per setting; the default shown is the environment's or the built-in one."""
+    for f in fields(Settings):
+        if f.name in skip:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        p.add_argument(flag, dest=f.name, default=None, help=HELP[f.name])
+
+
+def _convert(name: str, raw: str) -> Any:
+    default = getattr(Settings(), name)
+    if isinstance(default, bool):
+        return raw.lower() in ("1", "true", "yes")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, Path):
+        return Path(raw)
+    return raw
+
+
+def resolve(args: argparse.Namespace | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Settings from flags, then `SLA_*` environment variables, then defaults."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        flag = getattr(args, f.name, None) if args is not None else None
+        raw = flag if flag is not None else env.get(ENV_PREFIX + f.name.upper())
+        if raw is not None and raw != "":
+            try:
+                values[f.name] = _convert(f.name, str(raw))
+            except ValueError:
+                raise SystemExit(f"sla-engine: --{f.name.replace('_', '-')}: bad value {raw!r}") from None
+    return Settings(**values)
