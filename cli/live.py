@@ -26,30 +26,49 @@ def add_parsers(sub: Any) -> None:
         "where to look. Every flag can also be set by the SLA_* variable named in its help.",
     )
     add_arguments(run)
-    run.add_argument("--demo-rate", type=float, default=1.0,
-                     help="demo stream: new tickets per second (embedded mode only)")
+    run.add_argument(
+        "--demo-rate",
+        type=float,
+        default=1.0,
+        help="demo stream: new tickets per second (embedded mode only)",
+    )
     run.set_defaults(func=cmd_run)
 
-    broker = sub.add_parser("broker", help="run the embedded Kafka-protocol broker (foreground)",
-                            description="Run the embedded tansu broker on loopback until Ctrl-C. "
-                            "Memory storage: every topic is lost when it stops.")
+    broker = sub.add_parser(
+        "broker",
+        help="run the embedded Kafka-protocol broker (foreground)",
+        description="Run the embedded tansu broker on loopback until Ctrl-C. "
+        "Memory storage: every topic is lost when it stops.",
+    )
     broker.add_argument("--port", type=int, default=9092, help="listener port (default 9092)")
     broker.set_defaults(func=cmd_broker)
 
-    produce = sub.add_parser("produce", help="publish a JSONL file of events to tickets.events",
-                             description="Publish events, keyed by ticket_id, to the events "
-                             "topic. Lines that are not valid JSON are sent as they are (the "
-                             "worker dead-letters them).")
+    produce = sub.add_parser(
+        "produce",
+        help="publish a JSONL file of events to tickets.events",
+        description="Publish events, keyed by ticket_id, to the events "
+        "topic. Lines that are not valid JSON are sent as they are (the "
+        "worker dead-letters them).",
+    )
     produce.add_argument("--input", required=True, help="JSONL file ('-' = stdin)")
-    produce.add_argument("--broker", default=os.environ.get(DEFAULT_BROKER_ENV),
-                         help="Kafka bootstrap HOST:PORT (env SLA_BROKER)")
+    produce.add_argument(
+        "--broker",
+        default=os.environ.get(DEFAULT_BROKER_ENV),
+        help="Kafka bootstrap HOST:PORT (env SLA_BROKER)",
+    )
     produce.add_argument("--topic", default=os.environ.get("SLA_EVENTS_TOPIC", "tickets.events"))
     produce.set_defaults(func=cmd_produce)
 
-    tail = sub.add_parser("tail", help="follow sla.alerts and pretty-print",
-                          description="Follow the alerts topic; filter and pretty-print.")
-    tail.add_argument("--broker", default=os.environ.get(DEFAULT_BROKER_ENV),
-                      help="Kafka bootstrap HOST:PORT (env SLA_BROKER)")
+    tail = sub.add_parser(
+        "tail",
+        help="follow sla.alerts and pretty-print",
+        description="Follow the alerts topic; filter and pretty-print.",
+    )
+    tail.add_argument(
+        "--broker",
+        default=os.environ.get(DEFAULT_BROKER_ENV),
+        help="Kafka bootstrap HOST:PORT (env SLA_BROKER)",
+    )
     tail.add_argument("--topic", default=os.environ.get("SLA_ALERTS_TOPIC", "sla.alerts"))
     tail.add_argument("--kind", help="warning|breach|escalation|retraction")
     tail.add_argument("--clock", help="clock name, e.g. first_response")
@@ -58,15 +77,22 @@ def add_parsers(sub: Any) -> None:
     tail.add_argument("--json", action="store_true", help="raw JSON lines")
     tail.add_argument("--from-beginning", action="store_true", help="start at the oldest alert")
     tail.add_argument("--max", type=int, default=0, help="stop after N alerts (0 = follow)")
-    tail.add_argument("--idle-timeout", type=float, default=0,
-                      help="stop after this many seconds without an alert (0 = never)")
+    tail.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=0,
+        help="stop after this many seconds without an alert (0 = never)",
+    )
     tail.set_defaults(func=cmd_tail)
 
 
 def _need_broker(value: str | None, command: str) -> str:
     if not value:
-        print(f"sla-engine {command}: no broker: pass --broker HOST:PORT or set SLA_BROKER "
-              "(`sla-engine run` starts an embedded one and prints its address)", file=sys.stderr)
+        print(
+            f"sla-engine {command}: no broker: pass --broker HOST:PORT or set SLA_BROKER "
+            "(`sla-engine run` starts an embedded one and prints its address)",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
     return value
 
@@ -85,18 +111,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         from dataclasses import replace
 
         # A fresh broker has no history: start from an empty state directory.
-        settings = replace(settings, broker=embedded.bootstrap,
-                           data_dir=data_dir / f"demo-{uuid.uuid4().hex[:8]}")
+        settings = replace(
+            settings, broker=embedded.bootstrap, data_dir=data_dir / f"demo-{uuid.uuid4().hex[:8]}"
+        )
         create_topics(embedded.bootstrap, settings.topics)
-        threading.Thread(target=run_stream, args=(embedded.bootstrap, settings.events_topic,
-                                                  stop, args.demo_rate), daemon=True).start()
-        print(f"""
+        threading.Thread(
+            target=run_stream,
+            args=(embedded.bootstrap, settings.events_topic, stop, args.demo_rate),
+            daemon=True,
+        ).start()
+        print(
+            f"""
   embedded broker   {embedded.bootstrap} (memory only; stops with this process)
   demo stream       {args.demo_rate:g} new tickets/s on {settings.events_topic}
   alerts            sla-engine tail --broker {embedded.bootstrap}
   metrics           http://127.0.0.1:{settings.metrics_port}/metrics
   first alerts due within a minute; Ctrl-C stops everything
-""", flush=True)
+""",
+            flush=True,
+        )
     else:
         create_topics(settings.broker, settings.topics)
     try:
@@ -117,8 +150,9 @@ def run_worker(settings: Any) -> int:
 
     metrics.serve(settings.metrics_port)
     app, engine = build_app(settings)
-    worker = Worker(app, loglevel=settings.log_level, quiet=True,
-                    override_logging=True, console_port=0)
+    worker = Worker(
+        app, loglevel=settings.log_level, quiet=True, override_logging=True, console_port=0
+    )
     logging.getLogger("faust").setLevel(settings.log_level)
     try:
         worker.execute_from_commandline()
@@ -137,10 +171,15 @@ def cmd_produce(args: argparse.Namespace) -> int:
     from confluent_kafka import Producer
 
     bootstrap = _need_broker(args.broker, "produce")
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20,
-                         "partitioner": "murmur2_random"})
-    src = sys.stdin.buffer if args.input == "-" else Path(args.input).open("rb")
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 20, "partitioner": "murmur2_random"}
+    )
     sent = 0
+    try:
+        src = sys.stdin.buffer if args.input == "-" else Path(args.input).open("rb")  # noqa: SIM115
+    except OSError as e:
+        print(f"sla-engine produce: {args.input}: {e.strerror}", file=sys.stderr)
+        return 2
     with src:
         for line in src:
             line = line.rstrip(b"\r\n")
@@ -186,13 +225,15 @@ def cmd_tail(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     bootstrap = _need_broker(args.broker, "tail")
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap,
-        "group.id": f"sla-tail-{uuid.uuid4().hex[:8]}",
-        "auto.offset.reset": "earliest" if args.from_beginning else "latest",
-        "enable.auto.commit": False,
-        "session.timeout.ms": 6000,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"sla-tail-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest" if args.from_beginning else "latest",
+            "enable.auto.commit": False,
+            "session.timeout.ms": 6000,
+        }
+    )
     consumer.subscribe([args.topic])
     console = Console()
     style = {"warning": "yellow", "breach": "red", "escalation": "bold red", "retraction": "dim"}
@@ -213,13 +254,18 @@ def cmd_tail(args: argparse.Namespace) -> int:
                 sys.stdout.write(msg.value().decode() + "\n")
                 sys.stdout.flush()
             else:
-                who = (a.get("responsible") or {})
+                who = a.get("responsible") or {}
                 grade = a["level"] or ""
-                extra = f" retracts {a['retracts'][:12]} ({a.get('reason')})" if a.get("retracts") else ""
+                extra = (
+                    f" retracts {a['retracts'][:12]} ({a.get('reason')})"
+                    if a.get("retracts")
+                    else ""
+                )
+                kind = f"[{style.get(a['kind'], '')}]{a['kind']:<10}[/]"
                 console.print(
-                    f"[{style.get(a['kind'], '')}]{a['kind']:<10}[/] {grade:<8} {a['ticket_id']:<14} "
-                    f"{a['clock']:<18} P{a['priority']} due {a['due_at']} "
-                    f"team={who.get('team')} agent={who.get('agent')} → {','.join(a['notify'])}{extra}"
+                    f"{kind} {grade:<8} {a['ticket_id']:<14} {a['clock']:<18} "
+                    f"P{a['priority']} due {a['due_at']} team={who.get('team')} "
+                    f"agent={who.get('agent')} → {','.join(a['notify'])}{extra}"
                 )
             shown += 1
             if args.max and shown >= args.max:

@@ -19,6 +19,7 @@ from schemas.events import EVENT_TYPES
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.default.yaml")
 TICKET_ATTRS = ("priority", "category", "channel", "team", "department", "product_line", "status")
+NOTIFY_KEYS = ("warning", "minor", "moderate", "severe")  # what `notify` is keyed by
 
 
 class PolicyError(ValueError):
@@ -49,6 +50,19 @@ _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
     _mapping,
 )
+
+
+def _timestamp(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> Any:
+    """A date or time; an impossible one (2026-02-30) is an error at its line, not a crash."""
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError as e:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{node.value!r} is not a valid date: {e}", node.start_mark
+        ) from None
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
 def _line_of(root: yaml.Node | None, loc: Sequence[int | str]) -> int:
@@ -90,7 +104,11 @@ def parse(text: str, path: str = "<policy>") -> PolicyFile:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else 1
-        raise PolicyError([f"{path}:{line}: YAML: {e.problem or e.context}"]) from None
+        what = e.problem or e.context or "malformed YAML"
+        if e.problem and e.context and e.context_mark and e.context_mark.line + 1 != line:
+            # e.g. an unclosed bracket: say where the construct it belongs to started
+            what += f" ({e.context} at line {e.context_mark.line + 1})"
+        raise PolicyError([f"{path}:{line}: YAML: {what}"]) from None
     if not isinstance(data, dict):
         raise PolicyError([f"{path}:1: the policy must be a YAML mapping"])
     try:
@@ -120,6 +138,16 @@ def _check(p: PolicyFile) -> list[tuple[list[int | str], str]]:
     for ev in p.stop_all_on:
         if ev not in known_events:
             bad.append((["stop_all_on"], f"unknown event type {ev!r}"))
+    bad.extend(
+        (["lifecycle_status", ev], f"unknown event type {ev!r}")
+        for ev in p.lifecycle_status
+        if ev not in known_events
+    )
+    bad.extend(
+        (["notify", k], f"unknown alert level {k!r}; known: {', '.join(NOTIFY_KEYS)}")
+        for k in p.notify
+        if k not in NOTIFY_KEYS
+    )
     for cname, clock in p.clocks.items():
         base: list[int | str] = ["clocks", cname]
         if clock.calendar not in p.calendars:

@@ -42,6 +42,14 @@ def _listify(value: object) -> object:
 Values = Annotated[list[str], BeforeValidator(_listify)]
 
 
+def _iana_zone(v: str) -> str:
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ValueError(f"unknown IANA time zone {v!r}") from e
+    return v
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -58,11 +66,7 @@ class CalendarSpec(_Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError) as e:
-            raise ValueError(f"unknown IANA time zone {v!r}") from e
-        return v
+        return _iana_zone(v)
 
     @field_validator("hours")
     @classmethod
@@ -154,3 +158,8 @@ class PolicyFile(_Strict):
     lifecycle_status: dict[str, str] = Field(default_factory=dict)
     stop_all_on: list[str] = Field(default_factory=lambda: ["closed"])
     clocks: dict[str, ClockSpec] = Field(min_length=1)
+
+    @field_validator("reporting_timezone")
+    @classmethod
+    def _reporting_zone(cls, v: str) -> str:
+        return _iana_zone(v)

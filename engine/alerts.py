@@ -9,6 +9,7 @@ retraction gets a new id derived from its previous one.
 from __future__ import annotations
 
 import hashlib
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,12 +42,16 @@ def retraction_id(alert_id: str) -> str:
 
 @dataclass(slots=True)
 class Entry:
-    """A decision's announcements: its ids in order, and whether the last one still stands."""
+    """A decision's announcements: its ids in order, whether the last one still stands, and a
+    fingerprint of what it said besides the key (priority and holder at the threshold): a late
+    event that changes them means a retraction and a re-issue, so the final alerts do not
+    depend on arrival order."""
 
     ids: list[str]
     active: bool
     target_us: int
     elapsed_us: int
+    said: int | None = None  # None: not recorded (a ledger stored before this field)
 
 
 @dataclass(slots=True)
@@ -54,14 +59,18 @@ class Ledger:
     entries: dict[DecisionKey, Entry] = field(default_factory=dict)
 
     def to_rows(self) -> list[list[Any]]:
-        return [[*k, e.ids, e.active, e.target_us, e.elapsed_us] for k, e in self.entries.items()]
+        return [
+            [*k, e.ids, e.active, e.target_us, e.elapsed_us, e.said]
+            for k, e in self.entries.items()
+        ]
 
     @classmethod
     def from_rows(cls, rows: Sequence[Sequence[Any]]) -> Ledger:
         entries = {}
         for r in rows:
             key = (str(r[0]), int(r[1]), str(r[2]), r[3], int(r[4]))
-            entries[key] = Entry(list(r[5]), bool(r[6]), int(r[7]), int(r[8]))
+            said = int(r[9]) if len(r) > 9 and r[9] is not None else None
+            entries[key] = Entry(list(r[5]), bool(r[6]), int(r[7]), int(r[8]), said)
         return cls(entries)
 
 
@@ -133,14 +142,25 @@ def _announce(
     entry = ledger.entries.get(key)
     if entry is None:
         alert_id = base_id(ticket_id, key)
-        ledger.entries[key] = Entry([alert_id], True, d.target_us, d.elapsed_us)
+        ledger.entries[key] = Entry([alert_id], True, d.target_us, d.elapsed_us, _said(d))
     elif entry.active:
         return None
     else:
         alert_id = reissued_id(entry.ids[-1], len(entry.ids))
         entry.ids.append(alert_id)
         entry.active = True
+        entry.target_us, entry.elapsed_us, entry.said = d.target_us, d.elapsed_us, _said(d)
     return _alert(ticket_id, alert_id, d, state, detected_at)
+
+
+def _said(d: Decision) -> int:
+    """Fingerprint of the priority and holder an alert for `d` names (deterministic)."""
+    return zlib.crc32(repr((d.priority, d.responsible)).encode())
+
+
+def _restated(entry: Entry, d: Decision) -> bool:
+    """True when the standing announcement named another priority or holder than `d` does."""
+    return entry.said is not None and entry.said != _said(d)
 
 
 def _full(
@@ -150,7 +170,7 @@ def _full(
     due = {d.key: d for d in state.decisions if d.due <= now and d.key not in withdrawn}
     out: list[dict[str, Any]] = []
     for key, entry in sorted(ledger.entries.items(), key=_order):
-        if entry.active and key not in due:
+        if entry.active and (key not in due or _restated(entry, due[key])):
             entry.active = False
             reason, by = withdrawn.get(key, ("late_event", cause or ""))
             out.append(_retraction(ticket_id, key, entry, state, reason, by, detected_at))

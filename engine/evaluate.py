@@ -40,6 +40,7 @@ class TicketEval:
     decisions: list[Decision] = field(default_factory=list)
     exempt: dict[tuple[str, int], str] = field(default_factory=dict)  # (clock, cycle) -> event id
     overturned: dict[str, str] = field(default_factory=dict)  # alert id -> appeal event id
+    reopens: int = 0  # `reopened` events folded (spec §5: a reopen is counted)
     last: tuple[int, str] = (-(2**62), "")  # key of the last event folded
     horizon: int = -(2**62)
     soonest: int | None = None  # derived: the earliest next_due of any run
@@ -81,6 +82,8 @@ class TicketEval:
         status_now = self.policy.status_on.get(ev.type)
         if status_now is not None and ev.type != "status_changed":
             attrs["status"] = status_now
+        if ev.type == "reopened":
+            self.reopens += 1
         if ev.type == "exemption_granted":
             self._exempt(ev)
         elif ev.type == "appeal_decided" and data.get("outcome") == "overturned":

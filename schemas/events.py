@@ -6,12 +6,16 @@ contact are accepted here and never copied to any output model.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 Priority = Literal["A", "B", "C"]
 NonEmpty = Annotated[str, Field(min_length=1)]
+# Instants the engine can do calendar arithmetic around (deadlines land days or years later).
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 class Customer(BaseModel):
@@ -34,6 +38,13 @@ class _Event(BaseModel):
     agent: str | None = None
     supervisor: str | None = None
     department: str | None = None
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _in_range(cls, v: datetime) -> datetime:
+        if not EARLIEST <= v < LATEST:
+            raise ValueError(f"{v.isoformat()} is outside the supported years 1900-8999")
+        return v
 
 
 class Created(_Event):

@@ -37,7 +37,9 @@ class Alert(BaseModel):
     )
     kind: AlertKind
     level: Level | None = Field(description="minor|moderate|severe for breaches and escalations")
-    priority: str
+    priority: str | None = Field(
+        description="the ticket's priority at due_at; null when no event of it named one"
+    )
     category: str | None = None
     channel: str | None = None
     due_at: AwareDatetime = Field(description="event-time instant the threshold was crossed")

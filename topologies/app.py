@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import struct
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -29,10 +30,14 @@ from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
 from schemas.parse import InvalidEvent, parse_event
 from topologies import metrics, state
+from topologies.clock import PartitionClock
 from topologies.settings import Settings
 from topologies.timers import TimerIndex
 
 log = logging.getLogger("sla.worker")
+
+
+_NOW = struct.Struct(">q")
 
 
 def now_us() -> int:
@@ -51,6 +56,13 @@ class Engine:
         self.indexes: dict[int, TimerIndex] = {}
         self.ready = False
         self.timer_dir = Path(settings.data_dir) / "timers"
+        self.clocks: dict[int, PartitionClock] = {}
+
+    def clock(self, partition: int) -> PartitionClock:
+        c = self.clocks.get(partition)
+        if c is None:
+            c = self.clocks[partition] = PartitionClock()
+        return c
 
     # state
     def load(self, ticket_id: str) -> Ticket | None:
@@ -71,9 +83,13 @@ class Engine:
             self.cache.popitem(last=False)
 
     def save(self, ticket: Ticket, partition: int) -> None:
-        self.table[ticket.ticket_id.encode()] = state.encode(ticket, partition, self.settings.retention_days)
+        self.table[ticket.ticket_id.encode()] = state.encode(
+            ticket, partition, self.settings.retention_days
+        )
         self._remember(ticket)
-        self.index(partition).set(ticket.ticket_id, state.deadline(ticket, self.settings.retention_days))
+        self.index(partition).set(
+            ticket.ticket_id, state.deadline(ticket, self.settings.retention_days)
+        )
 
     def drop(self, ticket_id: str, partition: int) -> None:
         """Forget a ticket closed longer than the retention period."""
@@ -85,7 +101,9 @@ class Engine:
     def index(self, partition: int) -> TimerIndex:
         idx = self.indexes.get(partition)
         if idx is None:
-            idx = self.indexes[partition] = TimerIndex(self.timer_dir / f"p{partition}", durable=False)
+            idx = self.indexes[partition] = TimerIndex(
+                self.timer_dir / f"p{partition}", durable=False
+            )
         return idx
 
     def reset(self) -> None:
@@ -117,6 +135,14 @@ class Engine:
         self.indexes.clear()
 
 
+def _highwater(app: faust.App, tp: Any) -> int | None:
+    try:
+        hw = app.consumer.highwater(tp)
+    except Exception:
+        return None
+    return int(hw) if hw is not None else None
+
+
 def _count(alerts: list[dict[str, Any]], from_timer: bool, detected: int) -> None:
     for a in alerts:
         metrics.ALERTS.labels(a["clock"], a["kind"], a["level"] or "", a["priority"] or "").inc()
@@ -138,9 +164,32 @@ def dead_letter(reason: str, raw: bytes | None, topic: str, partition: int, offs
     except UnicodeDecodeError:
         text, encoding = base64.b64encode(raw).decode(), "base64"
     return orjson.dumps(
-        {"reason": reason, "raw": text, "raw_encoding": encoding, "topic": topic,
-         "partition": partition, "offset": offset, "detected_at": iso(now_us())}
+        {
+            "reason": reason,
+            "raw": text,
+            "raw_encoding": encoding,
+            "topic": topic,
+            "partition": partition,
+            "offset": offset,
+            "detected_at": iso(now_us()),
+        }
     )
+
+
+EMBEDDED_CLUSTER_ID = "tansu_cluster"
+
+
+def consistency_check(settings: Settings) -> bool:
+    """Whether Faust may compare local state offsets with changelog end offsets on recovery.
+
+    tansu reports a partition's end offset as the base offset of its last batch + 1, so a worker
+    that kept its RocksDB state would be refused as "ahead of the changelog": off there."""
+    if settings.consistency_check in ("on", "off"):
+        return settings.consistency_check == "on"
+    from confluent_kafka.admin import AdminClient
+
+    meta = AdminClient({"bootstrap.servers": settings.broker}).list_topics(timeout=10)
+    return meta.cluster_id != EMBEDDED_CLUSTER_ID
 
 
 def build_app(settings: Settings) -> tuple[faust.App, Engine]:
@@ -165,8 +214,14 @@ def build_app(settings: Settings) -> tuple[faust.App, Engine]:
         stream_buffer_maxsize=32768,
         producer_linger=0.01,
         table_standby_replicas=0,
+        recovery_consistency_check=consistency_check(settings),
     )
-    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+    raw = {
+        "key_type": bytes,
+        "value_type": bytes,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+    }
     events = app.topic(settings.events_topic, partitions=settings.partitions, **raw)
     ticks = app.topic(settings.ticks_topic, partitions=settings.partitions, **raw)
     alerts = app.topic(settings.alerts_topic, partitions=settings.partitions, **raw)
@@ -174,8 +229,8 @@ def build_app(settings: Settings) -> tuple[faust.App, Engine]:
     table = app.Table(
         "tickets",
         partitions=settings.partitions,
-        schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw",
-                            value_serializer="raw"),
+        key_type=bytes,  # bytes → faust's "raw" codec, also for changelog recovery
+        value_type=bytes,
     )
     engine = Engine(settings, policy, table)
 
@@ -193,18 +248,23 @@ def build_app(settings: Settings) -> tuple[faust.App, Engine]:
                 ev = parse_event(msg.value)
             except InvalidEvent as e:
                 metrics.REJECTED.labels(metrics.reject_reason(e.reason)).inc()
-                await dlq.send(value=dead_letter(e.reason, msg.value, msg.topic, msg.partition,
-                                                 msg.offset))
+                await dlq.send(
+                    value=dead_letter(e.reason, msg.value, msg.topic, msg.partition, msg.offset)
+                )
                 continue
             key = msg.key.decode("utf-8", "replace") if msg.key is not None else None
             if key != ev.ticket_id:
                 await events.send(key=ev.ticket_id.encode(), value=msg.value)  # re-key
                 continue
             ticket = engine.load(ev.ticket_id) or Ticket.new(ev.ticket_id, engine.policy)
-            now = now_us()
-            out = ticket.step(from_model(ev), now, now)
+            compact = from_model(ev)
+            clock = engine.clock(msg.partition)
+            mono = time.monotonic()
+            clock.observe(compact.at, msg.offset, _highwater(app, msg.tp), mono)
+            wall = now_us()
+            out = ticket.step(compact, clock.now(wall, mono), wall)
             engine.save(ticket, msg.partition)
-            _count(out, False, now)
+            _count(out, False, wall)
             await publish(ev.ticket_id, out)
 
     @app.agent(ticks)
@@ -215,25 +275,31 @@ def build_app(settings: Settings) -> tuple[faust.App, Engine]:
             ticket = engine.load(ticket_id)
             if ticket is None:
                 continue
-            now = now_us()
-            out = ticket.tick(now, now)
+            wall = now_us()
+            now = _NOW.unpack(msg.value)[0] if len(msg.value or b"") == _NOW.size else wall
+            out = ticket.tick(now, wall)
             last = ticket.last_event_at()
-            if (ticket.is_closed() and ticket.next_due() is None and last is not None
-                    and now >= last + int(settings.retention_days * state.DAY_US)):
+            if (
+                ticket.is_closed()
+                and ticket.next_due() is None
+                and last is not None
+                and now >= last + int(settings.retention_days * state.DAY_US)
+            ):
                 engine.drop(ticket_id, msg.partition)
             else:
                 engine.save(ticket, msg.partition)
-            _count(out, True, now)
+            _count(out, True, wall)
             await publish(ticket_id, out)
 
     @app.timer(interval=settings.timer_interval)
     async def scan_timers() -> None:
         if not engine.ready:
             return
-        now = now_us()
+        wall, mono = now_us(), time.monotonic()
         for partition, idx in list(engine.indexes.items()):
+            now = engine.clock(partition).now(wall, mono)
             for _due, ticket_id in idx.pop_due(now, limit=10_000):
-                await ticks.send(key=ticket_id.encode(), value=b"", partition=partition)
+                await ticks.send(key=ticket_id.encode(), value=_NOW.pack(now), partition=partition)
         metrics.OPEN_TICKETS.set(engine.open_tickets())
 
     @table.on_recover

@@ -24,14 +24,16 @@ def backlog(rng: random.Random, now: datetime, count: int = 12) -> list[dict[str
     return out
 
 
-def run_stream(bootstrap: str, topic: str, stop: threading.Event, rate: float = 2.0,
-               seed: int | None = None) -> None:
+def run_stream(
+    bootstrap: str, topic: str, stop: threading.Event, rate: float = 2.0, seed: int | None = None
+) -> None:
     """Produce the demo stream until `stop` is set: new tickets at `rate` per second, each event
     sent when its time comes; every fifth ticket is never answered."""
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
-                         "partitioner": "murmur2_random"})
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 5, "partitioner": "murmur2_random"}
+    )
     rng = random.Random(seed)
     pending: list[tuple[float, dict[str, Any]]] = []
 

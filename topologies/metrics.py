@@ -17,7 +17,9 @@ REGISTRY = CollectorRegistry()
 
 EVENTS = Counter("sla_events_consumed_total", "Ticket events consumed", registry=REGISTRY)
 REJECTED = Counter(
-    "sla_events_rejected_total", "Input messages sent to the dead-letter topic", ["reason"],
+    "sla_events_rejected_total",
+    "Input messages sent to the dead-letter topic",
+    ["reason"],
     registry=REGISTRY,
 )
 ALERTS = Counter(
@@ -50,5 +52,13 @@ def reject_reason(reason: str) -> str:
 
 
 def serve(port: int) -> None:
-    if port:
+    """Expose /metrics on `port` (0 = off); a port in use is a clear start-up error."""
+    if not port:
+        return
+    try:
         start_http_server(port, registry=REGISTRY)
+    except OSError as e:
+        raise SystemExit(
+            f"sla-engine: cannot serve metrics on port {port}: {e.strerror}; "
+            "choose another with --metrics-port or SLA_METRICS_PORT"
+        ) from None

@@ -27,6 +27,7 @@ class Settings:
     timer_interval: float = 0.1
     cache_tickets: int = 50_000
     log_level: str = "WARNING"
+    consistency_check: str = "auto"
 
     @property
     def topics(self) -> dict[str, int]:
@@ -54,6 +55,9 @@ HELP = {
     "timer_interval": "seconds between scans of the timer index (env SLA_TIMER_INTERVAL)",
     "cache_tickets": "decoded tickets kept in memory per worker (env SLA_CACHE_TICKETS)",
     "log_level": "log level of the worker (env SLA_LOG_LEVEL)",
+    "consistency_check": "Faust's check of local state against changelog offsets on recovery: "
+    "auto (off on the embedded tansu broker, whose end offsets are approximate; on elsewhere), "
+    "on, off (env SLA_CONSISTENCY_CHECK)",
 }
 
 
@@ -79,7 +83,9 @@ def _convert(name: str, raw: str) -> Any:
     return raw
 
 
-def resolve(args: argparse.Namespace | None = None, environ: dict[str, str] | None = None) -> Settings:
+def resolve(
+    args: argparse.Namespace | None = None, environ: dict[str, str] | None = None
+) -> Settings:
     """Settings from flags, then `SLA_*` environment variables, then defaults."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
@@ -90,5 +96,7 @@ def resolve(args: argparse.Namespace | None = None, environ: dict[str, str] | No
             try:
                 values[f.name] = _convert(f.name, str(raw))
             except ValueError:
-                raise SystemExit(f"sla-engine: --{f.name.replace('_', '-')}: bad value {raw!r}") from None
+                raise SystemExit(
+                    f"sla-engine: --{f.name.replace('_', '-')}: bad value {raw!r}"
+                ) from None
     return Settings(**values)

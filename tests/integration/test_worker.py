@@ -1,0 +1,303 @@
+"""The live worker against a real broker, real RocksDB and real HTTP scrapes (issue 4's tests)."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from cli import workload
+from cli.replay import replay
+from config.loader import load
+from engine.instant import to_us
+from engine.processor import Processor
+from tests.integration.conftest import BrokerHandle
+from tests.integration.harness import (
+    Topics,
+    WorkerProcess,
+    alerts_of,
+    consume,
+    effective_keys,
+    keyed,
+    produce,
+)
+from topologies.state import decode
+
+
+def iso(t: datetime) -> str:
+    return t.isoformat()
+
+
+def created(ticket: str, at: datetime, priority: str = "A", **extra: Any) -> dict[str, Any]:
+    return {
+        "event_id": f"{ticket}-1",
+        "ticket_id": ticket,
+        "type": "created",
+        "occurred_at": iso(at),
+        "priority": priority,
+        "category": "simple",
+        "channel": "phone",
+        "team": "team-1",
+        "agent": "a-1",
+        "supervisor": "s-1",
+        "department": "after-sales",
+        "product_line": "router",
+        **extra,
+    }
+
+
+def replay_keys(lines: list[bytes], until_us: int) -> set[tuple[Any, ...]]:
+    out = io.BytesIO()
+    replay(io.BytesIO(b"".join(lines)), load(None), until_us, out, None)
+    return effective_keys([orjson.loads(x) for x in out.getvalue().splitlines()])
+
+
+def due_by(keys: set[tuple[Any, ...]], until_us: int) -> set[tuple[Any, ...]]:
+    return {k for k in keys if to_us(datetime.fromisoformat(k[5])) <= until_us}
+
+
+@pytest.fixture(scope="module")
+def live(
+    broker: BrokerHandle, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[WorkerProcess, Topics]]:
+    topics = Topics.unique(broker.bootstrap)
+    d = tmp_path_factory.mktemp("live")
+    w = WorkerProcess(broker.bootstrap, topics, d / "data", d / "worker.log").start()
+    yield w, topics
+    w.stop()
+
+
+def test_unanswered_ticket_breaches_on_time_without_another_event(
+    live: Any, broker: BrokerHandle
+) -> None:
+    _worker, topics = live
+    now = datetime.now(UTC)
+    # Priority A: warning at 60 s (already past: fires on arrival), breach at 120 s, i.e. ~8 s
+    # from now, with no further event for this ticket.
+    produce(
+        broker.bootstrap, topics.events, keyed([created("T-LATE", now - timedelta(seconds=112))])
+    )
+
+    def breached(msgs: list[Any]) -> bool:
+        return any(a["ticket_id"] == "T-LATE" and a["kind"] == "breach" for a in alerts_of(msgs))
+
+    alerts = alerts_of(consume(broker.bootstrap, topics.alerts, until=breached, timeout=60, idle=0))
+    breach = next(a for a in alerts if a["ticket_id"] == "T-LATE" and a["kind"] == "breach")
+    due = datetime.fromisoformat(breach["due_at"])
+    detected = datetime.fromisoformat(breach["detected_at"])
+    assert (
+        due
+        == (now - timedelta(seconds=112) + timedelta(seconds=120)).replace(
+            microsecond=due.microsecond
+        )
+        or abs((due - now).total_seconds() - 8) < 1
+    )
+    lag = (detected - due).total_seconds()
+    assert 0 <= lag < 2, f"breach detected {lag:.3f} s after its due_at"
+    assert breach["level"] == "minor" and breach["notify"] == ["agent"]
+
+
+def test_invalid_input_goes_to_the_dead_letter_topic_and_the_worker_goes_on(
+    live: Any, broker: BrokerHandle
+) -> None:
+    worker, topics = live
+    now = datetime.now(UTC)
+    naive = orjson.dumps({**created("T-NAIVE", now), "occurred_at": "2026-11-23T09:00:00"})
+    unknown = orjson.dumps({**created("T-UNK", now), "type": "teleported"})
+    garbage = b"\xff\x00not json at all"
+    produce(
+        broker.bootstrap, topics.events, [(b"T-NAIVE", naive), (b"T-UNK", unknown), (None, garbage)]
+    )
+    produce(
+        broker.bootstrap, topics.events, keyed([created("T-AFTER", now - timedelta(seconds=70))])
+    )
+    dead = consume(broker.bootstrap, topics.dlq, until=lambda m: len(m) >= 3, timeout=60, idle=1)
+    records = [orjson.loads(m.value()) for m in dead]
+    by_raw = {r["raw"]: r for r in records}
+    assert "timezone" in by_raw[naive.decode()]["reason"]
+    assert "unknown event type 'teleported'" in by_raw[unknown.decode()]["reason"]
+    import base64
+
+    garbage_rec = next(r for r in records if r["raw_encoding"] == "base64")
+    assert base64.b64decode(garbage_rec["raw"]) == garbage
+    assert garbage_rec["reason"].startswith("not JSON")
+    assert all(r["topic"] == topics.events and r["offset"] >= 0 for r in records)
+
+    def warned(msgs: list[Any]) -> bool:
+        return any(a["ticket_id"] == "T-AFTER" for a in alerts_of(msgs))
+
+    alerts = alerts_of(consume(broker.bootstrap, topics.alerts, until=warned, timeout=30, idle=0))
+    assert any(a["ticket_id"] == "T-AFTER" and a["kind"] == "warning" for a in alerts)
+    assert worker.proc is not None and worker.proc.poll() is None
+
+
+def test_no_customer_name_or_phone_leaves_the_engine(live: Any, broker: BrokerHandle) -> None:
+    worker, topics = live
+    now = datetime.now(UTC)
+    ev = created(
+        "T-PRIV",
+        now - timedelta(seconds=300),
+        customer={
+            "id": "c-1",
+            "name": "Wang Fang",
+            "phone": "+86 139 1234 5678",
+            "email": "wang.fang@example.cn",
+        },
+    )
+    produce(broker.bootstrap, topics.events, keyed([ev]))
+    msgs = consume(
+        broker.bootstrap,
+        topics.alerts,
+        until=lambda m: any(a["ticket_id"] == "T-PRIV" for a in alerts_of(m)),
+        timeout=30,
+        idle=1,
+    )
+    blob = b"".join(m.value() for m in msgs) + worker.metrics().encode()
+    assert any(a["ticket_id"] == "T-PRIV" for a in alerts_of(msgs))
+    for secret in (b"Wang Fang", b"139 1234 5678", b"wang.fang@example.cn"):
+        assert secret not in blob
+
+
+def test_metrics_scraped_over_http_move(live: Any, broker: BrokerHandle) -> None:
+    worker, topics = live
+    before = worker.sample("sla_events_consumed_total")
+    alerts_before = worker.sample("sla_alerts_total")
+    now = datetime.now(UTC)
+    produce(
+        broker.bootstrap,
+        topics.events,
+        keyed([created(f"T-M{i}", now - timedelta(seconds=200)) for i in range(5)]),
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (
+        worker.sample("sla_events_consumed_total") < before + 5
+        or worker.sample("sla_alerts_total") < alerts_before + 10
+    ):
+        time.sleep(0.2)
+    assert worker.sample("sla_events_consumed_total") >= before + 5
+    assert worker.sample("sla_alerts_total") >= alerts_before + 10  # 5 × (warning + breach)
+    text = worker.metrics()
+    assert (
+        'sla_alerts_total{clock="first_response",kind="breach",level="minor",priority="A"}' in text
+    )
+    assert "sla_timer_lag_seconds_bucket" in text and "sla_open_tickets" in text
+
+
+def test_live_equals_replay_for_generated_history(broker: BrokerHandle, tmp_path: Path) -> None:
+    topics = Topics.unique(broker.bootstrap)
+    start = datetime.now(UTC) - timedelta(days=60)
+    lines = workload.lines(300, seed=11, start=start, span=timedelta(days=2))
+    worker = WorkerProcess(broker.bootstrap, topics, tmp_path / "data", tmp_path / "w.log").start()
+    try:
+        produce(
+            broker.bootstrap,
+            topics.events,
+            [(orjson.loads(x)["ticket_id"].encode(), x.rstrip(b"\n")) for x in lines],
+        )
+        until = to_us(datetime.now(UTC))
+        want = replay_keys(lines, until)
+        got_msgs = consume(
+            broker.bootstrap,
+            topics.alerts,
+            until=lambda m: len(m) >= len(want),
+            timeout=120,
+            idle=4,
+        )
+        got = effective_keys(alerts_of(got_msgs))
+    finally:
+        worker.stop()
+    assert len(want) > 300
+    assert got == want
+
+
+def test_sigkill_and_recovery_into_an_empty_data_dir(broker: BrokerHandle, tmp_path: Path) -> None:
+    topics = Topics.unique(broker.bootstrap)
+    now = datetime.now(UTC)
+    # Recent tickets whose first-response and resolution timers fall due over the next minute.
+    events: list[dict[str, Any]] = []
+    for i in range(60):
+        t = f"K{i:03d}"
+        events.append(created(t, now - timedelta(seconds=100 + i % 40), priority="ABC"[i % 3]))
+        if i % 4 == 0:
+            events.append(
+                {
+                    "event_id": f"{t}-2",
+                    "ticket_id": t,
+                    "type": "responded",
+                    "occurred_at": iso(now - timedelta(seconds=90)),
+                }
+            )
+    first, second = events[: len(events) // 2], events[len(events) // 2 :]
+    w1 = WorkerProcess(broker.bootstrap, topics, tmp_path / "d1", tmp_path / "w1.log").start()
+    produce(broker.bootstrap, topics.events, keyed(first))
+    consume(broker.bootstrap, topics.alerts, until=lambda m: len(m) >= 10, timeout=60, idle=0)
+    feeder = threading.Thread(
+        target=lambda: [produce(broker.bootstrap, topics.events, keyed([e])) for e in second]
+    )
+    feeder.start()
+    w1.kill()
+    feeder.join()
+    w2 = WorkerProcess(broker.bootstrap, topics, tmp_path / "d2", tmp_path / "w2.log").start()
+    try:
+        time.sleep(45)  # timers of the recovered tickets fall due meanwhile
+        until = to_us(datetime.now(UTC)) - 3_000_000
+        lines = [orjson.dumps(e) + b"\n" for e in events]
+        want = due_by(replay_keys(lines, until), until)
+        got_all = alerts_of(consume(broker.bootstrap, topics.alerts, timeout=60, idle=3))
+        got = due_by(effective_keys(got_all), until)
+        assert want and got == want
+        # The recovered state (the changelog the new worker restored) equals replay's.
+        proc = Processor(load(None))
+        for e in events:
+            from engine.history import from_model
+            from schemas.parse import parse_event
+
+            ev = parse_event(orjson.dumps(e))
+            proc.ingest(ev.ticket_id, from_model(ev))
+        changelog = consume(
+            broker.bootstrap, f"{topics.group}-tickets-changelog", timeout=30, idle=2
+        )
+        stored: dict[str, bytes] = {}
+        for m in changelog:
+            stored[m.key().decode()] = m.value()
+        assert set(stored) == set(proc.tickets)
+        for tid, raw in stored.items():
+            ticket = decode(raw, load(None))
+            assert [e.id for e in ticket.history] == [e.id for e in proc.tickets[tid].history]
+    finally:
+        w2.stop()
+
+
+def test_two_workers_then_one_stops(broker: BrokerHandle, tmp_path: Path) -> None:
+    topics = Topics.unique(broker.bootstrap)
+    now = datetime.now(UTC)
+    events = [
+        created(f"R{i:03d}", now - timedelta(seconds=95 - i % 20), priority="A") for i in range(40)
+    ]
+    w1 = WorkerProcess(broker.bootstrap, topics, tmp_path / "d1", tmp_path / "w1.log").start()
+    w2 = WorkerProcess(broker.bootstrap, topics, tmp_path / "d2", tmp_path / "w2.log").start()
+    try:
+        time.sleep(8)  # both join the group
+        produce(broker.bootstrap, topics.events, keyed(events))
+        consume(broker.bootstrap, topics.alerts, until=lambda m: len(m) >= 40, timeout=60, idle=0)
+        w2.stop()
+        time.sleep(40)  # breaches (120 s) and moderate escalations (180 s) fall due
+        until = to_us(datetime.now(UTC)) - 3_000_000
+        lines = [orjson.dumps(e) + b"\n" for e in events]
+        want = due_by(replay_keys(lines, until), until)
+        got = due_by(
+            effective_keys(alerts_of(consume(broker.bootstrap, topics.alerts, timeout=60, idle=3))),
+            until,
+        )
+        assert any(k[3] == "breach" for k in want)
+        assert got == want
+    finally:
+        w1.stop()
+        w2.stop()

@@ -1,0 +1,33 @@
+"""The live clock of one partition: wall-clock time once the worker has caught up, stream time
+while it works through a backlog.
+
+Catching up after an outage with the wall clock would fire every threshold of every replayed
+ticket at once and retract most of them a moment later, when the events that stopped those
+clocks are read. While a partition is behind, its clock is therefore the largest `occurred_at`
+read from it (as in replay); an idle partition is never behind, so its timers keep firing on
+wall-clock time when no event arrives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+IDLE_S = 1.0  # no message for this long: the partition has no backlog
+
+
+@dataclass(slots=True)
+class PartitionClock:
+    stream_us: int = -(2**62)
+    behind: bool = False
+    last_read: float = float("-inf")  # monotonic seconds
+
+    def observe(self, occurred_us: int, offset: int, highwater: int | None, mono: float) -> None:
+        """Note one message read: its event time and whether more are waiting behind it."""
+        self.stream_us = max(self.stream_us, occurred_us)
+        self.behind = highwater is not None and offset + 1 < highwater
+        self.last_read = mono
+
+    def now(self, wall_us: int, mono: float) -> int:
+        if self.behind and mono - self.last_read < IDLE_S:
+            return min(wall_us, self.stream_us)
+        return wall_us
