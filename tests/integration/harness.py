@@ -58,6 +58,7 @@ class WorkerProcess:
     data_dir: Path
     log_path: Path
     metrics_port: int = field(default_factory=free_port)
+    extra: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
@@ -87,6 +88,7 @@ class WorkerProcess:
             str(t.partitions),
             "--log-level",
             "INFO",
+            *self.extra,
         ]
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
@@ -169,9 +171,15 @@ def consume(
             "enable.auto.commit": False,
         }
     )
-    meta = c.list_topics(topic, timeout=10).topics[topic]
-    # assign, not subscribe: no group join to wait for
-    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
+    # assign, not subscribe: no group join to wait for; the topic may not exist yet
+    partitions: list[int] = []
+    start = time.monotonic()
+    while not partitions and time.monotonic() - start < timeout:
+        meta = c.list_topics(timeout=10).topics.get(topic)
+        partitions = sorted(meta.partitions) if meta is not None and not meta.error else []
+        if not partitions:
+            time.sleep(0.5)
+    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
     out: list[Any] = []
     start = last = time.monotonic()
     try:

@@ -301,3 +301,48 @@ def test_two_workers_then_one_stops(broker: BrokerHandle, tmp_path: Path) -> Non
     finally:
         w1.stop()
         w2.stop()
+
+
+def test_closed_tickets_leave_the_table_after_retention(
+    broker: BrokerHandle, tmp_path: Path
+) -> None:
+    topics = Topics.unique(broker.bootstrap)
+    now = datetime.now(UTC)
+    retention_s = 3.0
+    events = [
+        created("X-1", now - timedelta(seconds=30)),
+        {
+            "event_id": "X-1-2",
+            "ticket_id": "X-1",
+            "type": "responded",
+            "occurred_at": iso(now - timedelta(seconds=20)),
+        },
+        {
+            "event_id": "X-1-3",
+            "ticket_id": "X-1",
+            "type": "closed",
+            "occurred_at": iso(now - timedelta(seconds=10)),
+        },
+        created("X-2", now - timedelta(seconds=5), priority="C"),
+    ]
+    worker = WorkerProcess(
+        broker.bootstrap,
+        topics,
+        tmp_path / "d",
+        tmp_path / "w.log",
+        extra=["--retention-days", str(retention_s / 86400)],
+    )
+    worker.start()
+    try:
+        produce(broker.bootstrap, topics.events, keyed(events))
+        changelog = f"{topics.group}-tickets-changelog"
+
+        def dropped(msgs: list[Any]) -> bool:
+            return any(m.key() == b"X-1" and not m.value() for m in msgs)
+
+        msgs = consume(broker.bootstrap, changelog, until=dropped, timeout=60, idle=0)
+        assert dropped(msgs), "closed ticket X-1 was not deleted after its retention"
+        assert not any(m.key() == b"X-2" and not m.value() for m in msgs)
+        assert worker.sample("sla_open_tickets") >= 1  # X-2 still has a running clock
+    finally:
+        worker.stop()
