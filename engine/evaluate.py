@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from engine.clocks import PAUSED, RUNNING, STOPPED, ClockRun, Context, Decision
 from engine.history import Ev
-from engine.rules import RuntimePolicy
+from engine.rules import RuntimePolicy, any_fires
 
 ATTRS = (
     "priority",
@@ -114,7 +114,7 @@ class TicketEval:
                 continue
             paused = status in rule.pause_statuses
             if run.phase in (RUNNING, PAUSED):
-                if stop_all or (named and any(tr.matches(etype, attrs) for tr in rule.stop)):
+                if stop_all or (named and any_fires(rule.stop, etype, attrs)):
                     run.stop(t, ev.id)
                     continue
                 if retarget:
@@ -127,10 +127,10 @@ class TicketEval:
                     run.unpause(t, ev.id)
             elif not named:
                 continue
-            elif run.phase == STOPPED and any(tr.matches(etype, attrs) for tr in rule.resume):
+            elif run.phase == STOPPED and any_fires(rule.resume, etype, attrs):
                 run.target = rule.target_for(attrs)
                 run.resume(t, ev.id, paused)
-            elif any(tr.matches(etype, attrs) for tr in rule.start):
+            elif any_fires(rule.start, etype, attrs):
                 run.start(t, ev.id, rule.target_for(attrs), paused)
 
     def fire(self, now: int) -> None:

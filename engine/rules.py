@@ -37,7 +37,22 @@ class Trigger:
     when: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def matches(self, event_type: str, attrs: Mapping[str, str | None]) -> bool:
-        return event_type == self.type and all(attrs.get(k) in v for k, v in self.when.items())
+        if event_type != self.type:
+            return False
+        for k, accepted in self.when.items():
+            if attrs.get(k) not in accepted:
+                return False
+        return True
+
+
+def any_fires(
+    triggers: tuple[Trigger, ...], event_type: str, attrs: Mapping[str, str | None]
+) -> bool:
+    """True when one of `triggers` matches the event (a loop: this is on the hot path)."""
+    for trigger in triggers:
+        if trigger.matches(event_type, attrs):
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
