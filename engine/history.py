@@ -24,6 +24,10 @@ KEPT_FIELDS = (
     "reason",
     "alert_id",
     "outcome",
+    # Read by the KPIs (record completeness, surveys), not by the clocks.
+    "request_type",
+    "solution",
+    "customer_confirmed",
 )
 
 
@@ -45,6 +49,14 @@ def from_model(event: Any) -> Ev:
     """Compact form of a validated `schemas.events` model."""
     fields = event.__dict__
     data = {k: v for k in KEPT_FIELDS if (v := fields.get(k)) is not None}
+    customer = fields.get("customer")
+    if customer is not None and customer.id:
+        data["customer_ref"] = True  # only that a reference exists: no personal data is kept
+    survey = fields.get("survey")
+    if survey is not None:
+        data["survey"] = {
+            k: v for k, v in survey.__dict__.items() if k != "comment" and v is not None
+        }
     return Ev(to_us(event.occurred_at), event.event_id, event.type, data)
 
 
