@@ -74,6 +74,13 @@ class Ledger:
         return cls(entries)
 
 
+_GRADES = ("minor", "moderate", "severe")
+
+
+def _grade(level: str | None) -> int:
+    return _GRADES.index(level) if level in _GRADES else 0
+
+
 def suppressed(
     ticket_id: str, state: TicketEval, ledger: Ledger
 ) -> dict[DecisionKey, tuple[str, str]]:
@@ -81,7 +88,9 @@ def suppressed(
     out: dict[DecisionKey, tuple[str, str]] = {}
     if not state.exempt and not state.overturned:
         return out
-    overturned_cycles: dict[tuple[str, int], str] = {}
+    # (clock, cycle) -> (lowest overturned grade, appeal event id): the alert an appeal names
+    # and every grade above it in that cycle are withdrawn; grades below it stand.
+    overturned_from: dict[tuple[str, int], tuple[int, str]] = {}
     if state.overturned:
         for d in state.decisions:
             if d.kind not in ("breach", "escalation"):
@@ -92,14 +101,16 @@ def suppressed(
                 ids.update(entry.ids)
             for alert_id, event_id in state.overturned.items():
                 if alert_id in ids:
-                    overturned_cycles[(d.clock, d.cycle)] = event_id
+                    cyc, grade = (d.clock, d.cycle), _grade(d.level)
+                    if cyc not in overturned_from or grade < overturned_from[cyc][0]:
+                        overturned_from[cyc] = (grade, event_id)
     for d in state.decisions:
         if d.kind in ("breach", "escalation"):
             cyc = (d.clock, d.cycle)
             if cyc in state.exempt:
                 out[d.key] = ("exempted", state.exempt[cyc])
-            elif cyc in overturned_cycles:
-                out[d.key] = ("appeal_overturned", overturned_cycles[cyc])
+            elif cyc in overturned_from and _grade(d.level) >= overturned_from[cyc][0]:
+                out[d.key] = ("appeal_overturned", overturned_from[cyc][1])
     return out
 
 

@@ -79,6 +79,40 @@ class ClockRule:
         return None
 
 
+DAY_US = 86_400 * 1_000_000
+KPI_UNITS = ("hour", "day", "week", "month")
+KPI_DIMENSIONS = ("team", "agent", "priority", "channel", "category", "product_line")
+
+
+def _default_targets() -> Mapping[str, float]:
+    return {"resolution_rate": 0.90, "csat": 0.85, "complaint_24h_rate": 0.90}
+
+
+@dataclass(frozen=True, slots=True)
+class KpiRules:
+    """How the KPIs are computed (`engine.kpis`); the defaults are the monitoring regulation's.
+
+    `targets` maps a rate metric to its target share (higher is better); `grace_us` is how long
+    after a window's end (in stream time) it becomes final; `backlog_bands_us` are the upper
+    bounds of the backlog age bands (wall time since creation); `business_calendar` is the
+    calendar of the business-time durations (None: no business-time metrics)."""
+
+    timezone: str = "Asia/Shanghai"
+    units: tuple[str, ...] = KPI_UNITS
+    dimensions: tuple[str, ...] = KPI_DIMENSIONS
+    grace_us: int = DAY_US
+    targets: Mapping[str, float] = field(default_factory=_default_targets)
+    business_calendar: Calendar | None = None
+    complaint_category: str = "complaint"
+    complaint_within_us: int = DAY_US
+    backlog_bands_us: tuple[int, ...] = (DAY_US, 3 * DAY_US, 5 * DAY_US, 10 * DAY_US)
+    include_flagged_surveys: bool = True
+    invalid_reasons: frozenset[str] = frozenset({"malicious", "unrelated"})
+    team_csat_below: float = 0.15  # flag a team this far below the mean of the teams' CSAT
+    team_csat_mode: str = "relative"  # relative: a share of the mean; points: absolute
+    team_csat_min_surveys: int = 1  # teams with fewer counted surveys are left out of the mean
+
+
 @dataclass(frozen=True, slots=True)
 class RuntimePolicy:
     """Everything `evaluate` needs; `version` is the content hash every alert carries."""
@@ -89,6 +123,7 @@ class RuntimePolicy:
     stop_all_on: frozenset[str] = frozenset({"closed"})
     # Events whose arrival sets the ticket's workflow status (besides status_changed).
     status_on: Mapping[str, str] = field(default_factory=dict)
+    kpis: KpiRules = field(default_factory=KpiRules)
 
     def clock(self, name: str) -> ClockRule:
         for c in self.clocks:

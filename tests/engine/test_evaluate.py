@@ -805,6 +805,22 @@ def test_appeal_on_the_breach(outcome: str) -> None:
     assert [a["kind"] for a in effective(out).values()] == ["warning"]
 
 
+def test_appeal_on_an_escalation_keeps_the_grades_below_it() -> None:
+    s, first = _ladder_story()
+    fr = [a for a in first if a["ticket_id"] == "T-1"]
+    moderate_id = fr[2]["alert_id"]
+    events = [*s.events, tick("OTHER", day(0, 10, 5), 1)]
+    s.add("appeal_decided", day(0, 11), alert_id=moderate_id, outcome="overturned")
+    events.append(s.events[-1])
+    out = [a for a in replay(events, day(1), "first_response") if a["ticket_id"] == "T-1"]
+    retracted = {a["retracts"] for a in out if a["kind"] == "retraction"}
+    assert retracted == {fr[2]["alert_id"], fr[3]["alert_id"]}
+    assert sorted((a["kind"], a["level"]) for a in effective(out).values()) == [
+        ("breach", "minor"),
+        ("warning", None),
+    ]
+
+
 def test_appeal_with_unknown_alert_id_changes_nothing() -> None:
     s, _ = _ladder_story()
     events = [*s.events, tick("OTHER", day(0, 10, 5), 1)]
