@@ -146,6 +146,23 @@ class TicketEval:
                 self.horizon = max(self.horizon, self.decisions[-1].due)
         self._refresh()
 
+    def open_clocks(self, now: int, risk_share: float = 0.8) -> list[tuple[str, bool]]:
+        """Each running or paused clock as (name, at risk): at risk when not yet breached and
+        its counted time has reached `risk_share` of the breach threshold by `now`."""
+        out = []
+        for run in self.runs:
+            if run.phase not in (RUNNING, PAUSED):
+                continue
+            at_risk = False
+            target = run.target
+            if target is not None:
+                breach = next((t for t in target.thresholds if t.kind == "breach"), None)
+                crossed_breach = any(t.kind == "breach" for t in target.thresholds[: run.crossed])
+                if breach is not None and not crossed_breach:
+                    at_risk = run.counted(max(now, run.since)) >= breach.at_us * risk_share
+            out.append((run.rule.name, at_risk))
+        return out
+
     def next_due(self) -> int | None:
         """The earliest instant at which a running clock crosses its next threshold."""
         return self.soonest

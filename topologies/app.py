@@ -16,7 +16,7 @@ import base64
 import logging
 import struct
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ class Engine:
         self.ready = False
         self.timer_dir = Path(settings.data_dir) / "timers"
         self.clocks: dict[int, PartitionClock] = {}
+        self.started = time.monotonic()
 
     def clock(self, partition: int) -> PartitionClock:
         c = self.clocks.get(partition)
@@ -125,6 +126,26 @@ class Engine:
             self.index(partition).rebuild(items)
         self.ready = True
         metrics.OPEN_TICKETS.set(self.open_tickets())
+        metrics.RECOVERY.set(time.monotonic() - self.started)
+
+    def clock_gauges(self, now: int) -> None:
+        """Open and at-risk clocks by clock and priority, over the decoded tickets in memory."""
+        open_: Counter[tuple[str, str]] = Counter()
+        risk: Counter[tuple[str, str]] = Counter()
+        for ticket in self.cache.values():
+            priority = ticket.state.attrs.get("priority") or ""
+            for clock, at_risk in ticket.state.open_clocks(now):
+                open_[(clock, priority)] += 1
+                risk[(clock, priority)] += at_risk
+        for rule in self.policy.clocks:
+            for priority in ("A", "B", "C"):
+                key = (rule.name, priority)
+                metrics.OPEN_CLOCKS.labels(*key).set(open_[key])
+                metrics.AT_RISK.labels(*key).set(risk[key])
+
+    def state_bytes(self) -> int:
+        root = Path(self.settings.data_dir)
+        return sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
 
     def open_tickets(self) -> int:
         return sum(len(idx) for idx in self.indexes.values())
@@ -133,6 +154,15 @@ class Engine:
         for idx in self.indexes.values():
             idx.close()
         self.indexes.clear()
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sla-engine")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _highwater(app: faust.App, tp: Any) -> int | None:
@@ -145,7 +175,10 @@ def _highwater(app: faust.App, tp: Any) -> int | None:
 
 def _count(alerts: list[dict[str, Any]], from_timer: bool, detected: int) -> None:
     for a in alerts:
-        metrics.ALERTS.labels(a["clock"], a["kind"], a["level"] or "", a["priority"] or "").inc()
+        team = (a.get("responsible") or {}).get("team") or ""
+        metrics.ALERTS.labels(
+            a["clock"], a["kind"], a["level"] or "", a["priority"] or "", team
+        ).inc()
         if from_timer and a["kind"] != "retraction":
             lag = detected / 1e6 - _epoch_s(a["due_at"])
             metrics.TIMER_LAG.observe(max(lag, 0.0))
@@ -233,6 +266,7 @@ def build_app(settings: Settings) -> tuple[faust.App, Engine]:
         value_type=bytes,
     )
     engine = Engine(settings, policy, table)
+    metrics.BUILD.labels(_version(), policy.version).set(1)
 
     async def publish(ticket_id: str, out: list[dict[str, Any]]) -> None:
         key = ticket_id.encode()
@@ -301,6 +335,13 @@ def build_app(settings: Settings) -> tuple[faust.App, Engine]:
             for _due, ticket_id in idx.pop_due(now, limit=10_000):
                 await ticks.send(key=ticket_id.encode(), value=_NOW.pack(now), partition=partition)
         metrics.OPEN_TICKETS.set(engine.open_tickets())
+
+    @app.timer(interval=5.0)
+    async def refresh_gauges() -> None:
+        engine.clock_gauges(now_us())
+        for partition, clock in engine.clocks.items():
+            metrics.CONSUMER_LAG.labels(str(partition)).set(clock.lag)
+        metrics.STATE_BYTES.set(engine.state_bytes())
 
     @table.on_recover
     async def rebuild_timers() -> None:

@@ -20,11 +20,13 @@ class PartitionClock:
     stream_us: int = -(2**62)
     behind: bool = False
     last_read: float = float("-inf")  # monotonic seconds
+    lag: int = 0  # messages behind the high-water mark after the last one read
 
     def observe(self, occurred_us: int, offset: int, highwater: int | None, mono: float) -> None:
         """Note one message read: its event time and whether more are waiting behind it."""
         self.stream_us = max(self.stream_us, occurred_us)
-        self.behind = highwater is not None and offset + 1 < highwater
+        self.lag = max(highwater - offset - 1, 0) if highwater is not None else 0
+        self.behind = self.lag > 0
         self.last_read = mono
 
     def now(self, wall_us: int, mono: float) -> int:

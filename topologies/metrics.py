@@ -23,10 +23,45 @@ REJECTED = Counter(
     registry=REGISTRY,
 )
 ALERTS = Counter(
-    "sla_alerts_total", "Alerts emitted", ["clock", "kind", "level", "priority"], registry=REGISTRY
+    "sla_alerts_total",
+    "Alerts emitted",
+    ["clock", "kind", "level", "priority", "team"],
+    registry=REGISTRY,
 )
 OPEN_TICKETS = Gauge(
     "sla_open_tickets", "Tickets with a pending deadline on this worker", registry=REGISTRY
+)
+OPEN_CLOCKS = Gauge(
+    "sla_open_clocks",
+    "Running or paused SLA clocks of the tickets in this worker's cache",
+    ["clock", "priority"],
+    registry=REGISTRY,
+)
+AT_RISK = Gauge(
+    "sla_clocks_at_risk",
+    "Running clocks within 20 % of their limit and not yet breached",
+    ["clock", "priority"],
+    registry=REGISTRY,
+)
+CONSUMER_LAG = Gauge(
+    "sla_consumer_lag",
+    "Messages of the events topic not yet processed",
+    ["partition"],
+    registry=REGISTRY,
+)
+STATE_BYTES = Gauge(
+    "sla_state_bytes", "Bytes on disk of RocksDB state and timer indexes", registry=REGISTRY
+)
+RECOVERY = Gauge(
+    "sla_recovery_duration_seconds",
+    "Seconds from worker start to the end of its last table recovery",
+    registry=REGISTRY,
+)
+BUILD = Gauge(
+    "sla_build_info",
+    "Engine version and policy content hash (always 1)",
+    ["version", "policy_version"],
+    registry=REGISTRY,
 )
 TIMER_LAG = Histogram(
     "sla_timer_lag_seconds",

@@ -185,7 +185,8 @@ def test_metrics_scraped_over_http_move(live: Any, broker: BrokerHandle) -> None
     assert worker.sample("sla_alerts_total") >= alerts_before + 10  # 5 × (warning + breach)
     text = worker.metrics()
     assert (
-        'sla_alerts_total{clock="first_response",kind="breach",level="minor",priority="A"}' in text
+        'sla_alerts_total{clock="first_response",kind="breach",level="minor",priority="A",'
+        'team="team-1"}' in text
     )
     assert "sla_timer_lag_seconds_bucket" in text and "sla_open_tickets" in text
 
@@ -346,3 +347,19 @@ def test_closed_tickets_leave_the_table_after_retention(
         assert worker.sample("sla_open_tickets") >= 1  # X-2 still has a running clock
     finally:
         worker.stop()
+
+
+def _documented_metrics() -> set[str]:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text()
+    exposed = doc.split("## Planned")[0]
+    return {line.split("`")[1] for line in exposed.splitlines() if line.startswith("| `sla_")}
+
+
+def test_exposed_metrics_equal_the_documented_catalog(live: Any) -> None:
+    worker, _topics = live
+    text = worker.metrics()
+    exposed = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE sla_")}
+    assert exposed == _documented_metrics()
+    labels = [line for line in text.splitlines() if line.startswith("sla_") and "{" in line]
+    for line in labels:  # bounded labels: no ticket or event ids
+        assert "T-" not in line and "ticket" not in line.split("{")[1]
