@@ -59,6 +59,21 @@ def add_parsers(sub: Any) -> None:
     produce.add_argument("--topic", default=os.environ.get("SLA_EVENTS_TOPIC", "tickets.events"))
     produce.set_defaults(func=cmd_produce)
 
+    stream = sub.add_parser(
+        "demo-stream",
+        help="produce the live demo ticket stream to a broker until Ctrl-C",
+        description="Produce realistic live ticket traffic, stamped with the wall clock, with "
+        "some tickets left unanswered so that alerts appear within a minute.",
+    )
+    stream.add_argument(
+        "--broker",
+        default=os.environ.get(DEFAULT_BROKER_ENV),
+        help="Kafka bootstrap HOST:PORT (env SLA_BROKER)",
+    )
+    stream.add_argument("--topic", default=os.environ.get("SLA_EVENTS_TOPIC", "tickets.events"))
+    stream.add_argument("--rate", type=float, default=1.0, help="new tickets per second")
+    stream.set_defaults(func=cmd_demo_stream)
+
     tail = sub.add_parser(
         "tail",
         help="follow sla.alerts and pretty-print",
@@ -158,6 +173,18 @@ def run_worker(settings: Any) -> int:
         worker.execute_from_commandline()
     finally:
         engine.close()
+    return 0
+
+
+def cmd_demo_stream(args: argparse.Namespace) -> int:
+    from topologies.demo import run_stream
+
+    bootstrap = _need_broker(args.broker, "demo-stream")
+    stop = threading.Event()
+    try:
+        run_stream(bootstrap, args.topic, stop, args.rate)
+    except KeyboardInterrupt:
+        stop.set()
     return 0
 
 
