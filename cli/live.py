@@ -177,10 +177,13 @@ def run_worker(settings: Any) -> int:
 
 
 def cmd_demo_stream(args: argparse.Namespace) -> int:
+    import signal
+
     from topologies.demo import run_stream
 
     bootstrap = _need_broker(args.broker, "demo-stream")
     stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `docker stop`: flush, then exit
     try:
         run_stream(bootstrap, args.topic, stop, args.rate)
     except KeyboardInterrupt:

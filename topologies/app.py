@@ -267,6 +267,7 @@ def build_app(settings: Settings) -> tuple[faust.App, Engine]:
     )
     engine = Engine(settings, policy, table)
     metrics.BUILD.labels(_version(), policy.version).set(1)
+    metrics.initialise()
 
     async def publish(ticket_id: str, out: list[dict[str, Any]]) -> None:
         key = ticket_id.encode()

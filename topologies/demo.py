@@ -14,12 +14,12 @@ import orjson
 from cli.workload import ticket_events
 
 
-def backlog(rng: random.Random, now: datetime, count: int = 12) -> list[dict[str, Any]]:
+def backlog(rng: random.Random, now: datetime, run: str, count: int = 12) -> list[dict[str, Any]]:
     """Tickets created minutes ago and never answered: their first-response alerts fire at once."""
     out = []
     for i in range(count):
         created = now - timedelta(seconds=rng.uniform(30, 400))
-        life = ticket_events(rng, f"DEMO-OLD-{i:03d}", created)
+        life = ticket_events(rng, f"DEMO-{run}-OLD-{i:03d}", created)
         out.append(life[0])
     return out
 
@@ -35,12 +35,13 @@ def run_stream(
         {"bootstrap.servers": bootstrap, "linger.ms": 5, "partitioner": "murmur2_random"}
     )
     rng = random.Random(seed)
+    run = f"{int(time.time()):x}"  # ticket ids unique per run: a restart does not repeat event ids
     pending: list[tuple[float, dict[str, Any]]] = []
 
     def send(e: dict[str, Any]) -> None:
         producer.produce(topic, key=e["ticket_id"].encode(), value=orjson.dumps(e))
 
-    for e in backlog(rng, datetime.now(UTC)):
+    for e in backlog(rng, datetime.now(UTC), run):
         send(e)
     n = 0
     next_ticket = time.time()
@@ -49,7 +50,7 @@ def run_stream(
         if now >= next_ticket:
             n += 1
             created = datetime.now(UTC)
-            life = ticket_events(rng, f"DEMO-{n:06d}", created)
+            life = ticket_events(rng, f"DEMO-{run}-{n:06d}", created)
             if n % 5 == 0:
                 life = life[:1]  # never answered
             # Compress a ticket's life: minutes become seconds, so the demo shows every kind.

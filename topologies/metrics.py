@@ -81,9 +81,17 @@ def reject_reason(reason: str) -> str:
         return "naive_timestamp"
     if "not a JSON object" in reason or "should be an object" in reason:
         return "not_object"
-    if reason.startswith("key"):
-        return "bad_key"
     return "invalid_field"
+
+
+REJECT_REASONS = ("not_json", "not_object", "unknown_type", "naive_timestamp", "invalid_field")
+
+
+def initialise() -> None:
+    """Create the labelled series that must exist from the start (rate() and alert rules
+    need a zero before the first increment)."""
+    for reason in REJECT_REASONS:
+        REJECTED.labels(reason)
 
 
 def serve(port: int) -> None:
