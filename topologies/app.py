@@ -29,7 +29,7 @@ from engine.instant import iso
 from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
 from schemas.parse import InvalidEvent, parse_event
-from topologies import metrics, state
+from topologies import metrics, state, tansu_recovery
 from topologies.clock import PartitionClock
 from topologies.settings import Settings
 from topologies.timers import TimerIndex
@@ -212,23 +212,31 @@ def dead_letter(reason: str, raw: bytes | None, topic: str, partition: int, offs
 EMBEDDED_CLUSTER_ID = "tansu_cluster"
 
 
-def consistency_check(settings: Settings) -> bool:
+def on_tansu(settings: Settings) -> bool:
+    """Whether the broker is the embedded tansu (its cluster id says so)."""
+    from confluent_kafka.admin import AdminClient
+
+    meta = AdminClient({"bootstrap.servers": settings.broker}).list_topics(timeout=10)
+    return bool(meta.cluster_id == EMBEDDED_CLUSTER_ID)
+
+
+def consistency_check(settings: Settings, tansu: bool) -> bool:
     """Whether Faust may compare local state offsets with changelog end offsets on recovery.
 
     tansu reports a partition's end offset as the base offset of its last batch + 1, so a worker
     that kept its RocksDB state would be refused as "ahead of the changelog": off there."""
     if settings.consistency_check in ("on", "off"):
         return settings.consistency_check == "on"
-    from confluent_kafka.admin import AdminClient
-
-    meta = AdminClient({"bootstrap.servers": settings.broker}).list_topics(timeout=10)
-    return meta.cluster_id != EMBEDDED_CLUSTER_ID
+    return not tansu
 
 
 def build_app(settings: Settings) -> tuple[faust.App, Engine]:
     """The Faust app and its engine, wired to the topics of `settings`."""
     policy = load(settings.policy)
     (Path(settings.data_dir) / "faust").mkdir(parents=True, exist_ok=True)
+    tansu = on_tansu(settings)
+    if tansu:
+        tansu_recovery.apply()
     app = faust.App(
         settings.group,
         broker=f"kafka://{settings.broker}",
@@ -247,7 +255,7 @@ def build_app(settings: Settings) -> tuple[faust.App, Engine]:
         stream_buffer_maxsize=32768,
         producer_linger=0.01,
         table_standby_replicas=0,
-        recovery_consistency_check=consistency_check(settings),
+        recovery_consistency_check=consistency_check(settings, tansu),
     )
     raw = {
         "key_type": bytes,

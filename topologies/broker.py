@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING
@@ -97,11 +97,27 @@ def tansu_binary() -> Path:
     )
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def _pdeathsig_preexec() -> Callable[[], None] | None:
+    """A pre-exec hook that makes the child receive SIGTERM when its parent dies (Linux).
+
+    libc is resolved here, in the parent: between fork and exec the child may
+    only make the one call (no imports, no dlopen while other threads existed).
+    """
+    if sys.platform != "linux":
+        return None
     import ctypes
 
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
     pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    sigterm = int(signal.SIGTERM)
+
+    def hook() -> None:
+        prctl(pr_set_pdeathsig, sigterm)
+
+    return hook
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -331,7 +347,7 @@ class EmbeddedBroker:
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,  # own process group: stop() signals the whole group
-            preexec_fn=_die_with_parent if self.die_with_parent else None,
+            preexec_fn=_pdeathsig_preexec() if self.die_with_parent else None,
         )
         # Give an immediate failure (port in use, bad storage URL) a chance to show.
         deadline = time.monotonic() + 0.2

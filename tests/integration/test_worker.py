@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,8 +15,10 @@ import pytest
 from cli import workload
 from cli.replay import replay
 from config.loader import load
+from engine.history import from_model
 from engine.instant import to_us
 from engine.processor import Processor
+from schemas.parse import parse_event
 from tests.integration.conftest import BrokerHandle
 from tests.integration.harness import (
     Topics,
@@ -221,53 +222,54 @@ def test_live_equals_replay_for_generated_history(broker: BrokerHandle, tmp_path
 def test_sigkill_and_recovery_into_an_empty_data_dir(broker: BrokerHandle, tmp_path: Path) -> None:
     topics = Topics.unique(broker.bootstrap)
     now = datetime.now(UTC)
-    # Recent tickets whose first-response and resolution timers fall due over the next minute.
+    # 120 tickets, most answered at once; produced in one burst, so the worker's changelog
+    # writes are batched (a stale recovery would then miss some `responded` and page wrongly).
     events: list[dict[str, Any]] = []
-    for i in range(60):
+    for i in range(120):
         t = f"K{i:03d}"
         events.append(created(t, now - timedelta(seconds=100 + i % 40), priority="ABC"[i % 3]))
-        if i % 4 == 0:
+        if i % 5:
             events.append(
-                {
-                    "event_id": f"{t}-2",
-                    "ticket_id": t,
-                    "type": "responded",
-                    "occurred_at": iso(now - timedelta(seconds=90)),
-                }
-            )
-    first, second = events[: len(events) // 2], events[len(events) // 2 :]
+                {"event_id": f"{t}-2", "ticket_id": t, "type": "responded",
+                 "occurred_at": iso(now - timedelta(seconds=95))}
+            )  # fmt: skip
+    # After the kill: one more event per ticket, which the new worker folds onto what it recovered.
+    later = [
+        {"event_id": f"K{i:03d}-3", "ticket_id": f"K{i:03d}", "type": "assigned", "agent": "a-9",
+         "occurred_at": iso(now - timedelta(seconds=1))}
+        for i in range(120)
+    ]  # fmt: skip
     w1 = WorkerProcess(broker.bootstrap, topics, tmp_path / "d1", tmp_path / "w1.log").start()
-    produce(broker.bootstrap, topics.events, keyed(first))
-    consume(broker.bootstrap, topics.alerts, until=lambda m: len(m) >= 10, timeout=60, idle=0)
-    feeder = threading.Thread(
-        target=lambda: [produce(broker.bootstrap, topics.events, keyed([e])) for e in second]
-    )
-    feeder.start()
+    produce(broker.bootstrap, topics.events, keyed(events))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and w1.sample("sla_events_consumed_total") < len(events):
+        time.sleep(0.2)
+    time.sleep(1)  # let the changelog writes of the last events go out
     w1.kill()
-    feeder.join()
+    produce(broker.bootstrap, topics.events, keyed(later))
     w2 = WorkerProcess(broker.bootstrap, topics, tmp_path / "d2", tmp_path / "w2.log").start()
     try:
-        time.sleep(45)  # timers of the recovered tickets fall due meanwhile
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and w2.sample("sla_events_consumed_total") < len(later):
+            time.sleep(0.2)
+        time.sleep(25)  # first-response breaches of unanswered tickets fall due meanwhile
         until = to_us(datetime.now(UTC)) - 3_000_000
-        lines = [orjson.dumps(e) + b"\n" for e in events]
+        everything = events + later
+        lines = [orjson.dumps(e) + b"\n" for e in everything]
         want = due_by(replay_keys(lines, until), until)
         got_all = alerts_of(consume(broker.bootstrap, topics.alerts, timeout=60, idle=3))
         got = due_by(effective_keys(got_all), until)
-        assert want and got == want
-        # The recovered state (the changelog the new worker restored) equals replay's.
+        assert any(k[3] == "breach" for k in want)
+        assert got == want
+        # What the new worker holds (its changelog) equals replay's state of every ticket.
         proc = Processor(load(None))
-        for e in events:
-            from engine.history import from_model
-            from schemas.parse import parse_event
-
+        for e in everything:
             ev = parse_event(orjson.dumps(e))
             proc.ingest(ev.ticket_id, from_model(ev))
         changelog = consume(
             broker.bootstrap, f"{topics.group}-tickets-changelog", timeout=30, idle=2
         )
-        stored: dict[str, bytes] = {}
-        for m in changelog:
-            stored[m.key().decode()] = m.value()
+        stored = {m.key().decode(): m.value() for m in changelog}
         assert set(stored) == set(proc.tickets)
         for tid, raw in stored.items():
             ticket = decode(raw, load(None))
