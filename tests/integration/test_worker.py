@@ -219,13 +219,16 @@ def test_live_equals_replay_for_generated_history(broker: BrokerHandle, tmp_path
     assert got == want
 
 
+N_KILL = 120  # tickets; each burst goes out in batched changelog writes
+
+
 def test_sigkill_and_recovery_into_an_empty_data_dir(broker: BrokerHandle, tmp_path: Path) -> None:
     topics = Topics.unique(broker.bootstrap)
     now = datetime.now(UTC)
-    # 120 tickets, most answered at once; produced in one burst, so the worker's changelog
+    # N_KILL tickets, most answered at once; produced in one burst, so the worker's changelog
     # writes are batched (a stale recovery would then miss some `responded` and page wrongly).
     events: list[dict[str, Any]] = []
-    for i in range(120):
+    for i in range(N_KILL):
         t = f"K{i:03d}"
         events.append(created(t, now - timedelta(seconds=100 + i % 40), priority="ABC"[i % 3]))
         if i % 5:
@@ -237,7 +240,7 @@ def test_sigkill_and_recovery_into_an_empty_data_dir(broker: BrokerHandle, tmp_p
     later = [
         {"event_id": f"K{i:03d}-3", "ticket_id": f"K{i:03d}", "type": "assigned", "agent": "a-9",
          "occurred_at": iso(now - timedelta(seconds=1))}
-        for i in range(120)
+        for i in range(N_KILL)
     ]  # fmt: skip
     w1 = WorkerProcess(broker.bootstrap, topics, tmp_path / "d1", tmp_path / "w1.log").start()
     produce(broker.bootstrap, topics.events, keyed(events))
