@@ -14,12 +14,22 @@ from pydantic import ValidationError
 
 from config.model import WEEKDAYS, ClockSpec, Grading, PolicyFile, TriggerSpec
 from engine.calendar import Calendar
-from engine.rules import ClockRule, RuntimePolicy, Target, Threshold, Trigger
+from engine.rules import ClockRule, KpiRules, RuntimePolicy, Target, Threshold, Trigger
 from schemas.events import EVENT_TYPES
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.default.yaml")
 TICKET_ATTRS = ("priority", "category", "channel", "team", "department", "product_line", "status")
 NOTIFY_KEYS = ("warning", "minor", "moderate", "severe")  # what `notify` is keyed by
+# KPI metrics that can have a target (shares, higher is better); plus sla.<clock>.attainment.
+KPI_TARGETABLE = (
+    "resolution_rate",
+    "fcr_rate",
+    "csat",
+    "complaint_24h_rate",
+    "records.completeness",
+    "surveys.participation",
+    "sla.all.attainment",
+)
 
 
 class PolicyError(ValueError):
@@ -178,6 +188,32 @@ def _check(p: PolicyFile) -> list[tuple[list[int | str], str]]:
                 for k in t.when
                 if k not in TICKET_ATTRS
             )
+    bad.extend(_check_kpis(p))
+    return bad
+
+
+def _check_kpis(p: PolicyFile) -> list[tuple[list[int | str], str]]:
+    bad: list[tuple[list[int | str], str]] = []
+    k = p.kpis
+    if k.business_calendar is not None and k.business_calendar not in p.calendars:
+        bad.append(
+            (
+                ["kpis", "business_calendar"],
+                f"unknown calendar {k.business_calendar!r}; "
+                f"defined: {', '.join(sorted(p.calendars))}",
+            )
+        )
+    known = set(KPI_TARGETABLE) | {f"sla.{c}.attainment" for c in p.clocks}
+    for name, value in k.targets.items():
+        if name not in known:
+            bad.append(
+                (
+                    ["kpis", "targets", name],
+                    f"no target can be set for {name!r}; known: {', '.join(sorted(known))}",
+                )
+            )
+        elif not 0 < value <= 1:
+            bad.append((["kpis", "targets", name], "a target is a share in (0, 1]"))
     return bad
 
 
@@ -242,6 +278,33 @@ def _clock(name: str, spec: ClockSpec, p: PolicyFile, calendars: dict[str, Calen
     )
 
 
+def _kpis(model: PolicyFile, calendars: dict[str, Calendar]) -> KpiRules:
+    k = model.kpis
+    name = k.business_calendar
+    if name is None:
+        clock = model.clocks.get("resolution")
+        if clock is not None:
+            name = clock.calendar
+        else:
+            name = next((n for n, c in model.calendars.items() if not c.always_open), None)
+    return KpiRules(
+        timezone=model.reporting_timezone,
+        units=tuple(k.windows),
+        dimensions=tuple(k.dimensions),
+        grace_us=k.grace,
+        targets=dict(k.targets),
+        business_calendar=calendars[name] if name is not None else None,
+        complaint_category=k.complaints.category,
+        complaint_within_us=k.complaints.answered_within,
+        backlog_bands_us=tuple(k.backlog_age_bands),
+        include_flagged_surveys=k.surveys.include_flagged,
+        invalid_reasons=frozenset(r.strip().lower() for r in k.surveys.invalid_reasons),
+        team_csat_below=k.team_csat_flag.below_mean,
+        team_csat_mode=k.team_csat_flag.mode,
+        team_csat_min_surveys=k.team_csat_flag.min_surveys,
+    )
+
+
 def compile_policy(model: PolicyFile) -> RuntimePolicy:
     """The engine's runtime form of a validated policy."""
     calendars = {name: _calendar(name, model) for name in model.calendars}
@@ -251,6 +314,7 @@ def compile_policy(model: PolicyFile) -> RuntimePolicy:
         notify={k: tuple(v) for k, v in model.notify.items()},
         stop_all_on=frozenset(model.stop_all_on),
         status_on=dict(model.lifecycle_status),
+        kpis=_kpis(model, calendars),
     )
 
 

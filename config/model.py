@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import date
 from typing import Annotated, Literal
@@ -140,6 +141,84 @@ class ClockSpec(_Strict):
     grading: Grading | None = None
 
 
+_DAY_US = 86_400 * 1_000_000
+KpiUnit = Literal["hour", "day", "week", "month"]
+KpiDimension = Literal["team", "agent", "priority", "channel", "category", "product_line"]
+_KPI_UNITS: tuple[KpiUnit, ...] = ("hour", "day", "week", "month")
+_KPI_DIMENSIONS: tuple[KpiDimension, ...] = (
+    "team",
+    "agent",
+    "priority",
+    "channel",
+    "category",
+    "product_line",
+)
+
+
+class KpiComplaints(_Strict):
+    category: str = Field(default="complaint", description="the category that marks a complaint")
+    answered_within: DurationUs = Field(
+        default=_DAY_US, description="first response due within this wall time (24h)"
+    )
+
+
+class KpiSurveys(_Strict):
+    include_flagged: bool = Field(
+        default=True, description="count all-5 / all-1 surveys in CSAT and means (still flagged)"
+    )
+    invalid_reasons: list[str] = Field(
+        default_factory=lambda: ["malicious", "unrelated"],
+        description="invalid_reason values counted by name; any other is counted as 'other'",
+    )
+
+
+class KpiTeamFlag(_Strict):
+    below_mean: float = Field(default=0.15, gt=0, lt=1)
+    mode: Literal["relative", "points"] = Field(
+        default="relative",
+        description="relative: CSAT <= mean x (1 - below_mean); points: CSAT <= mean - below_mean",
+    )
+    min_surveys: int = Field(default=1, ge=1, description="fewer counted surveys: left out")
+
+
+class KpiSpec(_Strict):
+    """Windowed KPIs (spec §6): windows, dimensions, targets, grace period, survey rules."""
+
+    windows: list[KpiUnit] = Field(default_factory=lambda: list(_KPI_UNITS))
+    dimensions: list[KpiDimension] = Field(default_factory=lambda: list(_KPI_DIMENSIONS))
+    grace: DurationUs = Field(
+        default=_DAY_US, description="a window is final this long after its end (stream time)"
+    )
+    business_calendar: str | None = Field(
+        default=None,
+        description="calendar of business-time durations (default: the resolution clock's)",
+    )
+    targets: dict[str, float] = Field(
+        default_factory=lambda: {"resolution_rate": 0.90, "csat": 0.85, "complaint_24h_rate": 0.90}
+    )
+    complaints: KpiComplaints = KpiComplaints()
+    backlog_age_bands: list[DurationUs] = Field(
+        default_factory=lambda: [_DAY_US, 3 * _DAY_US, 5 * _DAY_US, 10 * _DAY_US],
+        description="upper bounds of the backlog age bands (wall time since creation)",
+    )
+    surveys: KpiSurveys = KpiSurveys()
+    team_csat_flag: KpiTeamFlag = KpiTeamFlag()
+
+    @field_validator("windows", "dimensions")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("each entry at most once")
+        return v
+
+    @field_validator("backlog_age_bands")
+    @classmethod
+    def _bands(cls, v: list[int]) -> list[int]:
+        if any(b <= 0 for b in v) or any(a >= b for a, b in itertools.pairwise(v)):
+            raise ValueError("age bands must be positive and strictly increasing")
+        return v
+
+
 class PolicyFile(_Strict):
     """The whole policy file."""
 
@@ -158,6 +237,7 @@ class PolicyFile(_Strict):
     lifecycle_status: dict[str, str] = Field(default_factory=dict)
     stop_all_on: list[str] = Field(default_factory=lambda: ["closed"])
     clocks: dict[str, ClockSpec] = Field(min_length=1)
+    kpis: KpiSpec = KpiSpec()
 
     @field_validator("reporting_timezone")
     @classmethod

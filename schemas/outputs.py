@@ -79,20 +79,53 @@ class Reject(BaseModel):
 
 
 class Window(BaseModel):
+    """A tumbling event-time window in the policy's reporting time zone."""
+
     model_config = ConfigDict(extra="forbid")
-    unit: Literal["hour", "day", "week", "month"]
+    unit: Literal["hour", "day", "week", "month"] = Field(
+        description="week = ISO week (Monday start)"
+    )
+    start: AwareDatetime = Field(description="inclusive, with the reporting zone's offset")
+    end: AwareDatetime = Field(description="exclusive")
+    label: str = Field(description="2026-11-23T09 | 2026-11-23 | 2026-W48 | 2026-11")
+
+
+class Comparison(BaseModel):
+    """Headline metrics of the same dimension key in another window."""
+
+    model_config = ConfigDict(extra="forbid")
+    label: str
     start: AwareDatetime
-    end: AwareDatetime
+    metrics: dict[str, float | int | None]
 
 
 class KpiSnapshot(BaseModel):
-    """KPI values of one window for one dimension key; fields grow with the KPI catalogue."""
+    """KPI values of one window for one dimension key (`engine.kpis.snapshot` defines every
+    metric). Key for compaction: unit, window start, dimension, key."""
 
     model_config = ConfigDict(extra="forbid")
     window: Window
-    dimension: str = Field(description="overall|team|agent|priority|channel|category|product_line")
-    key: str
-    metrics: dict[str, float | int | None]
-    targets: dict[str, float] = Field(default_factory=dict)
-    final: bool = False
+    dimension: Literal[
+        "overall", "team", "agent", "priority", "channel", "category", "product_line"
+    ]
+    key: str = Field(description='the dimension value; "all" for overall, "unknown" when unset')
+    metrics: dict[str, float | int | None] = Field(
+        description="counts, rates (0-1), durations in seconds; null: no base to compute it on"
+    )
+    targets: dict[str, float] = Field(default_factory=dict, description="metric -> target share")
+    gaps: dict[str, float | None] = Field(
+        default_factory=dict, description="metric -> value - target (negative: short of it)"
+    )
+    flags: list[str] = Field(
+        default_factory=list,
+        description="below_target:<metric>; csat_below_team_mean (team dimension)",
+    )
+    previous: Comparison | None = Field(default=None, description="the window just before")
+    last_year: Comparison | None = Field(default=None, description="the same period a year ago")
+    final: bool = Field(
+        default=False, description="the stream clock is past the window end plus the grace period"
+    )
+    as_of: AwareDatetime | None = Field(
+        default=None, description="the stream-time clock the snapshot was taken at"
+    )
     policy_version: str
