@@ -6,7 +6,9 @@ import argparse
 import io
 import json
 import resource
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -30,6 +32,54 @@ def add_parser(sub: Any) -> None:
     core.add_argument("--seed", type=int, default=7)
     core.add_argument("--repeat", type=int, default=3, help="runs of each; the best is reported")
     core.set_defaults(func=run_core)
+
+    stream = bsub.add_parser(
+        "stream",
+        help="live path on the embedded broker: raw consumer vs Faust vs the engine, timers",
+        description="On one embedded broker and the same pre-loaded events: (a) a raw "
+        "confluent-kafka consumer that decodes JSON, (b) a Faust pass-through agent, (c) the "
+        "worker (`sla-engine run`), one at a time; then timer latency, RSS and RocksDB bytes "
+        "per open ticket on a fresh worker. Prints JSON on stdout, a summary on stderr.",
+    )
+    stream.add_argument("--events", type=int, default=200_000, help="pre-loaded events")
+    stream.add_argument(
+        "--open-tickets", type=int, default=100_000, help="open tickets in the timer phase"
+    )
+    stream.add_argument(
+        "--due-tickets",
+        type=int,
+        default=10_000,
+        help="of the open tickets, how many fall due in the window (the rest: hours away)",
+    )
+    stream.add_argument(
+        "--due-window", type=float, default=20.0, help="seconds over which they fall due"
+    )
+    stream.add_argument(
+        "--due-lead", type=float, default=15.0, help="seconds from their load to the first due"
+    )
+    stream.add_argument("--partitions", type=int, default=4)
+    stream.add_argument("--seed", type=int, default=7)
+    stream.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: 20,000 events, 5,000 open tickets of which 1,000 due",
+    )
+    stream.add_argument(
+        "--phases",
+        default="raw,faust,engine,timers",
+        help="comma-separated subset of raw,faust,engine,timers",
+    )
+    stream.add_argument(
+        "--profile-dir",
+        type=Path,
+        default=None,
+        help="run (b), (c) and the timer worker under `py-spy record --format raw`; "
+        "the profiles go here",
+    )
+    stream.add_argument(
+        "--keep-dir", type=Path, default=None, help="work here and keep logs and state"
+    )
+    stream.set_defaults(func=run_stream)
 
 
 def _best(fn: Any, repeat: int) -> float:
@@ -80,4 +130,33 @@ def bench_core(tickets: int, seed: int = 7, repeat: int = 3) -> dict[str, Any]:
 
 def run_core(args: argparse.Namespace) -> int:
     print(json.dumps(bench_core(args.tickets, args.seed, args.repeat), indent=2))
+    return 0
+
+
+def run_stream(args: argparse.Namespace) -> int:
+    from topologies import bench_stream
+
+    events, open_tickets, due = args.events, args.open_tickets, args.due_tickets
+    if args.quick:
+        events, open_tickets, due = 20_000, 5_000, 1_000
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    unknown = set(phases) - {"raw", "faust", "engine", "timers"}
+    if unknown:
+        print(f"sla-engine bench stream: unknown phase(s) {sorted(unknown)}", file=sys.stderr)
+        return 2
+    result = bench_stream.run(
+        events=events,
+        open_tickets=open_tickets,
+        due_tickets=due,
+        due_window_s=args.due_window,
+        due_lead_s=args.due_lead,
+        partitions=args.partitions,
+        seed=args.seed,
+        phases=phases,
+        profile_dir=args.profile_dir,
+        keep=args.keep_dir,
+        log=lambda s: print(f"bench stream: {s}", file=sys.stderr, flush=True),
+    )
+    print(json.dumps(result, indent=2))
+    print(bench_stream.summary_line(result), file=sys.stderr)
     return 0

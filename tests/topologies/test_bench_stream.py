@@ -1,0 +1,97 @@
+"""The pure helpers of `sla-engine bench stream` (the benchmark itself needs a broker)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from topologies.bench_stream import (
+    assemble,
+    due_schedule,
+    lag_summary,
+    lags_of,
+    metric_sum,
+    percentile,
+    rate_from_samples,
+    summary_line,
+)
+
+
+def test_percentile_interpolates_between_ranks() -> None:
+    xs = [5.0, 1.0, 3.0, 2.0, 4.0]
+    assert percentile(xs, 0) == 1.0
+    assert percentile(xs, 50) == 3.0
+    assert percentile(xs, 100) == 5.0
+    assert percentile(xs, 25) == 2.0
+    assert percentile([1.0, 2.0], 99) == pytest.approx(1.99)
+    assert math.isnan(percentile([], 50))
+    with pytest.raises(ValueError):
+        percentile(xs, 101)
+
+
+def test_lag_summary() -> None:
+    s = lag_summary([i / 1000 for i in range(1, 1001)])
+    assert s == {"count": 1000, "p50_s": 0.5, "p99_s": 0.99, "max_s": 1.0}
+    assert lag_summary([])["count"] == 0
+
+
+def test_rate_leaves_out_the_wait_before_the_first_event() -> None:
+    samples = [(0.0, 0.0), (5.0, 0.0), (6.0, 100.0), (7.0, 600.0), (8.0, 1100.0), (9.0, 1200.0)]
+    # 6.0 → 8.0: the sample that saw the end (9.0) may be late, it is left out
+    assert rate_from_samples(samples, 1200) == 500.0
+    assert rate_from_samples([(0.0, 0.0), (1.0, 10.0), (2.0, 30.0)], 30) == 20.0
+    assert rate_from_samples(samples, 5000) is None  # never reached
+    assert rate_from_samples([(0.0, 0.0)], 1) is None
+
+
+def test_metric_sum_adds_label_sets_and_skips_lookalikes() -> None:
+    text = (
+        "# HELP sla_events_consumed_total Ticket events consumed\n"
+        "sla_events_consumed_total 1234.0\n"
+        'sla_alerts_total{clock="a",kind="warning",level="",priority="A"} 2.0\n'
+        'sla_alerts_total{clock="b",kind="breach",level="minor",priority="B"} 3.0\n'
+        "sla_alerts_total_other 99.0\n"
+    )
+    assert metric_sum(text, "sla_events_consumed_total") == 1234.0
+    assert metric_sum(text, "sla_alerts_total") == 5.0
+    assert metric_sum(text, "sla_open_tickets") is None
+
+
+def test_due_schedule_spreads_over_the_window() -> None:
+    dues = due_schedule(1_000_000, 4, lead_s=15, window_s=20)
+    assert dues == [16_000_000, 21_000_000, 26_000_000, 31_000_000]
+
+
+def test_lags_of_counts_first_response_warnings_of_the_due_tickets_only() -> None:
+    def alert(ticket: str, kind: str, clock: str = "first_response") -> dict[str, str]:
+        return {
+            "ticket_id": ticket,
+            "kind": kind,
+            "clock": clock,
+            "due_at": "2026-11-26T10:00:00+08:00",
+            "detected_at": "2026-11-26T02:00:00.250000+00:00",
+        }
+
+    alerts = [
+        alert("D0000001", "warning"),
+        alert("D0000002", "breach"),
+        alert("D0000003", "warning", clock="resolution"),
+        alert("B0000001", "warning"),
+    ]
+    assert lags_of(alerts, "D") == [0.25]
+
+
+def test_assemble_ratios_and_summary() -> None:
+    r = assemble(
+        {"events": 200_000},
+        {"raw": 100_000.0, "faust": 10_000.0, "engine": 5_000.0},
+        {"open_tickets": 10, "due_tickets": 1, "latency": lag_summary([0.2])},
+    )
+    assert r["ratio_c_a"] == 0.05 and r["ratio_c_b"] == 0.5
+    assert r["events_per_s"] == {"raw": 100_000, "faust": 10_000, "engine": 5_000}
+    line = summary_line(r)
+    assert "c/b 0.500" in line and "p99 0.200 s" in line
+    partial = assemble({"events": 10}, {"raw": 1.0, "engine": None}, None)
+    assert partial["ratio_c_a"] is None and "timers" not in partial
+    assert "engine n/a" in summary_line(partial)
