@@ -211,6 +211,23 @@ def dead_letter(reason: str, raw: bytes | None, topic: str, partition: int, offs
 
 EMBEDDED_CLUSTER_ID = "tansu_cluster"
 
+# Faust settings shared by the worker and the stream benchmark's pass-through baseline, so the
+# benchmark compares like with like.
+CONSUMER_SETTINGS: dict[str, Any] = {
+    "topic_replication_factor": 1,
+    "autodiscover": False,
+    "web_enabled": False,
+    "consumer_auto_offset_reset": "earliest",
+    "broker_session_timeout": 6.0,  # tansu holds a JoinGroup for ~half of it
+    "broker_heartbeat_interval": 1.0,
+    "broker_rebalance_timeout": 10.0,
+    "stream_wait_empty": False,
+    "broker_max_poll_records": 5000,
+    "stream_buffer_maxsize": 32768,
+    "producer_linger": 0.01,
+    "table_standby_replicas": 0,
+}
+
 
 def on_tansu(settings: Settings) -> bool:
     """Whether the broker is the embedded tansu (its cluster id says so)."""
@@ -243,18 +260,7 @@ def build_app(settings: Settings) -> tuple[faust.App, Engine]:
         store="rocksdb://",
         datadir=str(Path(settings.data_dir) / "faust"),
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
-        autodiscover=False,
-        web_enabled=False,
-        consumer_auto_offset_reset="earliest",
-        broker_session_timeout=6.0,
-        broker_heartbeat_interval=1.0,
-        broker_rebalance_timeout=10.0,
-        stream_wait_empty=False,
-        broker_max_poll_records=5000,
-        stream_buffer_maxsize=32768,
-        producer_linger=0.01,
-        table_standby_replicas=0,
+        **CONSUMER_SETTINGS,
         recovery_consistency_check=consistency_check(settings, tansu),
     )
     raw = {

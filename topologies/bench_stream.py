@@ -808,6 +808,8 @@ def passthrough_main(argv: Sequence[str]) -> int:
     import faust
     from faust import Worker as FaustWorker
 
+    from topologies.app import CONSUMER_SETTINGS
+
     args.data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         f"bench-passthrough-{uuid.uuid4().hex[:8]}",
@@ -815,18 +817,7 @@ def passthrough_main(argv: Sequence[str]) -> int:
         store="memory://",
         datadir=str(args.data_dir),
         topic_partitions=args.partitions,
-        topic_replication_factor=1,
-        autodiscover=False,
-        web_enabled=False,
-        consumer_auto_offset_reset="earliest",
-        broker_session_timeout=6.0,
-        broker_heartbeat_interval=1.0,
-        broker_rebalance_timeout=10.0,
-        stream_wait_empty=False,
-        broker_max_poll_records=5000,
-        stream_buffer_maxsize=32768,
-        producer_linger=0.01,
-        table_standby_replicas=0,
+        **CONSUMER_SETTINGS,
     )
     topic = app.topic(
         args.topic,
