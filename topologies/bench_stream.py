@@ -703,6 +703,8 @@ def bench_timers(
             "background_alerts": stray,
             "worker_rss_bytes": rss,
             "data_dir_bytes": disk,
+            "data_dir_bytes_table": dir_bytes(w.data_dir / "faust"),
+            "data_dir_bytes_timers": dir_bytes(w.data_dir / "timers"),
             "worker_rss_bytes_before_load": rss0,
             "rss_bytes_per_open_ticket": per(rss, open_now),
             "rss_growth_bytes_per_open_ticket": per(
