@@ -274,7 +274,7 @@ def bench_raw(bootstrap: str, topic: str, n: int, timeout: float = 120.0) -> flo
                 first = time.perf_counter()
             for msg in batch:
                 if msg.error() is None:
-                    orjson.loads(msg.value())
+                    orjson.loads(msg.value() or b"null")
                     count += 1
         assert first is not None
         return count / (time.perf_counter() - first)
@@ -303,7 +303,9 @@ def read_topic(
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             batch = c.consume(10_000, 0.5)
-            out.extend(orjson.loads(m.value()) for m in batch if m.error() is None)
+            out.extend(
+                orjson.loads(v) for m in batch if m.error() is None and (v := m.value()) is not None
+            )
             if until(out):
                 break
     finally:
@@ -679,6 +681,7 @@ def bench_timers(
         first_due_s = (dues[0] - _now_us()) / S_US if dues else 0.0
         open_now = w.wait_gauge("sla_open_tickets", open_tickets, timeout=min(first_due_s, 10))
         rss = w.rss()
+        disk_table, disk_timers = dir_bytes(w.data_dir / "faust"), dir_bytes(w.data_dir / "timers")
         disk = dir_bytes(w.data_dir)
 
         def all_warned(alerts: list[dict[str, Any]]) -> bool:
@@ -703,8 +706,8 @@ def bench_timers(
             "background_alerts": stray,
             "worker_rss_bytes": rss,
             "data_dir_bytes": disk,
-            "data_dir_bytes_table": dir_bytes(w.data_dir / "faust"),
-            "data_dir_bytes_timers": dir_bytes(w.data_dir / "timers"),
+            "data_dir_bytes_table": disk_table,
+            "data_dir_bytes_timers": disk_timers,
             "worker_rss_bytes_before_load": rss0,
             "rss_bytes_per_open_ticket": per(rss, open_now),
             "rss_growth_bytes_per_open_ticket": per(
