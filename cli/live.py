@@ -169,6 +169,7 @@ def run_worker(settings: Any) -> int:
         app, loglevel=settings.log_level, quiet=True, override_logging=True, console_port=0
     )
     logging.getLogger("faust").setLevel(settings.log_level)
+    worker.spinner = None  # its handler sets the root logger to DEBUG: every debug call costs
     try:
         worker.execute_from_commandline()
     finally:

@@ -254,6 +254,7 @@ def build_app(settings: Settings) -> tuple[faust.App, Engine]:
     tansu = on_tansu(settings)
     if tansu:
         tansu_recovery.apply()
+        tansu_recovery.shorten_fetch_wait()
     app = faust.App(
         settings.group,
         broker=f"kafka://{settings.broker}",
