@@ -112,8 +112,19 @@ def _need_broker(value: str | None, command: str) -> str:
     return value
 
 
+def create_worker_topics(bootstrap: str, settings: Any) -> None:
+    """The worker's topics with their partition counts; KPI topics compacted."""
+    from topologies.broker import create_topics
+
+    topics = settings.topics
+    plain = {t: n for t, n in topics.items() if t not in settings.compacted}
+    compacted = {t: n for t, n in topics.items() if t in settings.compacted}
+    create_topics(bootstrap, plain)
+    create_topics(bootstrap, compacted, {"cleanup.policy": "compact"})
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from topologies.broker import EmbeddedBroker, create_topics
+    from topologies.broker import EmbeddedBroker
     from topologies.demo import run_stream
 
     settings = resolve(args)
@@ -129,7 +140,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings = replace(
             settings, broker=embedded.bootstrap, data_dir=data_dir / f"demo-{uuid.uuid4().hex[:8]}"
         )
-        create_topics(embedded.bootstrap, settings.topics)
+        create_worker_topics(embedded.bootstrap, settings)
         threading.Thread(
             target=run_stream,
             args=(embedded.bootstrap, settings.events_topic, stop, args.demo_rate),
@@ -146,7 +157,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             flush=True,
         )
     else:
-        create_topics(settings.broker, settings.topics)
+        create_worker_topics(settings.broker, settings)
     try:
         return run_worker(settings)
     finally:

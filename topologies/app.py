@@ -26,11 +26,13 @@ import orjson
 from config.loader import load
 from engine.history import from_model
 from engine.instant import iso
+from engine.kpis import contributions, encode_facts
 from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
 from schemas.parse import InvalidEvent, parse_event
 from topologies import metrics, state, tansu_recovery
 from topologies.clock import PartitionClock
+from topologies.kpis import KpiAggregator, facts_message
 from topologies.settings import Settings
 from topologies.timers import TimerIndex
 
@@ -58,6 +60,7 @@ class Engine:
         self.timer_dir = Path(settings.data_dir) / "timers"
         self.clocks: dict[int, PartitionClock] = {}
         self.started = time.monotonic()
+        self.facts_sent: OrderedDict[str, bytes] = OrderedDict()
 
     def clock(self, partition: int) -> PartitionClock:
         c = self.clocks.get(partition)
@@ -92,9 +95,22 @@ class Engine:
             ticket.ticket_id, state.deadline(ticket, self.settings.retention_days)
         )
 
+    def facts(self, ticket: Ticket) -> list[Any] | None:
+        """The ticket's encoded KPI facts when they changed since last sent (None: unchanged)."""
+        encoded = encode_facts(contributions(ticket))
+        raw = orjson.dumps(encoded)
+        if self.facts_sent.get(ticket.ticket_id) == raw:
+            self.facts_sent.move_to_end(ticket.ticket_id)
+            return None
+        self.facts_sent[ticket.ticket_id] = raw
+        if len(self.facts_sent) > self.settings.cache_tickets:
+            self.facts_sent.popitem(last=False)
+        return encoded
+
     def drop(self, ticket_id: str, partition: int) -> None:
         """Forget a ticket closed longer than the retention period."""
         self.cache.pop(ticket_id, None)
+        self.facts_sent.pop(ticket_id, None)
         del self.table[ticket_id.encode()]
         self.index(partition).set(ticket_id, None)
 
@@ -111,6 +127,7 @@ class Engine:
         """A rebalance started: timers stop until the table is recovered again."""
         self.ready = False
         self.cache.clear()
+        self.facts_sent.clear()
         for idx in self.indexes.values():
             idx.clear()
 
@@ -280,14 +297,27 @@ def build_app(settings: Settings) -> tuple[faust.App, Engine]:
         key_type=bytes,  # bytes → faust's "raw" codec, also for changelog recovery
         value_type=bytes,
     )
+    kpi_facts = app.topic(settings.kpi_facts_topic, partitions=1, **raw)
+    kpis_out = app.topic(settings.kpis_topic, partitions=1, **raw)
+    facts_table = app.Table("kpi-facts", partitions=1, key_type=bytes, value_type=bytes)
     engine = Engine(settings, policy, table)
+    aggregator = KpiAggregator(policy, settings.retention_days)
     metrics.BUILD.labels(_version(), policy.version).set(1)
     metrics.initialise()
+    for name, target in policy.kpis.targets.items():
+        metrics.KPI_TARGET.labels(name).set(target)
 
-    async def publish(ticket_id: str, out: list[dict[str, Any]]) -> None:
-        key = ticket_id.encode()
+    async def publish(
+        ticket: Ticket, out: list[dict[str, Any]], now: int, forget: bool = False
+    ) -> None:
+        """The alerts of a step or tick, then the ticket's KPI facts when they changed (or,
+        when its state is dropped, that they are to be forgotten)."""
+        key = ticket.ticket_id.encode()
         for a in out:
             await alerts.send(key=key, value=orjson.dumps(a))
+        encoded = None if forget else engine.facts(ticket)
+        if forget or encoded is not None:
+            await kpi_facts.send(key=key, value=facts_message(now, encoded), partition=0)
 
     @app.agent(events)
     async def on_event(stream: faust.StreamT[bytes]) -> None:
@@ -312,10 +342,11 @@ def build_app(settings: Settings) -> tuple[faust.App, Engine]:
             mono = time.monotonic()
             clock.observe(compact.at, msg.offset, _highwater(app, msg.tp), mono)
             wall = now_us()
-            out = ticket.step(compact, clock.now(wall, mono), wall)
+            now = clock.now(wall, mono)
+            out = ticket.step(compact, now, wall)
             engine.save(ticket, msg.partition)
             _count(out, False, wall)
-            await publish(ev.ticket_id, out)
+            await publish(ticket, out, now)
 
     @app.agent(ticks)
     async def on_tick(stream: faust.StreamT[bytes]) -> None:
@@ -336,10 +367,12 @@ def build_app(settings: Settings) -> tuple[faust.App, Engine]:
                 and now >= last + int(settings.retention_days * state.DAY_US)
             ):
                 engine.drop(ticket_id, msg.partition)
+                forget = True
             else:
                 engine.save(ticket, msg.partition)
+                forget = False
             _count(out, True, wall)
-            await publish(ticket_id, out)
+            await publish(ticket, out, now, forget)
 
     @app.timer(interval=settings.timer_interval)
     async def scan_timers() -> None:
@@ -359,12 +392,47 @@ def build_app(settings: Settings) -> tuple[faust.App, Engine]:
             metrics.CONSUMER_LAG.labels(str(partition)).set(clock.lag)
         metrics.STATE_BYTES.set(engine.state_bytes())
 
+    @app.agent(kpi_facts)
+    async def on_facts(stream: faust.StreamT[bytes]) -> None:
+        """The aggregator: the latest facts per ticket replace its previous ones in the store."""
+        async for event in stream.events():
+            msg = event.message
+            body = orjson.loads(msg.value)
+            aggregator.clock.observe(
+                int(body["now"]), msg.offset, _highwater(app, msg.tp), time.monotonic()
+            )
+            old = facts_table.get(msg.key)
+            new = orjson.dumps(body["facts"]) if body["facts"] is not None else None
+            if new == old:
+                continue
+            aggregator.update(old, new)
+            if new is None:
+                facts_table.pop(msg.key, None)
+            else:
+                facts_table[msg.key] = new
+
+    @app.timer(interval=settings.kpi_interval)
+    async def publish_kpis() -> None:
+        """Debounced: the snapshots changed since the last run, and the current-window gauges."""
+        if not aggregator.ready:
+            return
+        now = aggregator.clock.now(now_us(), time.monotonic())
+        for key, value in aggregator.publishable(now):
+            await kpis_out.send(key=key, value=value)
+        aggregator.refresh_gauges()
+
     @table.on_recover
     async def rebuild_timers() -> None:
         engine.rebuild()
 
+    @facts_table.on_recover
+    async def rebuild_kpis() -> None:
+        aggregator.reset()
+        aggregator.rebuild(facts_table.values())
+
     @app.on_partitions_revoked.connect
     async def on_revoked(app_: faust.App, revoked: Any, **kwargs: Any) -> None:
         engine.reset()
+        aggregator.reset()
 
     return app, engine

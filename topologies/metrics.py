@@ -69,6 +69,21 @@ TIMER_LAG = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
     registry=REGISTRY,
 )
+KPI = Gauge(
+    "sla_kpi",
+    "KPI of the current day, week or month window (engine.kpis; rates 0-1, durations in s)",
+    ["unit", "metric", "dimension", "key"],
+    registry=REGISTRY,
+)
+KPI_TARGET = Gauge(
+    "sla_kpi_target", "The policy's target for a KPI (kpis.targets)", ["metric"], registry=REGISTRY
+)
+TEAM_CSAT_FLAGGED = Gauge(
+    "sla_team_csat_flagged",
+    "1 when the team's CSAT is at least kpis.team_csat_flag below the mean of all teams",
+    ["unit", "team"],
+    registry=REGISTRY,
+)
 
 
 def reject_reason(reason: str) -> str:

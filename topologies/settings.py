@@ -22,8 +22,11 @@ class Settings:
     alerts_topic: str = "sla.alerts"
     dlq_topic: str = "tickets.dlq"
     ticks_topic: str = "sla.ticks"
+    kpis_topic: str = "sla.kpis"
+    kpi_facts_topic: str = "sla.kpi-facts"
+    kpi_interval: float = 10.0
     partitions: int = 4
-    retention_days: float = 30.0
+    retention_days: float = 35.0
     timer_interval: float = 0.1
     cache_tickets: int = 50_000
     log_level: str = "WARNING"
@@ -37,7 +40,14 @@ class Settings:
             self.ticks_topic: self.partitions,
             self.alerts_topic: self.partitions,
             self.dlq_topic: 1,
+            self.kpis_topic: 1,
+            self.kpi_facts_topic: 1,
         }
+
+    @property
+    def compacted(self) -> frozenset[str]:
+        """Topics keyed by identity whose latest value per key is the state (log compaction)."""
+        return frozenset({self.kpis_topic, self.kpi_facts_topic})
 
 
 HELP = {
@@ -50,8 +60,16 @@ HELP = {
     "alerts_topic": "output topic of alerts and retractions (env SLA_ALERTS_TOPIC)",
     "dlq_topic": "dead-letter topic for rejected input (env SLA_DLQ_TOPIC)",
     "ticks_topic": "internal topic that carries due timers to the agent (env SLA_TICKS_TOPIC)",
+    "kpis_topic": "output topic of KPI snapshots, compacted, keyed by window|dimension|key "
+    "(env SLA_KPIS_TOPIC)",
+    "kpi_facts_topic": "internal one-partition topic carrying each ticket's KPI facts to the "
+    "aggregator (env SLA_KPI_FACTS_TOPIC)",
+    "kpi_interval": "seconds between publications of changed KPI snapshots (debounce) "
+    "(env SLA_KPI_INTERVAL)",
     "partitions": "partitions of the events, ticks and alerts topics (env SLA_PARTITIONS)",
-    "retention_days": "days a closed ticket's state is kept (env SLA_RETENTION_DAYS)",
+    "retention_days": "days a closed ticket's state and KPI facts are kept; KPI windows that "
+    "started earlier are no longer published, so keep it above a month plus the grace period "
+    "(env SLA_RETENTION_DAYS)",
     "timer_interval": "seconds between scans of the timer index (env SLA_TIMER_INTERVAL)",
     "cache_tickets": "decoded tickets kept in memory per worker (env SLA_CACHE_TICKETS)",
     "log_level": "log level of the worker (env SLA_LOG_LEVEL)",

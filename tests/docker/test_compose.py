@@ -205,7 +205,16 @@ def test_topic_partitions_are_the_settings(services: dict[str, dict[str, Any]]) 
         )
     }
     assert created == Settings().topics
-    assert created == {"tickets.events": 4, "sla.ticks": 4, "sla.alerts": 4, "tickets.dlq": 1}
+    assert created == {
+        "tickets.events": 4,
+        "sla.ticks": 4,
+        "sla.alerts": 4,
+        "tickets.dlq": 1,
+        "sla.kpis": 1,
+        "sla.kpi-facts": 1,
+    }
+    compacted = set(re.findall(r"--topic (\S+) [^\n]*--config cleanup.policy=compact", script))
+    assert compacted == Settings().compacted
 
 
 def test_kafka_is_kraft(services: dict[str, dict[str, Any]]) -> None:

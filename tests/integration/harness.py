@@ -31,6 +31,8 @@ class Topics:
     ticks: str
     group: str
     partitions: int = 4
+    kpis: str = ""
+    kpi_facts: str = ""
 
     @classmethod
     def unique(cls, bootstrap: str, partitions: int = 4) -> Topics:
@@ -42,10 +44,13 @@ class Topics:
             f"it-{tag}.ticks",
             f"it-{tag}",
             partitions,
+            f"it-{tag}.kpis",
+            f"it-{tag}.kpi-facts",
         )
         create_topics(
             bootstrap, {t.events: partitions, t.alerts: partitions, t.ticks: partitions, t.dlq: 1}
         )
+        create_topics(bootstrap, {t.kpis: 1, t.kpi_facts: 1}, {"cleanup.policy": "compact"})
         return t
 
 
@@ -84,6 +89,10 @@ class WorkerProcess:
             t.dlq,
             "--ticks-topic",
             t.ticks,
+            "--kpis-topic",
+            t.kpis,
+            "--kpi-facts-topic",
+            t.kpi_facts,
             "--partitions",
             str(t.partitions),
             "--log-level",
