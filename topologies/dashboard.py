@@ -138,15 +138,8 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
             Panel(
                 "bargauge",
                 "Open backlog by age",
-                "Open tickets by age band (time since creation), the KPI backlog of the day "
-                "window, overall.",
-                (
-                    Query(
-                        'max by (metric) (sla_kpi{metric=~"backlog[.].+",' + KPI_TODAY + "})",
-                        "{{metric}}",
-                        instant=True,
-                    ),
-                ),
+                "Open tickets now by age band (time since creation), all partitions.",
+                (Query("max by (band) (sla_open_backlog)", "{{band}}", instant=True),),
                 width=10,
             ),
         ),

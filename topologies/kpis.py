@@ -127,6 +127,8 @@ class KpiAggregator:
                     int("csat_below_team_mean" in snap["flags"])
                 )
                 flags.add((unit, key))
+        for band, count in self.store.open_backlog().items():
+            metrics.OPEN_BACKLOG.labels(band).set(count)
         for labels in self._gauges - gauges:
             metrics.KPI.remove(*labels)
         for flag in self._flags - flags:

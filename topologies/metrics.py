@@ -84,6 +84,12 @@ TEAM_CSAT_FLAGGED = Gauge(
     ["unit", "team"],
     registry=REGISTRY,
 )
+OPEN_BACKLOG = Gauge(
+    "sla_open_backlog",
+    "Open tickets by age band (time since creation), all partitions (kpis.backlog_age_bands)",
+    ["band"],
+    registry=REGISTRY,
+)
 
 
 def reject_reason(reason: str) -> str:

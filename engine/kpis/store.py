@@ -444,6 +444,16 @@ class KpiStore:
             counts["backlog"] = counts.get("backlog", 0) + times
             counts[band] = counts.get(band, 0) + times
 
+    def open_backlog(self) -> dict[str, int]:
+        """Tickets open at the horizon by age band: the live backlog (a window takes its own
+        at its end, so the current windows have none yet)."""
+        t = self.horizon
+        out = dict.fromkeys(self.bands, 0)
+        for f, times in self._intervals.items():
+            if f.at <= t and (f.until is None or f.until > t):
+                out[self._band(t - f.value)] += times
+        return out
+
     # ---------------------------------------------------------------- time
 
     def advance(self, t: int) -> None:

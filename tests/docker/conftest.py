@@ -19,6 +19,14 @@ INSTALL_HINT = (
 )
 
 
+def find_prometheus() -> str | None:
+    """The Prometheus server binary (PROMETHEUS_BIN, else on PATH)."""
+    explicit = os.environ.get("PROMETHEUS_BIN")
+    if explicit:
+        return explicit if Path(explicit).is_file() else None
+    return shutil.which("prometheus")
+
+
 def find_promtool() -> str | None:
     explicit = os.environ.get("PROMTOOL")
     if explicit:

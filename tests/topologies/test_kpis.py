@@ -98,3 +98,23 @@ def test_gauges_follow_the_current_windows() -> None:
     assert not any('key="team-7"' in s for s in _kpi_series())
     agg.clear_gauges()
     assert _kpi_series() == []
+
+
+def test_open_backlog_by_age_band_now() -> None:
+    t = story()
+    t.created("K3", cst(11, 24, 10), priority="C")  # never resolved
+    t.created("K4", cst(11, 26, 9), priority="C")  # never resolved
+    agg = KpiAggregator(POLICY, retention_days=35)
+    agg.rebuild([facts_of(t, k) for k in ("K1", "K3", "K4")])
+    agg.publishable(to_us(cst(11, 26, 12)))  # K3 is 2 d 2 h old, K4 3 h, K1 resolved
+    assert agg.store.open_backlog() == {
+        "lt_1d": 1,
+        "1d_3d": 1,
+        "3d_5d": 0,
+        "5d_10d": 0,
+        "ge_10d": 0,
+    }
+    agg.refresh_gauges()
+    text = generate_latest(metrics.REGISTRY).decode()
+    assert 'sla_open_backlog{band="1d_3d"} 1.0' in text
+    agg.clear_gauges()
