@@ -61,6 +61,7 @@ class Engine:
         self.clocks: dict[int, PartitionClock] = {}
         self.started = time.monotonic()
         self.facts_sent: OrderedDict[str, bytes] = OrderedDict()
+        self.dirty: dict[str, tuple[Ticket, int]] = {}  # KPI facts to send before the commit
 
     def clock(self, partition: int) -> PartitionClock:
         c = self.clocks.get(partition)
@@ -95,6 +96,17 @@ class Engine:
             ticket.ticket_id, state.deadline(ticket, self.settings.retention_days)
         )
 
+    def take_dirty(self) -> list[tuple[str, int, list[Any]]]:
+        """(ticket id, clock, encoded facts) of the tickets touched since the last call whose
+        facts changed: computed once per commit, however many events a ticket had."""
+        dirty, self.dirty = self.dirty, {}
+        out = []
+        for ticket_id, (ticket, now) in dirty.items():
+            encoded = self.facts(ticket)
+            if encoded is not None:
+                out.append((ticket_id, now, encoded))
+        return out
+
     def facts(self, ticket: Ticket) -> list[Any] | None:
         """The ticket's encoded KPI facts when they changed since last sent (None: unchanged)."""
         encoded = encode_facts(contributions(ticket))
@@ -111,6 +123,7 @@ class Engine:
         """Forget a ticket closed longer than the retention period."""
         self.cache.pop(ticket_id, None)
         self.facts_sent.pop(ticket_id, None)
+        self.dirty.pop(ticket_id, None)
         del self.table[ticket_id.encode()]
         self.index(partition).set(ticket_id, None)
 
@@ -310,14 +323,30 @@ def build_app(settings: Settings) -> tuple[faust.App, Engine]:
     async def publish(
         ticket: Ticket, out: list[dict[str, Any]], now: int, forget: bool = False
     ) -> None:
-        """The alerts of a step or tick, then the ticket's KPI facts when they changed (or,
-        when its state is dropped, that they are to be forgotten)."""
+        """The alerts of a step or tick; the ticket's KPI facts are sent before the next offset
+        commit (`FactsBeforeCommit`), or at once when its state is dropped (forget them)."""
         key = ticket.ticket_id.encode()
         for a in out:
             await alerts.send(key=key, value=orjson.dumps(a))
-        encoded = None if forget else engine.facts(ticket)
-        if forget or encoded is not None:
-            await kpi_facts.send(key=key, value=facts_message(now, encoded), partition=0)
+        if forget:
+            await kpi_facts.send(key=key, value=facts_message(now, None), partition=0)
+        else:
+            engine.dirty[ticket.ticket_id] = (ticket, now)
+
+    class FactsBeforeCommit(faust.Sensor):
+        """Faust flushes its producer and then commits the offsets it computed right after this
+        hook: facts queued here are on the broker before the events that changed them count
+        as done (at least once), and a ticket with many events between commits is sent once.
+        A repeated event after a crash marks its ticket again, so nothing is lost."""
+
+        def on_commit_initiated(self, consumer: Any) -> Any:
+            for ticket_id, now, encoded in engine.take_dirty():
+                kpi_facts.send_soon(
+                    key=ticket_id.encode(), value=facts_message(now, encoded), partition=0
+                )
+            return None
+
+    app.sensors.add(FactsBeforeCommit())
 
     @app.agent(events)
     async def on_event(stream: faust.StreamT[bytes]) -> None:
