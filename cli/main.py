@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli import bench, demo, live, replay
+from cli import bench, demo, live, replay, whatif
 from config.loader import PolicyError
 
 
@@ -20,6 +20,7 @@ def parser() -> argparse.ArgumentParser:
     demo.add_parser(sub)
     bench.add_parser(sub)
     live.add_parsers(sub)
+    whatif.add_parser(sub)
     return p
 
 
