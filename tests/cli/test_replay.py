@@ -17,9 +17,8 @@ import pytest
 from cli.main import main, parser
 from config.loader import load
 from schemas.outputs import Alert, Reject
+from tests.worked_week import EXAMPLES, WEEK
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
-WEEK = EXAMPLES / "week-events.jsonl"
 UNTIL = "2026-12-05T00:00:00+08:00"
 CST = timezone(timedelta(hours=8))
 
@@ -74,7 +73,6 @@ def run_replay(
 # the worked example
 
 
-@pytest.mark.skipif(not WEEK.exists(), reason=f"worked example not found at {WEEK}")
 def test_worked_example_week(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "alerts.jsonl"
     code = main(["replay", "--input", str(WEEK), "--until", UNTIL, "--output", str(out)])
@@ -94,7 +92,6 @@ def test_worked_example_week(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         assert alert.policy_version == policy.version
 
 
-@pytest.mark.skipif(not WEEK.exists(), reason=f"worked example not found at {WEEK}")
 def test_worked_example_is_byte_identical_twice(tmp_path: Path) -> None:
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     assert main(["replay", "--input", str(WEEK), "--until", UNTIL, "--output", str(a)]) == 0

@@ -19,11 +19,11 @@ import pytest
 from cli.main import main
 from config.loader import DEFAULT_POLICY, parse
 from engine.kpis.snapshot import LEVELS
+from tests.worked_week import WEEK
 
 DATA = Path(__file__).with_name("data")
 B_FAST = DATA / "policy-b-fast.yaml"
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
-WEEK = EXAMPLES / "week-events.jsonl"
+
 UNTIL = "2026-12-05T00:00:00+08:00"
 CST = timezone(timedelta(hours=8))
 # (kind, level) -> (default threshold, B-fast threshold), clock seconds on 24x7.
@@ -33,7 +33,6 @@ B_THRESHOLDS = {
     ("escalation", "moderate"): (450, 180),
     ("escalation", "severe"): (600, 240),
 }
-needs_week = pytest.mark.skipif(not WEEK.exists(), reason=f"worked example not found at {WEEK}")
 
 
 def whatif_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any], str]:
@@ -134,7 +133,6 @@ def _first_response_seconds(events: list[dict[str, Any]], tickets: set[str]) -> 
     return {t: (stop.get(t, end) - start[t]).total_seconds() for t in start}
 
 
-@needs_week
 def test_week_b_fast_changes_only_b_first_response(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -183,7 +181,6 @@ def test_week_b_fast_changes_only_b_first_response(
     assert report["kpis"]["all"]["sla.first_response.due"]["delta"] == 0
 
 
-@needs_week
 def test_week_b_tickets_match_an_independent_count(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -220,7 +217,6 @@ def test_week_b_tickets_match_an_independent_count(
     assert row["delta"] == round(met_after / due - met_before / due, 6)
 
 
-@needs_week
 def test_json_is_byte_identical_twice(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     runs = []
     for _ in range(2):

@@ -14,9 +14,8 @@ from config.loader import DEFAULT_POLICY, PolicyError, compile_policy, load, par
 from engine.kpis.store import DIMENSION_ORDER
 from engine.kpis.windows import UNIT_ORDER
 from schemas.outputs import KpiSnapshot
+from tests.worked_week import WEEK
 
-EXAMPLES = Path(__file__).resolve().parents[4] / "shared" / "examples"
-WEEK = EXAMPLES / "week-events.jsonl"
 UNTIL = "2026-12-05T00:00:00+08:00"
 
 
@@ -39,7 +38,6 @@ def _replay(tmp_path: Path, name: str) -> bytes:
     return out.read_bytes()
 
 
-@pytest.mark.skipif(not WEEK.exists(), reason="shared worked example not present")
 def test_replay_writes_every_window_deterministically(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
