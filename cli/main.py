@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli import bench, demo, live, replay, whatif
+from cli import bench, demo, live, replay, report, whatif
 from config.loader import PolicyError
 
 
@@ -21,6 +21,7 @@ def parser() -> argparse.ArgumentParser:
     bench.add_parser(sub)
     live.add_parsers(sub)
     whatif.add_parser(sub)
+    report.add_parser(sub)
     return p
 
 
