@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli import bench, demo, live, replay, report, whatif
+from cli import accountability, bench, demo, explain, live, replay, report, whatif
 from config.loader import PolicyError
 
 
@@ -22,6 +22,8 @@ def parser() -> argparse.ArgumentParser:
     live.add_parsers(sub)
     whatif.add_parser(sub)
     report.add_parser(sub)
+    explain.add_parser(sub)
+    accountability.add_parser(sub)
     return p
 
 

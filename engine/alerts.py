@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.clocks import Decision
+from engine.clocks import Decision, Share
 from engine.evaluate import TicketEval
 from engine.instant import iso, seconds
 
@@ -165,7 +165,12 @@ def _announce(
 
 
 def _said(d: Decision) -> int:
-    """Fingerprint of the priority and holder an alert for `d` names (deterministic)."""
+    """Fingerprint of the priority, holder and (when the ticket changed hands during the cycle)
+    time attribution an alert for `d` names (deterministic). A single holder's attribution is
+    implied by the holder and the elapsed time, so it leaves the fingerprint as it was before
+    attribution existed: ledgers stored then still compare equal."""
+    if len(d.attribution) > 1:
+        return zlib.crc32(repr((d.priority, d.responsible, d.attribution)).encode())
     return zlib.crc32(repr((d.priority, d.responsible)).encode())
 
 
@@ -208,6 +213,20 @@ def _responsible(r: tuple[str | None, ...]) -> dict[str, str | None]:
     return {"agent": r[0], "supervisor": r[1], "team": r[2], "department": r[3]}
 
 
+def attribution(shares: tuple[Share, ...]) -> list[dict[str, str | float | None]]:
+    """The `attribution` field: clock seconds per holder (see `Decision.attribution`)."""
+    return [
+        {
+            "agent": h[0],
+            "supervisor": h[1],
+            "team": h[2],
+            "department": h[3],
+            "seconds": seconds(us),
+        }
+        for h, us in shares
+    ]
+
+
 def _alert(
     ticket_id: str, alert_id: str, d: Decision, state: TicketEval, detected_at: int
 ) -> dict[str, Any]:
@@ -227,6 +246,7 @@ def _alert(
         "elapsed_seconds": seconds(d.elapsed_us),
         "calendar": policy.clock(d.clock).calendar.name,
         "responsible": _responsible(d.responsible),
+        "attribution": attribution(d.attribution),
         "notify": list(policy.notify.get(d.level or "warning", ())),
         "policy_version": policy.version,
         "caused_by": list(d.caused_by),

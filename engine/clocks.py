@@ -3,6 +3,10 @@
 A clock runs in cycles. Within a cycle it counts calendar time while running, not while paused
 or stopped, and crosses its thresholds (warning, breach, escalations) in order. Only the next
 threshold's due instant is computed, lazily, so the cost per event is a calendar call or two.
+
+The clock time counted is also split by holder (agent, supervisor, team, department): a hand-off
+while the clock runs closes the holder's running segment, and every decision carries the
+cycle's clock time per holder up to its threshold (the cross-department rule).
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ from engine.rules import ClockRule, Target
 IDLE, RUNNING, PAUSED, STOPPED = 0, 1, 2, 3
 PHASES = ("idle", "running", "paused", "stopped")
 
+Holder = tuple[str | None, str | None, str | None, str | None]  # agent, supervisor, team, dept
+NO_HOLDER: Holder = (None, None, None, None)
+Share = tuple[Holder, int]  # clock µs of a cycle counted while `Holder` had the ticket
+
 
 class Decision(NamedTuple):
     """A crossed threshold: the SLA decision an alert announces."""
@@ -29,9 +37,13 @@ class Decision(NamedTuple):
     target_us: int  # the threshold, in clock µs
     elapsed_us: int  # clock µs counted at `due`
     priority: str | None
-    responsible: tuple[str | None, str | None, str | None, str | None]  # agent, sup., team, dept
+    responsible: Holder  # the holder at `due`
     caused_by: tuple[str, ...]
     rule: str
+    # Clock µs of the cycle up to `due` by holder, in order of first holding, merged by holder;
+    # the shares sum to `elapsed_us`; the holder at `due` is always listed (0 when it took the
+    # ticket at that instant).
+    attribution: tuple[Share, ...] = ()
 
     @property
     def key(self) -> tuple[str, int, str, str | None, int]:
@@ -42,7 +54,7 @@ class Context(NamedTuple):
     """What a crossing records about the ticket at that moment."""
 
     priority: str | None
-    responsible: tuple[str | None, str | None, str | None, str | None]
+    responsible: Holder
 
 
 Emit = Callable[[Decision], None]
@@ -61,6 +73,8 @@ class ClockRun:
     crossed: int = 0  # thresholds of the cycle crossed so far (a prefix: they are ordered)
     next_due: int | None = None  # when running: instant of threshold `crossed`
     caused_by: list[str] = field(default_factory=list)
+    holder: Holder = NO_HOLDER  # who had the ticket during the running segment from `since`
+    shares: dict[Holder, int] = field(default_factory=dict)  # `elapsed` split by holder
 
     def counted(self, t: int) -> int:
         """Clock µs of the current cycle counted up to instant `t` (t ≥ last event)."""
@@ -98,7 +112,17 @@ class ClockRun:
             ctx.responsible,
             tuple(self.caused_by),
             self.target.rule if self.target else "",
+            self._attribution(elapsed, ctx.responsible),
         )
+
+    def _attribution(self, elapsed: int, at_due: Holder) -> tuple[Share, ...]:
+        """The cycle's clock µs up to a threshold counted at `elapsed`, by holder."""
+        shares = dict(self.shares)
+        if self.phase == RUNNING and elapsed > self.elapsed:
+            shares[self.holder] = shares.get(self.holder, 0) + elapsed - self.elapsed
+        if at_due not in shares:
+            shares[at_due] = 0
+        return tuple(shares.items())
 
     def _schedule(self) -> None:
         if self.phase != RUNNING or self.target is None:
@@ -111,15 +135,33 @@ class ClockRun:
 
     def _rebase(self, t: int) -> None:
         if self.phase == RUNNING:
-            self.elapsed += elapsed_us(self.rule.calendar, self.since, t)
+            step = elapsed_us(self.rule.calendar, self.since, t)
+            if step:
+                self.elapsed += step
+                self.shares[self.holder] = self.shares.get(self.holder, 0) + step
             self.since = t
 
-    def start(self, t: int, event_id: str, target: Target | None, paused: bool) -> None:
+    def handoff(self, t: int, holder: Holder) -> None:
+        """Another holder has the ticket from `t`: the running segment so far is the previous
+        holder's. The next threshold's instant does not move."""
+        if self.phase == RUNNING and holder != self.holder:
+            self._rebase(t)
+        self.holder = holder
+
+    def start(
+        self,
+        t: int,
+        event_id: str,
+        target: Target | None,
+        paused: bool,
+        holder: Holder = NO_HOLDER,
+    ) -> None:
         """Begin a new cycle at `t`."""
         self.cycle += 1
         self.phase = PAUSED if paused else RUNNING
         self.elapsed, self.since, self.target, self.crossed = 0, t, target, 0
         self.caused_by = [event_id]
+        self.holder, self.shares = holder, {}
         self._schedule()
 
     def stop(self, t: int, event_id: str) -> None:
@@ -128,10 +170,10 @@ class ClockRun:
         self.caused_by.append(event_id)
         self.next_due = None
 
-    def resume(self, t: int, event_id: str, paused: bool) -> None:
+    def resume(self, t: int, event_id: str, paused: bool, holder: Holder = NO_HOLDER) -> None:
         """Continue a stopped cycle with its counted time (a reopen)."""
         self.phase = PAUSED if paused else RUNNING
-        self.since = t
+        self.since, self.holder = t, holder
         self.caused_by.append(event_id)
         self._schedule()
 
@@ -141,9 +183,9 @@ class ClockRun:
         self.caused_by.append(event_id)
         self.next_due = None
 
-    def unpause(self, t: int, event_id: str) -> None:
+    def unpause(self, t: int, event_id: str, holder: Holder = NO_HOLDER) -> None:
         self.phase = RUNNING
-        self.since = t
+        self.since, self.holder = t, holder
         self.caused_by.append(event_id)
         self._schedule()
 

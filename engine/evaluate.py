@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from engine.clocks import PAUSED, RUNNING, STOPPED, ClockRun, Context, Decision
+from engine.clocks import PAUSED, RUNNING, STOPPED, ClockRun, Context, Decision, Holder
 from engine.history import Ev
 from engine.rules import RuntimePolicy, any_fires
 
@@ -28,6 +28,7 @@ ATTRS = (
 )
 _ATTR_SET = frozenset(ATTRS)
 _TARGET_INPUTS = frozenset({"priority", "category", "channel"})
+_HOLDER_INPUTS = frozenset({"agent", "supervisor", "team", "department"})
 
 
 @dataclass(slots=True)
@@ -51,10 +52,12 @@ class TicketEval:
 
     def context(self) -> Context:
         a = self.attrs
-        return Context(
-            a.get("priority"),
-            (a.get("agent"), a.get("supervisor"), a.get("team"), a.get("department")),
-        )
+        return Context(a.get("priority"), self.holder())
+
+    def holder(self) -> Holder:
+        """Who has the ticket now: agent, supervisor, team, department."""
+        a = self.attrs
+        return (a.get("agent"), a.get("supervisor"), a.get("team"), a.get("department"))
 
     def accepts_in_order(self, ev: Ev) -> bool:
         """True when `ev` can extend the fold; otherwise the history must be refolded."""
@@ -74,11 +77,17 @@ class TicketEval:
         self.advance(ev.at)
         self.last = ev.key
         data, attrs = ev.data, self.attrs
-        retarget = False
+        retarget = handoff = False
         for name, value in data.items():
             if name in _ATTR_SET and attrs.get(name) != value:
                 attrs[name] = value
                 retarget = retarget or name in _TARGET_INPUTS
+                handoff = handoff or name in _HOLDER_INPUTS
+        if handoff:
+            holder = self.holder()
+            for run in self.runs:
+                if run.phase == RUNNING:
+                    run.handoff(ev.at, holder)
         status_now = self.policy.status_on.get(ev.type)
         if status_now is not None and ev.type != "status_changed":
             attrs["status"] = status_now
@@ -124,14 +133,14 @@ class TicketEval:
                 if run.phase == RUNNING and paused:
                     run.pause(t, ev.id)
                 elif run.phase == PAUSED and not paused:
-                    run.unpause(t, ev.id)
+                    run.unpause(t, ev.id, self.holder())
             elif not named:
                 continue
             elif run.phase == STOPPED and any_fires(rule.resume, etype, attrs):
                 run.target = rule.target_for(attrs)
-                run.resume(t, ev.id, paused)
+                run.resume(t, ev.id, paused, self.holder())
             elif any_fires(rule.start, etype, attrs):
-                run.start(t, ev.id, rule.target_for(attrs), paused)
+                run.start(t, ev.id, rule.target_for(attrs), paused, self.holder())
 
     def fire(self, now: int) -> None:
         """Cross every threshold due by `now` (a timer firing). The horizon moves only to the

@@ -24,6 +24,7 @@ KEPT_FIELDS = (
     "reason",
     "alert_id",
     "outcome",
+    "reviewer",  # appeal decisions: kept for the audit trail (`engine.explain`), not evaluated
     # Read by the KPIs (record completeness, surveys), not by the clocks.
     "request_type",
     "solution",

@@ -23,6 +23,12 @@ class Responsible(BaseModel):
     department: str | None = None
 
 
+class HolderShare(Responsible):
+    """Clock time of a cycle counted while one holder had the ticket (cross-department rule)."""
+
+    seconds: float = Field(ge=0, description="clock (calendar) seconds counted for this holder")
+
+
 class Alert(BaseModel):
     """One SLA decision. `alert_id` is deterministic: consumers drop repeats by it."""
 
@@ -47,6 +53,13 @@ class Alert(BaseModel):
     elapsed_seconds: float = Field(description="clock seconds elapsed at due_at")
     calendar: str
     responsible: Responsible
+    attribution: list[HolderShare] = Field(
+        default_factory=list,
+        description="the cycle's clock seconds up to due_at split by who had the ticket while the "
+        "clock ran (agent, supervisor, team, department), in order of first holding, one entry a "
+        "holder; the seconds sum to elapsed_seconds and the holder at due_at is always listed "
+        "(0 s when the ticket reached them at that instant); absent (empty) on retractions",
+    )
     notify: list[str]
     policy_version: str
     caused_by: list[str] = Field(description="event ids that started, moved or stopped the clock")

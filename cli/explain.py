@@ -1,0 +1,241 @@
+"""`sla-engine explain ALERT_ID`: the evidence chain of one alert (`engine.explain`).
+
+The events are replayed exactly as `sla-engine replay` does (file order, stream-time clock,
+`--until` at the end), so the alert ids are the ones replay printed. `replay_lines` takes the
+event lines from any source (a file here; a topic's time range elsewhere).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from cli.replay import iso_instant
+from config.loader import load
+from engine.explain import UnknownAlert, explain
+from engine.history import from_model
+from engine.processor import Processor
+from engine.rules import RuntimePolicy
+from schemas.parse import InvalidEvent, parse_event
+
+
+@dataclass
+class Replayed:
+    """A replay kept in memory: the processor (every ticket's history, state and ledger) and
+    every alert in emission order."""
+
+    proc: Processor
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    events: int = 0
+    rejected: int = 0
+
+    def of_ticket(self, ticket_id: str) -> list[dict[str, Any]]:
+        return [a for a in self.alerts if a["ticket_id"] == ticket_id]
+
+
+def replay_lines(lines: Iterable[bytes], policy: RuntimePolicy, until: int | None) -> Replayed:
+    """Replay event lines (JSON, one event each) like `sla-engine replay`; invalid lines are
+    counted and skipped."""
+    run = Replayed(Processor(policy))
+    for raw in lines:
+        if not raw.strip():
+            continue
+        try:
+            event = parse_event(raw)
+        except InvalidEvent:
+            run.rejected += 1
+            continue
+        run.events += 1
+        run.alerts.extend(run.proc.ingest(event.ticket_id, from_model(event)))
+    if until is not None:
+        run.alerts.extend(run.proc.advance(until))
+    return run
+
+
+def file_lines(name: str) -> Iterator[bytes]:
+    """Lines of a file, or of stdin for '-'."""
+    if name == "-":
+        yield from sys.stdin.buffer
+        return
+    with Path(name).open("rb") as f:
+        yield from f
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "explain",
+        help="print the evidence chain of one alert",
+        description="Replay the events (as `sla-engine replay` does, same flags, same alert "
+        "ids) and print how ALERT_ID came about: the ticket's events, each clock's running, "
+        "paused and stopped intervals, the calendar's working blocks that counted, the target "
+        "rule and grading step applied, due_at, who was responsible and notified, the time "
+        "attributed to each holder, and the exemption and appeal trail. A retraction's id "
+        "explains the alert it withdrew.",
+    )
+    p.add_argument("alert_id", metavar="ALERT_ID", help="an alert_id printed by replay")
+    p.add_argument("--input", required=True, help="events, one JSON object a line ('-' = stdin)")
+    p.add_argument("--policy", help="policy YAML (default: the bundled default policy)")
+    p.add_argument("--until", type=iso_instant, help="advance the clock to this instant at the end")
+    p.add_argument("--json", action="store_true", help="one JSON document instead of text")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    policy = load(args.policy)
+    try:
+        replayed = replay_lines(file_lines(args.input), policy, args.until)
+    except OSError as e:
+        print(f"sla-engine explain: {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
+    return show(replayed, args.alert_id, args.json, sys.stdout, source=args.input)
+
+
+def show(replayed: Replayed, alert_id: str, as_json: bool, out: IO[str], source: str) -> int:
+    """Print the evidence of `alert_id` from a replay; 1 with a hint when it has no such id."""
+    ticket_id = next((a["ticket_id"] for a in replayed.alerts if a["alert_id"] == alert_id), None)
+    if ticket_id is None:
+        print(
+            f"sla-engine explain: no alert {alert_id!r} in the replay of {source} "
+            f"({replayed.events} events, {len(replayed.proc.tickets)} tickets, "
+            f"{len(replayed.alerts)} alerts); alert ids depend on the input and --until: list "
+            f"them with `sla-engine replay --input {source} [--until T]`",
+            file=sys.stderr,
+        )
+        return 1
+    ticket = replayed.proc.tickets[ticket_id]
+    try:
+        evidence = explain(ticket, replayed.of_ticket(ticket_id), alert_id, replayed.proc.clock)
+    except UnknownAlert:  # pragma: no cover - the id was found above
+        return 1
+    doc = evidence.to_dict()
+    if as_json:
+        out.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        out.write(render(doc, replayed.proc.policy.kpis.timezone))
+    return 0
+
+
+def _local(text: str | None, zone: ZoneInfo) -> str:
+    if text is None:
+        return "…"
+    return datetime.fromisoformat(text).astimezone(zone).isoformat(sep=" ")
+
+
+def _who(h: dict[str, Any]) -> str:
+    parts = [f"{k} {h[k]}" for k in ("agent", "supervisor", "team", "department") if h.get(k)]
+    return ", ".join(parts) or "nobody named"
+
+
+def num(s: float) -> str:
+    """Seconds without float noise: up to 6 decimals (µs), trailing zeros dropped."""
+    return f"{s:.6f}".rstrip("0").rstrip(".")
+
+
+def _dur(s: float) -> str:
+    whole = int(s)
+    h, rest = divmod(whole, 3600)
+    m, sec = divmod(rest, 60)
+    tail = num(sec + s - whole)
+    return f"{num(s)} s ({h}:{m:02d}:{'0' if sec < 10 else ''}{tail})"
+
+
+def render(doc: dict[str, Any], tz: str) -> str:
+    """The evidence as text, instants in the reporting time zone."""
+    zone = ZoneInfo(tz)
+    a = doc
+    lines: list[str] = []
+    add = lines.append
+    level = f" {a['level']}" if a["level"] else ""
+    add(f"alert {a['explained']}: {a['kind']}{level} of {a['clock']} (cycle {a['cycle']})")
+    if a["alert_id"] != a["explained"]:
+        add(f"  (asked about {a['alert_id']}, the retraction that withdrew it)")
+    add(f"  ticket     {a['ticket_id']}")
+    if a["retraction"] is not None:
+        r = a["retraction"]
+        add(
+            f"  status     retracted by {r['alert_id']} ({r['reason']}; caused by "
+            f"{', '.join(r['caused_by']) or '-'})"
+        )
+    else:
+        add("  status     standing")
+    add(f"  due_at     {_local(a['due_at'], zone)}")
+    add(f"  counted    {_dur(a['elapsed_seconds'])} of clock time on calendar {a['calendar']}")
+    rule = a["rule"]
+    if rule is not None:
+        when = ", ".join(f"{k} in {'|'.join(v)}" for k, v in rule["when"].items()) or "any ticket"
+        add(f"  rule       {rule['rule']} (when {when}); policy {rule['policy_version']}")
+        steps = ", ".join(
+            f"{s['kind']}{'/' + s['level'] if s['level'] else ''} {num(s['seconds'])} s"
+            for s in rule["thresholds"]
+        )
+        add(f"  grading    {steps}")
+        ap = rule["applied"]
+        grade = f"{ap['kind']}{'/' + ap['level'] if ap['level'] else ''}"
+        add(f"  applied    {grade} at {num(ap['seconds'])} s")
+    add(f"  responsible {_who(a['responsible'])}")
+    add(
+        "  notified   "
+        + (", ".join(f"{n['role']} {n['who'] or '?'}" for n in a["notified"]) or "-")
+    )
+    add("  attribution")
+    for s in a["attribution"]:
+        add(f"    {_dur(s['seconds']):>28}  {_who(s)}")
+    add("")
+    add("events (occurred_at, event_id order; * = in caused_by, later = after due_at)")
+    for e in a["events"]:
+        mark = "*" if e["caused_by"] else ("later" if e["after_due"] else "")
+        fields = " ".join(f"{k}={v}" for k, v in e["fields"].items())
+        add(f"  {mark:>5} {_local(e['occurred_at'], zone)}  {e['event_id']}  {e['type']}  {fields}")
+    add("")
+    add("clock intervals")
+    for i in a["intervals"]:
+        here = "→" if (i["clock"], i["cycle"]) == (a["clock"], a["cycle"]) else " "
+        counted = f"{num(i['seconds'])} s" if i["state"] == "running" else ""
+        who = _who(i["holder"]) if i["state"] != "stopped" else ""
+        add(
+            f"  {here} {i['clock']}#{i['cycle']} {i['state']:<8} {_local(i['start'], zone)} → "
+            f"{_local(i['end'], zone)}  {counted}  {who}"
+        )
+    add("")
+    add(f"working blocks that counted up to due_at (calendar {a['calendar']})")
+    for b in a["blocks"]:
+        add(
+            f"  {_local(b['start'], zone)} → {_local(b['end'], zone)}  {num(b['seconds'])} s  "
+            f"{_who(b['holder'])}"
+        )
+    add(f"  total {_dur(a['counted_seconds'])}")
+    add("")
+    add("exemption and appeal trail")
+    if not a["trail"]:
+        add("  none")
+    for t in a["trail"]:
+        what = t["outcome"] or ""
+        links = []
+        if t["answers"]:
+            links.append(f"answers {t['answers']}")
+        if t["answered_by"]:
+            links.append(f"answered by {t['answered_by']}")
+        target = f"alert {t['alert_id']}" if t["alert_id"] else f"{t['clock']}#{t['cycle']}"
+        add(
+            f"  {_local(t['occurred_at'], zone)}  {t['event_id']}  {t['type']} {what} {target}"
+            f"{'; reviewer ' + t['reviewer'] if t['reviewer'] else ''}"
+            f"{'; reason: ' + t['reason'] if t['reason'] else ''}"
+            f"{' (' + ', '.join(links) + ')' if links else ''}"
+        )
+        for r in t["retracted"]:
+            grade = f"{r['kind']} {r['level']}" if r["level"] else r["kind"]
+            add(f"      retracted {r['retracts']} ({grade}) by {r['retraction_id']}")
+    add("")
+    add("announcements of this decision")
+    for x in a["announcements"]:
+        extra = f" retracts {x['retracts']} ({x['reason']})" if x["retracts"] else ""
+        add(f"  {_local(x['detected_at'], zone)}  {x['kind']:<10} {x['alert_id']}{extra}")
+    return "\n".join(lines) + "\n"
