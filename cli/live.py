@@ -101,7 +101,7 @@ def add_parsers(sub: Any) -> None:
     tail.set_defaults(func=cmd_tail)
 
 
-def _need_broker(value: str | None, command: str) -> str:
+def need_broker(value: str | None, command: str) -> str:
     if not value:
         print(
             f"sla-engine {command}: no broker: pass --broker HOST:PORT or set SLA_BROKER "
@@ -193,7 +193,7 @@ def cmd_demo_stream(args: argparse.Namespace) -> int:
 
     from topologies.demo import run_stream
 
-    bootstrap = _need_broker(args.broker, "demo-stream")
+    bootstrap = need_broker(args.broker, "demo-stream")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `docker stop`: flush, then exit
     try:
@@ -212,7 +212,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
 def cmd_produce(args: argparse.Namespace) -> int:
     from confluent_kafka import Producer
 
-    bootstrap = _need_broker(args.broker, "produce")
+    bootstrap = need_broker(args.broker, "produce")
     producer = Producer(
         {"bootstrap.servers": bootstrap, "linger.ms": 20, "partitioner": "murmur2_random"}
     )
@@ -266,7 +266,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
     from confluent_kafka import Consumer
     from rich.console import Console
 
-    bootstrap = _need_broker(args.broker, "tail")
+    bootstrap = need_broker(args.broker, "tail")
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli import accountability, bench, demo, explain, live, replay, report, whatif
+from cli import accountability, audit, bench, demo, explain, live, replay, report, whatif
 from config.loader import PolicyError
 
 
@@ -17,6 +17,7 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     replay.add_parser(sub)
+    audit.add_parser(sub)
     demo.add_parser(sub)
     bench.add_parser(sub)
     live.add_parsers(sub)

@@ -1,4 +1,5 @@
-"""`sla-engine replay`: evaluate a file of ticket events with the stream-time clock."""
+"""`sla-engine replay`: evaluate ticket events with the stream-time clock, from a file or from a
+time range of the events topic. Both sources go through `evaluate`, the one replay loop."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import gc
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,9 +16,11 @@ from typing import IO, Any
 
 import orjson
 
+from cli.kafka_range import RangeError, RangeStats, TopicRecord, merged, read_range
 from config.loader import load
+from config.model import parse_duration
 from engine.history import from_model
-from engine.instant import to_us
+from engine.instant import iso, to_us
 from engine.kpis import KpiStore, contributions
 from engine.processor import Processor
 from engine.rules import RuntimePolicy
@@ -28,10 +31,27 @@ from schemas.parse import InvalidEvent, parse_event
 class ReplayResult:
     events: int = 0
     rejected: int = 0
-    alerts: Counter[str] = field(default_factory=Counter)
+    alerts: Counter[str] = field(default_factory=Counter)  # written, by kind
+    withheld: int = 0  # emitted by the engine, not written (see `Emit`)
     tickets: int = 0
+    headless: set[str] = field(default_factory=set)  # first event read was not `created`
     kpi_snapshots: int = 0
     kpi_final: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One input message: its bytes, where it came from (for rejects) and, from a topic, when
+    it was published (record timestamp, µs)."""
+
+    raw: bytes
+    where: dict[str, Any]  # {"line": n} or {"topic", "partition", "offset"}
+    arrived: int | None = None
+
+
+# An alert the engine emitted, with the publication time (µs) of the last event of its ticket
+# read so far (None from a file); True when it was written out, False when withheld.
+Emit = Callable[[dict[str, Any], int | None], bool]
 
 
 def iso_instant(text: str) -> int:
@@ -58,19 +78,64 @@ def _lines(stream: IO[bytes], total: int | None) -> Iterator[bytes]:
             yield line
 
 
-def reject_record(line_no: int, reason: str, raw: bytes) -> dict[str, Any]:
+def reject_record(where: dict[str, Any], reason: str, raw: bytes) -> dict[str, Any]:
     text = raw.rstrip(b"\r\n")
     try:
-        return {"line": line_no, "reason": reason, "raw": text.decode("utf-8")}
+        return {**where, "reason": reason, "raw": text.decode("utf-8")}
     except UnicodeDecodeError:
         import base64
 
         return {
-            "line": line_no,
+            **where,
             "reason": reason,
             "raw": base64.b64encode(text).decode(),
             "raw_encoding": "base64",
         }
+
+
+def evaluate(
+    records: Iterable[Record],
+    policy: RuntimePolicy,
+    until: int | None,
+    emit: Emit,
+    reject: Callable[[Record, str], None] | None = None,
+    result: ReplayResult | None = None,
+) -> tuple[ReplayResult, Processor]:
+    """The replay loop: every record through the engine in the order given, the clock being
+    stream time (`Processor`); at the end the clock advances to `until`. Every alert goes to
+    `emit`, every invalid record to `reject`."""
+    proc = Processor(policy)
+    result = result if result is not None else ReplayResult()
+    tickets = proc.tickets
+    arrivals: dict[str, int] = {}
+    for rec in records:
+        try:
+            event = parse_event(rec.raw)
+        except InvalidEvent as e:
+            result.rejected += 1
+            if reject is not None:
+                reject(rec, e.reason)
+            continue
+        result.events += 1
+        ticket_id = event.ticket_id
+        if ticket_id not in tickets and event.type != "created":
+            result.headless.add(ticket_id)
+        if rec.arrived is not None:
+            arrivals[ticket_id] = rec.arrived
+        for alert in proc.ingest(ticket_id, from_model(event)):
+            _count(result, alert, emit(alert, arrivals.get(alert["ticket_id"])))
+    if until is not None:
+        for alert in proc.advance(until):
+            _count(result, alert, emit(alert, arrivals.get(alert["ticket_id"])))
+    result.tickets = len(tickets)
+    return result, proc
+
+
+def _count(result: ReplayResult, alert: dict[str, Any], written: bool) -> None:
+    if written:
+        result.alerts[alert["kind"]] += 1
+    else:
+        result.withheld += 1
 
 
 def replay(
@@ -84,31 +149,93 @@ def replay(
 ) -> ReplayResult:
     """Feed every line through the engine in file order; write alerts and rejects as JSONL.
     With `kpis`, write the final KPI snapshot of every window (see `write_kpis`)."""
-    proc = Processor(policy)
-    result = ReplayResult()
     write = out.write
-    for n, raw in enumerate(_lines(source, total_bytes), 1):
-        if not raw.strip():
-            continue
-        try:
-            event = parse_event(raw)
-        except InvalidEvent as e:
-            result.rejected += 1
-            if rejects is not None:
-                rejects.write(orjson.dumps(reject_record(n, e.reason, raw)) + b"\n")
-            continue
-        result.events += 1
-        for alert in proc.ingest(event.ticket_id, from_model(event)):
-            result.alerts[alert["kind"]] += 1
-            write(orjson.dumps(alert) + b"\n")
-    if until is not None:
-        for alert in proc.advance(until):
-            result.alerts[alert["kind"]] += 1
-            write(orjson.dumps(alert) + b"\n")
-    result.tickets = len(proc.tickets)
+
+    def emit(alert: dict[str, Any], arrived: int | None) -> bool:
+        write(orjson.dumps(alert) + b"\n")
+        return True
+
+    lines = (
+        Record(raw, {"line": n})
+        for n, raw in enumerate(_lines(source, total_bytes), 1)
+        if raw.strip()
+    )
+    result, proc = evaluate(lines, policy, until, emit, _rejects_to(rejects))
     if kpis is not None:
         result.kpi_snapshots, result.kpi_final = write_kpis(proc, kpis)
     return result
+
+
+def _rejects_to(out: IO[bytes] | None) -> Callable[[Record, str], None] | None:
+    if out is None:
+        return None
+
+    def reject(rec: Record, reason: str) -> None:
+        out.write(orjson.dumps(reject_record(rec.where, reason, rec.raw)) + b"\n")
+
+    return reject
+
+
+def _ms_at_or_after(us: int) -> int:
+    """The first whole millisecond (record timestamps are ms) at or after an instant in µs."""
+    return -(-us // 1000)
+
+
+@dataclass
+class TopicReplay:
+    """A replay of a time range of the events topic."""
+
+    result: ReplayResult
+    stats: RangeStats  # records read, per partition
+    tickets: set[str]  # every ticket with an event read
+    outside: int = 0  # alerts emitted with due_at outside [since, until)
+    left_out: int = 0  # alerts of tickets whose history starts before what was read
+
+
+def topic_records(topic: str, records: dict[int, list[TopicRecord]]) -> Iterator[Record]:
+    """The records of every partition merged in timestamp order (`kafka_range.merged`)."""
+    for r in merged(records):
+        where = {"topic": topic, "partition": r.partition, "offset": r.offset}
+        yield Record(r.value or b"", where, r.timestamp_ms * 1000)
+
+
+def replay_range(
+    bootstrap: str,
+    topic: str,
+    policy: RuntimePolicy,
+    since: int,
+    until: int,
+    lookback: int,
+    keep: Emit,
+    rejects: Callable[[Record, str], None] | None = None,
+    read_until: int | None = None,
+    timeout: float = 10.0,
+) -> TopicReplay:
+    """Replay the events published in `[since - lookback, read_until or until)` (record
+    timestamps, µs), located by offset lookup by timestamp on every partition, merged by
+    timestamp, through `evaluate`; the clock ends at `read_until or until`. `keep` gets the
+    alerts due in `[since, until)` of tickets whose `created` event was read; the others are
+    counted. A ticket whose first event read is not `created` started before the look-back:
+    its state would be a guess, so its alerts are left out (and `result.headless` names it)."""
+    end = read_until if read_until is not None else until
+    records, stats = read_range(
+        bootstrap, topic, _ms_at_or_after(since - lookback), _ms_at_or_after(end), timeout=timeout
+    )
+    result = ReplayResult()
+    run = TopicReplay(result, stats, set())
+
+    def emit(alert: dict[str, Any], arrived: int | None) -> bool:
+        if alert["ticket_id"] in result.headless:
+            run.left_out += 1
+            return False
+        if not since <= to_us(datetime.fromisoformat(alert["due_at"])) < until:
+            run.outside += 1
+            return False
+        return keep(alert, arrived)
+
+    _, proc = evaluate(topic_records(topic, records), policy, end, emit, rejects, result)
+    run.tickets = set(proc.tickets)
+    return run
 
 
 def write_kpis(proc: Processor, out: IO[bytes]) -> tuple[int, int]:
@@ -135,25 +262,101 @@ def write_kpis(proc: Processor, out: IO[bytes]) -> tuple[int, int]:
     return count, final
 
 
+def duration(text: str) -> int:
+    """`90s`, `15m`, `4h`, `2d` or seconds, in µs (argparse type; the policy's syntax)."""
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_range_arguments(p: argparse.ArgumentParser) -> None:
+    """--broker, --from, --to, --lookback: shared by `replay --topic` and `audit`."""
+    import os
+
+    from topologies.settings import Settings
+
+    retention = Settings().retention_days
+    p.add_argument(
+        "--broker",
+        default=os.environ.get("SLA_BROKER"),
+        help="Kafka bootstrap HOST:PORT (env SLA_BROKER)",
+    )
+    p.add_argument(
+        "--from",
+        dest="since",
+        type=iso_instant,
+        metavar="T",
+        help="start of the range, ISO 8601 with offset: alerts due at or after it",
+    )
+    p.add_argument(
+        "--to",
+        dest="until_",
+        type=iso_instant,
+        metavar="T",
+        help="end of the range (exclusive): alerts due before it count; the events published "
+        "before it are read (audit: before it + --grace) and the clock ends there",
+    )
+    p.add_argument(
+        "--lookback",
+        type=duration,
+        default=round(retention * 86_400 * 1_000_000),
+        metavar="DURATION",
+        help="also read the events published this long before --from, so that tickets that "
+        "started earlier are evaluated on their whole history (e.g. 35d, 12h; default "
+        f"{retention:g}d, the worker's retention of closed tickets). A ticket whose first event "
+        "read is not `created` started before that: its alerts are left out and counted",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait for the broker per request (default 10)",
+    )
+
+
+def check_range(args: argparse.Namespace, command: str) -> str | None:
+    """The problem with --from/--to, or None."""
+    if args.since is None or args.until_ is None:
+        return f"sla-engine {command}: --from and --to are both required"
+    if args.since >= args.until_:
+        return f"sla-engine {command}: --from ({iso(args.since)}) must be before --to"
+    return None
+
+
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "replay",
-        help="evaluate a JSONL file of ticket events with the stream-time clock",
-        description="Replay ticket events in file order. The clock is stream time (the largest "
-        "occurred_at seen); at the end of input it advances to --until so pending timers fire. "
-        "The same input and policy give the same bytes, every run.",
+        help="evaluate ticket events (a JSONL file or a time range of the events topic) with "
+        "the stream-time clock",
+        description="Replay ticket events in file order, or the events published to a topic in "
+        "a time range (--topic, --from, --to: every partition, located by offset lookup by "
+        "timestamp, merged by timestamp). The clock is stream time (the largest occurred_at "
+        "seen); at the end of input it advances to --until (--to) so pending timers fire. The "
+        "same input and policy give the same bytes, every run.",
     )
-    p.add_argument("--input", required=True, help="events, one JSON object a line ('-' = stdin)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", help="events, one JSON object a line ('-' = stdin)")
+    source.add_argument(
+        "--topic",
+        help="read the events from this topic (e.g. tickets.events) instead of a file; needs "
+        "--from and --to; outputs the alerts due in [--from, --to)",
+    )
     p.add_argument("--policy", help="policy YAML (default: the bundled default policy)")
     p.add_argument("--until", type=iso_instant, help="advance the clock to this instant at the end")
     p.add_argument("--output", default="-", help="alerts JSONL ('-' = stdout, the default)")
-    p.add_argument("--rejects", help="invalid lines as JSONL {line, reason, raw} ('-' = stdout)")
+    p.add_argument(
+        "--rejects",
+        help="invalid input as JSONL {line, reason, raw} ({topic, partition, offset, reason, "
+        "raw} from a topic) ('-' = stdout)",
+    )
     p.add_argument(
         "--kpis",
         metavar="KPIS.jsonl",
         help="write the KPI snapshot of every window, dimension and key at the end of the replay "
         "(final: true once the clock is past the window end plus the policy's grace period)",
     )
+    add_range_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -170,7 +373,16 @@ def _open_out(stack: ExitStack, name: str) -> IO[bytes]:
     return stack.enter_context(Path(name).open("wb"))
 
 
+def _alert_counts(result: ReplayResult) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(result.alerts.items())) or "none"
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.topic is not None:
+        return run_topic(args)
+    if args.since is not None or args.until_ is not None:
+        print("sla-engine replay: --from/--to go with --topic (a file: --until)", file=sys.stderr)
+        return 2
     policy = load(args.policy)
     with ExitStack() as stack:
         try:
@@ -182,12 +394,68 @@ def run(args: argparse.Namespace) -> int:
             print(f"sla-engine replay: {e.filename}: {e.strerror}", file=sys.stderr)
             return 2
         result = replay(source, policy, args.until, out, rejects, size, kpis)
-    kinds = ", ".join(f"{k} {v}" for k, v in sorted(result.alerts.items())) or "none"
     print(
         f"replayed {result.events} events of {result.tickets} tickets; "
-        f"{result.rejected} rejected; alerts: {kinds}",
+        f"{result.rejected} rejected; alerts: {_alert_counts(result)}",
         file=sys.stderr,
     )
     if args.kpis:
         print(f"kpis: {result.kpi_snapshots} snapshots ({result.kpi_final} final)", file=sys.stderr)
     return 0
+
+
+def run_topic(args: argparse.Namespace) -> int:
+    from cli.live import need_broker
+
+    problem = check_range(args, "replay")
+    if problem is None and args.until is not None:
+        problem = "sla-engine replay: with --topic the clock advances to --to; drop --until"
+    if problem is None and args.kpis:
+        problem = "sla-engine replay: --kpis needs a file replay (--input)"
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
+    bootstrap = need_broker(args.broker, "replay")
+    policy = load(args.policy)
+    with ExitStack() as stack:
+        try:
+            out = _open_out(stack, args.output)
+            rejects = _open_out(stack, args.rejects) if args.rejects else None
+        except OSError as e:
+            print(f"sla-engine replay: {e.filename}: {e.strerror}", file=sys.stderr)
+            return 2
+        write = out.write
+
+        def keep(alert: dict[str, Any], arrived: int | None) -> bool:
+            write(orjson.dumps(alert) + b"\n")
+            return True
+
+        try:
+            done = replay_range(
+                bootstrap,
+                args.topic,
+                policy,
+                args.since,
+                args.until_,
+                args.lookback,
+                keep,
+                _rejects_to(rejects),
+                timeout=args.timeout,
+            )
+        except RangeError as e:
+            print(f"sla-engine replay: {e}", file=sys.stderr)
+            return 2
+    print(topic_summary(done, args.since, args.until_, args.lookback), file=sys.stderr)
+    return 0
+
+
+def topic_summary(done: TopicReplay, since: int, until: int, lookback: int) -> str:
+    r = done.result
+    return (
+        f"{done.stats.line()}; published {iso(since - lookback)} (--from − look-back) to "
+        f"{iso(until)}\n"
+        f"replayed {r.events} events of {r.tickets} tickets; {r.rejected} rejected; "
+        f"{len(r.headless)} tickets started before the look-back ({done.left_out} of their "
+        f"alerts left out); alerts due in [{iso(since)}, {iso(until)}): {_alert_counts(r)} "
+        f"({done.outside} due outside)"
+    )

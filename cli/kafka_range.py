@@ -1,0 +1,316 @@
+"""Read a time range of a Kafka topic, every partition, without scanning from the beginning.
+
+The range is by **record timestamp** (when a record was published, or the broker's append time),
+the same notion `ListOffsets` by timestamp uses. Per partition it is
+`[first offset whose timestamp >= since, first offset whose timestamp >= until)`.
+
+Locating the start is an offset lookup by timestamp: the broker's answer (`offsets_for_times`)
+is used when it checks out (the record before it is older than `since`, the record at it is not);
+otherwise the offset is found by a binary search over offsets that reads one record per step
+(O(log n) single-record fetches a partition). The embedded tansu broker needs the fallback: it
+answers offset 0 to every timestamp lookup, and its listed end offset is approximate, so the end
+is taken from the high watermark of a fetch response. Then the range is read sequentially from
+the start until a record at or after `until` (or the end of the partition as it was when
+located). Every record the reader handles is counted, the lookups' apart from the range's, so a
+caller can show (and a test can check) that nothing before the start was read. (The client
+fetches whole record batches; records of a batch before the requested offset are dropped by it
+and never reach the reader.)
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["PartitionRead", "RangeError", "RangeStats", "TopicRecord", "merged", "read_range"]
+
+
+class RangeError(RuntimeError):
+    """A problem a person can act on: broker unreachable, unknown topic, no timestamps."""
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRecord:
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(slots=True)
+class PartitionRead:
+    """What reading one partition took."""
+
+    partition: int
+    low: int = 0  # first offset held by the partition
+    end: int = 0  # end offset (last + 1) when located
+    start: int = 0  # first offset whose timestamp >= since
+    located_by: str = "empty"  # broker | search | first | end | empty
+    probes: int = 0  # records read to locate the start
+    read: int = 0  # records read from the start on (the stopping record included)
+    stop: int | None = None  # offset of the first record at/after `until`; None: read to the end
+
+    @property
+    def total(self) -> int:
+        return self.end - self.low
+
+
+@dataclass(slots=True)
+class RangeStats:
+    topic: str
+    since_ms: int
+    until_ms: int
+    partitions: list[PartitionRead] = field(default_factory=list)
+
+    @property
+    def probes(self) -> int:
+        return sum(p.probes for p in self.partitions)
+
+    @property
+    def read(self) -> int:
+        return sum(p.read for p in self.partitions)
+
+    @property
+    def total(self) -> int:
+        """Records held by the topic when it was located (offset span: gaps would count)."""
+        return sum(p.total for p in self.partitions)
+
+    def line(self) -> str:
+        located = sorted({p.located_by for p in self.partitions if p.total})
+        return (
+            f"{self.topic}: read {self.read} records of {self.total} in {len(self.partitions)} "
+            f"partitions, + {self.probes} to locate the start by timestamp "
+            f"({', '.join(located) or 'empty'})"
+        )
+
+
+def _check_reachable(bootstrap: str, timeout: float) -> None:
+    """Fail fast, with the address, when no listed bootstrap server accepts a connection."""
+    errors = []
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection(
+                (host.strip("[]") or "localhost", int(port)), timeout=timeout
+            ):
+                return
+        except (OSError, ValueError) as e:
+            errors.append(f"{server.strip()}: {getattr(e, 'strerror', None) or e}")
+    raise RangeError(
+        f"no Kafka broker answers at {bootstrap} ({'; '.join(errors)}); check --broker / "
+        "SLA_BROKER (`sla-engine run` and `sla-engine broker` print the embedded broker's address)"
+    )
+
+
+def _consumer(bootstrap: str, **extra: Any) -> Any:
+    from confluent_kafka import Consumer
+
+    return Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"sla-engine-range-{uuid.uuid4().hex[:8]}",  # assign() only: never joins
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "fetch.wait.max.ms": 10,
+            "log_level": 0,
+            **extra,
+        }
+    )
+
+
+def partitions_of(consumer: Any, bootstrap: str, topic: str, timeout: float) -> list[int]:
+    """The topic's partitions; RangeError naming the topics there when it does not exist.
+    Asks for every topic's metadata, not this one's: a broker that auto-creates topics on a
+    metadata request (tansu does) must not create a misspelt one."""
+    from confluent_kafka import KafkaException
+
+    try:
+        meta = consumer.list_topics(timeout=timeout)
+    except KafkaException as e:
+        raise RangeError(f"the broker at {bootstrap} does not answer: {e}") from None
+    found = meta.topics.get(topic)
+    if found is None:
+        names = sorted(t for t in meta.topics if not t.startswith("__"))
+        shown = ", ".join(names[:12]) + (f", … ({len(names)} in all)" if len(names) > 12 else "")
+        raise RangeError(
+            f"topic {topic!r} does not exist on {bootstrap}; topics there: {shown or 'none'}"
+        )
+    if found.error is not None:
+        raise RangeError(f"topic {topic!r} on {bootstrap}: {found.error}")
+    return sorted(found.partitions)
+
+
+class _Prober:
+    """Reads single records at given offsets of one partition."""
+
+    def __init__(self, consumer: Any, topic: str, partition: int, timeout: float) -> None:
+        self.consumer = consumer
+        self.topic = topic
+        self.partition = partition
+        self.timeout = timeout
+        self.count = 0
+
+    def at(self, offset: int) -> tuple[int, int] | None:
+        """(offset, timestamp ms) of the first record at or after `offset`; None at the end."""
+        from confluent_kafka import KafkaError, TopicPartition
+
+        self.consumer.assign([TopicPartition(self.topic, self.partition, offset)])
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            for msg in self.consumer.consume(1, 0.2):
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        return None
+                    raise RangeError(f"{self.topic}[{self.partition}] at offset {offset}: {err}")
+                if msg.partition() != self.partition or msg.offset() < offset:
+                    continue  # left over from an earlier assignment
+                self.count += 1
+                return int(msg.offset()), _timestamp(msg, self.topic)
+        raise RangeError(
+            f"{self.topic}[{self.partition}]: no record at offset {offset} within {self.timeout} s"
+        )
+
+
+def _timestamp(msg: Any, topic: str) -> int:
+    _, ts = msg.timestamp()
+    if ts is None or ts < 0:
+        raise RangeError(
+            f"{topic}[{msg.partition()}] offset {msg.offset()} has no timestamp: a time range "
+            "cannot be read from this topic (message format before Kafka 0.10?)"
+        )
+    return int(ts)
+
+
+def _locate(
+    consumer: Any, topic: str, partition: int, since_ms: int, timeout: float
+) -> PartitionRead:
+    from confluent_kafka import TopicPartition
+
+    part = PartitionRead(partition)
+    low, listed = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+    part.low = part.start = part.end = int(low)
+    if listed <= low:
+        return part
+    probe = _Prober(consumer, topic, partition, timeout)
+    try:
+        first = probe.at(low)
+        # The high watermark of that fetch response is the true end (tansu's listed one is not).
+        _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
+        if first is None:  # nothing there after all
+            return part
+        part.end = max(int(listed), int(high), first[0] + 1)
+        part.low = part.start = first[0]
+        if first[1] >= since_ms:
+            part.located_by = "first"
+            return part
+        # Everything before `lo` is older than `since`; `hi` is a candidate answer.
+        lo, hi = first[0] + 1, part.end
+        answer = consumer.offsets_for_times(
+            [TopicPartition(topic, partition, since_ms)], timeout=timeout
+        )[0]
+        offset = int(answer.offset) if answer.error is None else -2
+        if offset == -1:  # Kafka: no record at or after the timestamp
+            offset = part.end
+        if lo <= offset <= part.end:
+            before = probe.at(offset - 1)
+            at = probe.at(offset) if offset < part.end else None
+            if (
+                before is not None
+                and before[0] == offset - 1
+                and before[1] < since_ms
+                and (at[1] >= since_ms if at is not None else offset == part.end)
+            ):
+                part.start, part.located_by = offset, "broker"
+                return part
+        while lo < hi:  # the broker's answer did not check out: binary search over offsets
+            mid = (lo + hi) // 2
+            got = probe.at(mid)
+            if got is None:
+                hi = mid
+            elif got[1] < since_ms:
+                lo = got[0] + 1
+            else:
+                hi = mid
+        part.start = lo
+        part.located_by = "search" if lo < part.end else "end"
+        return part
+    finally:
+        part.probes = probe.count
+
+
+def read_range(
+    bootstrap: str, topic: str, since_ms: int, until_ms: int, *, timeout: float = 10.0
+) -> tuple[dict[int, list[TopicRecord]], RangeStats]:
+    """Every record of `topic` whose position is in the time range, per partition in offset
+    order, and what reading them took."""
+    from confluent_kafka import KafkaError, TopicPartition
+
+    _check_reachable(bootstrap, min(timeout, 5.0))
+    stats = RangeStats(topic, since_ms, until_ms)
+    out: dict[int, list[TopicRecord]] = {}
+    prober = _consumer(bootstrap, **{"max.partition.fetch.bytes": 65536})
+    try:
+        for p in partitions_of(prober, bootstrap, topic, timeout):
+            stats.partitions.append(_locate(prober, topic, p, since_ms, timeout))
+    finally:
+        prober.close()
+    parts = {p.partition: p for p in stats.partitions}
+    pending = {p.partition for p in stats.partitions if p.start < p.end}
+    for p in parts:
+        out[p] = []
+    if not pending:
+        return out, stats
+    reader = _consumer(bootstrap)
+    try:
+        reader.assign([TopicPartition(topic, p, parts[p].start) for p in sorted(pending)])
+        last_progress = time.monotonic()
+        while pending:
+            batch = reader.consume(1000, 0.2)
+            if batch:
+                last_progress = time.monotonic()
+            elif time.monotonic() - last_progress > timeout:
+                raise RangeError(f"{topic}: partitions {sorted(pending)} stalled for {timeout} s")
+            done = []
+            for msg in batch:
+                p = int(msg.partition())
+                if p not in pending:
+                    continue  # already finished: prefetched by the client, not looked at
+                part = parts[p]
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        pending.discard(p)
+                        done.append(p)
+                        continue
+                    raise RangeError(f"{topic}[{p}]: {err}")
+                part.read += 1
+                offset, ts = int(msg.offset()), _timestamp(msg, topic)
+                if ts >= until_ms:
+                    part.stop = offset
+                elif offset < part.end:
+                    out[p].append(TopicRecord(p, offset, ts, msg.key(), msg.value()))
+                if ts >= until_ms or offset + 1 >= part.end:
+                    pending.discard(p)
+                    done.append(p)
+            if done:
+                reader.incremental_unassign([TopicPartition(topic, p) for p in done])
+    finally:
+        reader.close()
+    return out, stats
+
+
+def merged(records: dict[int, list[TopicRecord]]) -> Iterator[TopicRecord]:
+    """All partitions in one deterministic order: by timestamp, then partition, then offset,
+    each partition's own order kept (a ticket's events, keyed to one partition, stay in order)."""
+    import heapq
+
+    return heapq.merge(
+        *(records[p] for p in sorted(records)),
+        key=lambda r: (r.timestamp_ms, r.partition, r.offset),
+    )
