@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from cli.replay import iso_instant
+from cli.replay import add_range_arguments, check_range, iso_instant
 from config.loader import load
 from engine.explain import UnknownAlert, explain
 from engine.history import from_model
@@ -81,14 +81,30 @@ def add_parser(sub: Any) -> None:
         "explains the alert it withdrew.",
     )
     p.add_argument("alert_id", metavar="ALERT_ID", help="an alert_id printed by replay")
-    p.add_argument("--input", required=True, help="events, one JSON object a line ('-' = stdin)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", help="events, one JSON object a line ('-' = stdin)")
+    source.add_argument(
+        "--topic",
+        help="read the events from this topic instead: the records published in "
+        "[--from - --lookback, --to), as `sla-engine replay --topic` does",
+    )
     p.add_argument("--policy", help="policy YAML (default: the bundled default policy)")
-    p.add_argument("--until", type=iso_instant, help="advance the clock to this instant at the end")
+    p.add_argument(
+        "--until",
+        type=iso_instant,
+        help="(--input) advance the clock to this instant at the end; with --topic it is --to",
+    )
+    add_range_arguments(p)
     p.add_argument("--json", action="store_true", help="one JSON document instead of text")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.topic is not None:
+        return run_topic(args)
+    if args.since is not None or args.until_ is not None:
+        print("sla-engine explain: --from/--to go with --topic; use --until", file=sys.stderr)
+        return 2
     policy = load(args.policy)
     try:
         replayed = replay_lines(file_lines(args.input), policy, args.until)
@@ -96,6 +112,37 @@ def run(args: argparse.Namespace) -> int:
         print(f"sla-engine explain: {e.filename}: {e.strerror}", file=sys.stderr)
         return 2
     return show(replayed, args.alert_id, args.json, sys.stdout, source=args.input)
+
+
+def run_topic(args: argparse.Namespace) -> int:
+    """Explain from a time range of the events topic: the same records `replay --topic` reads
+    (look-back included), replayed with the clock ending at --to."""
+    from cli.kafka_range import RangeError, merged, read_range
+    from cli.live import need_broker
+
+    problem = check_range(args, "explain")
+    if problem is None and args.until is not None:
+        problem = "sla-engine explain: with --topic the clock advances to --to; drop --until"
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
+    bootstrap = need_broker(args.broker, "explain")
+    policy = load(args.policy)
+    try:
+        records, stats = read_range(
+            bootstrap,
+            args.topic,
+            -(-(args.since - args.lookback) // 1000),
+            -(-args.until_ // 1000),
+            timeout=args.timeout,
+        )
+    except RangeError as e:
+        print(f"sla-engine explain: {e}", file=sys.stderr)
+        return 2
+    print(stats.line(), file=sys.stderr)
+    lines = (r.value or b"" for r in merged(records))
+    replayed = replay_lines(lines, policy, args.until_)
+    return show(replayed, args.alert_id, args.json, sys.stdout, source=f"topic {args.topic}")
 
 
 def show(replayed: Replayed, alert_id: str, as_json: bool, out: IO[str], source: str) -> int:

@@ -281,3 +281,51 @@ def test_invalid_records_of_the_topic_go_to_rejects_with_their_offset(
     assert "1 rejected" in capsys.readouterr().err
     assert main([*args, "--until", t0.isoformat()]) == 2
     assert "drop --until" in capsys.readouterr().err
+
+
+def test_explain_from_the_topic_equals_explain_from_the_same_records_as_a_file(
+    recorded: Recorded, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "alerts.jsonl"
+    window = ["--from", iso(SINCE), "--to", iso(UNTIL), "--lookback", "3d"]
+    base = ["--broker", recorded.bootstrap, *window]
+    assert main(["replay", "--topic", recorded.topic, *base, "--output", str(out)]) == 0
+    breach = next(
+        a for a in map(orjson.loads, out.read_bytes().splitlines()) if a["kind"] == "breach"
+    )
+    capsys.readouterr()
+    assert main(["explain", breach["alert_id"], "--topic", recorded.topic, *base, "--json"]) == 0
+    from_topic = orjson.loads(capsys.readouterr().out)
+
+    first_ms, end_ms = (SINCE - LOOKBACK) // 1000, UNTIL // 1000
+    chosen = sorted(
+        (r for r in recorded.published if first_ms <= r.timestamp_ms < end_ms),
+        key=lambda r: (r.timestamp_ms, r.partition, r.offset),
+    )
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"".join(r.value + b"\n" for r in chosen))
+    args = ["explain", breach["alert_id"], "--input", str(events), "--until", iso(UNTIL)]
+    assert main([*args, "--json"]) == 0
+    from_file = orjson.loads(capsys.readouterr().out)
+    assert from_topic == from_file
+    assert breach["alert_id"] in orjson.dumps(from_topic).decode()
+    assert breach["due_at"] in orjson.dumps(from_topic).decode()
+
+    assert main(["explain", "no-such-id", "--topic", recorded.topic, *base]) == 1
+    assert (
+        main(
+            [
+                "explain",
+                breach["alert_id"],
+                "--topic",
+                recorded.topic,
+                "--broker",
+                recorded.bootstrap,
+                "--from",
+                iso(UNTIL),
+                "--to",
+                iso(SINCE),
+            ]
+        )
+        == 2
+    )
