@@ -135,7 +135,11 @@ def partitions_of(consumer: Any, bootstrap: str, topic: str, timeout: float) -> 
         raise RangeError(f"the broker at {bootstrap} does not answer: {e}") from None
     found = meta.topics.get(topic)
     if found is None:
+        import difflib
+
         names = sorted(t for t in meta.topics if not t.startswith("__"))
+        close = difflib.get_close_matches(topic, names, n=12, cutoff=0.5)
+        names = close + [n for n in names if n not in close]  # the likely misspelling first
         shown = ", ".join(names[:12]) + (f", … ({len(names)} in all)" if len(names) > 12 else "")
         raise RangeError(
             f"topic {topic!r} does not exist on {bootstrap}; topics there: {shown or 'none'}"
