@@ -8,20 +8,34 @@
   agents, so the table's changelog stays consistent with the partition that owns the ticket.
 - The index is not changelogged: after every rebalance it is rebuilt from the recovered table,
   whose values start with the ticket's deadline.
+- The agents take their events in batches (`Stream.noack_take`): each ticket a batch touched
+  is written to its table once (`TableWriter`, explicit partitions), each partition's timer
+  index is moved with one `set_many`, and the batch's events are acked once all of that is
+  queued.
+- Everything the worker emits (alerts, ticks, KPI facts and snapshots, dead letters, re-keyed
+  events and both tables' changelogs) goes through one confluent-kafka producer (`Output`),
+  flushed right before every offset commit (`BeforeCommit`): at least once, without Faust's
+  producer (~200 µs of event loop per message).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import gc
 import logging
 import struct
 import time
 from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faust
 import orjson
+from faust.types import TP
+from rocksdict import WriteBatch
 
 from config.loader import load
 from engine.history import from_model
@@ -41,19 +55,159 @@ log = logging.getLogger("sla.worker")
 
 _NOW = struct.Struct(">q")
 
+# An agent processes a batch once it holds BATCH events or WITHIN seconds after the previous
+# one: the events and KPI facts agents wait longer (bigger batches under a backlog; an event's
+# alerts are at most that much later), the ticks agent less (timer latency).
+BATCH = 1000
+EVENTS_WITHIN_S = 0.05
+TICKS_WITHIN_S = 0.005
+FACTS_WITHIN_S = 0.05
+FLUSH_TIMEOUT_S = 60.0  # the emitted messages must be on the broker before an offset commit
+
 
 def now_us() -> int:
     return time.time_ns() // 1000
+
+
+class DeliveryError(RuntimeError):
+    """A message the engine emitted did not reach the broker: no offset may be committed."""
+
+
+class Output:
+    """One confluent-kafka producer for every message the engine emits, ticket changelog
+    included.
+
+    `send` only queues (a few µs; librdkafka delivers from its own threads), where a Faust
+    `Topic.send` or table write costs ~200 µs of event loop per message. `flush` waits until
+    everything queued is on the broker; `BeforeCommit` calls it right before Faust commits
+    offsets, so an event counts as done only once its output is delivered (at least once). A
+    failed delivery is sticky: every later flush raises, so no offset is committed past a lost
+    message."""
+
+    def __init__(self, bootstrap: str, producer: Any = None) -> None:
+        self.failures: list[str] = []
+        self.writers: list[TableWriter] = []  # whose changelog offsets to store
+        if producer is None:
+            from confluent_kafka import Producer
+
+            producer = Producer(
+                {
+                    "bootstrap.servers": bootstrap,
+                    "linger.ms": 5,
+                    # aiokafka's (so Faust's) placement of keyed messages, see streaming-notes
+                    "partitioner": "murmur2_random",
+                    # no reordering within a partition on retries: alerts and changelog
+                    # messages stay in order per ticket
+                    "enable.idempotence": True,
+                }
+            )
+        self.producer = producer
+
+    def delivered(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self.failures.append(f"{msg.topic()}[{msg.partition()}]: {err}")
+
+    def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int = -1,
+        on_delivery: Any = None,
+    ) -> None:
+        """Queue one message (`partition` -1: by the key's murmur2 hash; `value` None: a
+        tombstone; `on_delivery(err, msg)` instead of the failure check)."""
+        while True:
+            try:
+                self.producer.produce(topic, value, key, partition, on_delivery or self.delivered)
+                return
+            except BufferError:  # librdkafka's queue is full: let it deliver some
+                self.producer.poll(0.01)
+
+    def poll(self) -> None:
+        """Serve the delivery reports that arrived, without waiting; store the changelog
+        offsets they report."""
+        self.producer.poll(0)
+        for writer in self.writers:
+            writer.persist()
+
+    def flush(self, timeout: float = FLUSH_TIMEOUT_S) -> None:
+        """Wait until everything queued is on the broker (or raise `DeliveryError`)."""
+        left = self.producer.flush(timeout)
+        for writer in self.writers:
+            writer.persist()
+        if left or self.failures:
+            raise DeliveryError(
+                f"{left} message(s) not delivered in {timeout:g} s; failures: {self.failures[:5]}"
+            )
+
+
+class TableWriter:
+    """Reads and writes of a Faust `Table` with explicit partitions, its changelog through
+    `Output`, in the order of Faust's own `Table`: the partition's RocksDB first (one
+    WriteBatch per partition), then one changelog message per key (same topic, key and raw
+    value; a delete is a tombstone); once a changelog message is delivered, its offset is
+    stored in that RocksDB (`persist`, what `Collection._on_changelog_sent` does), so a
+    restart with the same data directory reads the changelog from there on.
+
+    Why not `table[key] = value`: a `Table` takes the partition of a write, and of its
+    changelog message, from `faust.current_event()`, which is unset while a batch is
+    processed, and sends through Faust's producer (~200 µs a message);
+    `Collection.send_changelog(partition, ...)` is public but uses that same producer.
+    Private API: `Store._db_for_partition` (faust/stores/rocksdb.py, faust-streaming 0.15.3);
+    see docs/streaming-notes.md, 2 (g)."""
+
+    def __init__(self, table: Any, output: Output) -> None:
+        self.table = table
+        self.output = output
+        self.changelog = table.changelog_topic.get_topic_name()
+        self.delivered: dict[int, int] = {}  # partition -> last changelog offset delivered
+        output.writers.append(self)
+
+    def get(self, partition: int, key: bytes) -> bytes | None:
+        """The value in that partition's RocksDB (what a `Table` read inside an agent reads:
+        one DB, not a lookup in each)."""
+        value: bytes | None = self.table.data._db_for_partition(partition).get(key)
+        return value
+
+    def write(self, writes: Mapping[int, Sequence[tuple[bytes, bytes | None]]]) -> None:
+        """`{partition: [(key, value or None to delete), ...]}`."""
+        store = self.table.data
+        for partition, items in writes.items():
+            batch = WriteBatch(raw_mode=True)
+            for key, value in items:
+                if value is None:
+                    batch.delete(key)
+                else:
+                    batch.put(key, value)
+            store._db_for_partition(partition).write(batch)
+            for key, value in items:
+                self.output.send(self.changelog, key, value, partition, self._changelogged)
+
+    def _changelogged(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self.output.delivered(err, msg)
+        elif msg.offset() > self.delivered.get(msg.partition(), -1):
+            self.delivered[msg.partition()] = msg.offset()
+
+    def persist(self) -> None:
+        delivered, self.delivered = self.delivered, {}
+        for partition, offset in delivered.items():
+            self.table.data.set_persisted_offset(TP(self.changelog, partition), offset)
 
 
 class Engine:
     """The worker's view of its tickets: table access, the decoded-ticket cache and the timer
     indexes of the partitions it owns."""
 
-    def __init__(self, settings: Settings, policy: RuntimePolicy, table: Any) -> None:
+    def __init__(
+        self, settings: Settings, policy: RuntimePolicy, table: Any, output: Output
+    ) -> None:
         self.settings = settings
         self.policy = policy
         self.table = table
+        self.output = output
+        self.tickets = TableWriter(table, output)
         self.cache: OrderedDict[str, Ticket] = OrderedDict()
         self.indexes: dict[int, TimerIndex] = {}
         self.ready = False
@@ -70,12 +224,23 @@ class Engine:
         return c
 
     # state
-    def load(self, ticket_id: str) -> Ticket | None:
+    def load(
+        self,
+        ticket_id: str,
+        partition: int,
+        pending: Mapping[str, tuple[Ticket, Any]] | None = None,
+    ) -> Ticket | None:
+        """The ticket's current state: changed in the batch being processed (`pending`, not
+        written yet), decoded in the cache, or read from its partition of the table."""
+        if pending is not None:
+            entry = pending.get(ticket_id)
+            if entry is not None:
+                return entry[0]
         ticket = self.cache.get(ticket_id)
         if ticket is not None:
             self.cache.move_to_end(ticket_id)
             return ticket
-        raw = self.table.get(ticket_id.encode())
+        raw = self.tickets.get(partition, ticket_id.encode())
         if raw is None:
             return None
         ticket = state.decode(raw, self.policy)
@@ -87,14 +252,37 @@ class Engine:
         if len(self.cache) > self.settings.cache_tickets:
             self.cache.popitem(last=False)
 
-    def save(self, ticket: Ticket, partition: int) -> None:
-        self.table[ticket.ticket_id.encode()] = state.encode(
-            ticket, partition, self.settings.retention_days
-        )
-        self._remember(ticket)
-        self.index(partition).set(
-            ticket.ticket_id, state.deadline(ticket, self.settings.retention_days)
-        )
+    def save_many(self, touched: Mapping[str, tuple[Ticket, Any]]) -> None:
+        """Write each ticket of a batch once, to the table partition of the event that last
+        changed it (the ticket's own partition), and move its deadlines with one index batch
+        per partition (`TableWriter`)."""
+        retention = self.settings.retention_days
+        writes: dict[int, list[tuple[bytes, bytes | None]]] = {}
+        moves: dict[int, list[tuple[str, int | None]]] = {}
+        for ticket_id, (ticket, event) in touched.items():
+            partition = event.message.partition
+            writes.setdefault(partition, []).append(
+                (ticket_id.encode(), state.encode(ticket, partition, retention))
+            )
+            moves.setdefault(partition, []).append((ticket_id, state.deadline(ticket, retention)))
+            self._remember(ticket)
+        self.tickets.write(writes)
+        for partition, items in moves.items():
+            self.index(partition).set_many(items)
+
+    def discard(self, touched: Mapping[str, tuple[Ticket, Any]], now: int) -> None:
+        """A batch raised before it was written (the ticket being stepped is in `touched`
+        too, maybe half changed): forget its decoded tickets, the table still holds their
+        state before the batch, and take their KPI facts from there again. The batch's events
+        stay unacked, so they are processed again after a restart or rebalance (their alerts
+        then repeat with the same ids)."""
+        for ticket_id, (_ticket, event) in touched.items():
+            self.cache.pop(ticket_id, None)
+            self.facts_sent.pop(ticket_id, None)
+            self.dirty.pop(ticket_id, None)
+            ticket = self.load(ticket_id, event.message.partition)
+            if ticket is not None:
+                self.dirty[ticket_id] = (ticket, now)
 
     def take_dirty(self) -> list[tuple[str, int, list[Any]]]:
         """(ticket id, clock, encoded facts) of the tickets touched since the last call whose
@@ -120,11 +308,12 @@ class Engine:
         return encoded
 
     def drop(self, ticket_id: str, partition: int) -> None:
-        """Forget a ticket closed longer than the retention period."""
+        """Forget a ticket closed longer than the retention period (at once, not at the end of
+        the batch: a later tick of the same batch must not find it in the table)."""
         self.cache.pop(ticket_id, None)
         self.facts_sent.pop(ticket_id, None)
         self.dirty.pop(ticket_id, None)
-        del self.table[ticket_id.encode()]
+        self.tickets.write({partition: [(ticket_id.encode(), None)]})
         self.index(partition).set(ticket_id, None)
 
     # timers
@@ -158,15 +347,23 @@ class Engine:
         metrics.OPEN_TICKETS.set(self.open_tickets())
         metrics.RECOVERY.set(time.monotonic() - self.started)
 
-    def clock_gauges(self, now: int) -> None:
-        """Open and at-risk clocks by clock and priority, over the decoded tickets in memory."""
+    async def clock_gauges(self, now: int, chunk: int = 2_000) -> None:
+        """Open and at-risk clocks by clock and priority, over the decoded tickets in memory.
+
+        The walk over the cache (up to `cache_tickets`, ~5 µs a ticket) yields to the event
+        loop every `chunk` tickets, so the agents and the timer scan are never held up for
+        more than ~10 ms by it; the gauges are set once the walk is done."""
         open_: Counter[tuple[str, str]] = Counter()
         risk: Counter[tuple[str, str]] = Counter()
-        for ticket in self.cache.values():
-            priority = ticket.state.attrs.get("priority") or ""
-            for clock, at_risk in ticket.state.open_clocks(now):
-                open_[(clock, priority)] += 1
-                risk[(clock, priority)] += at_risk
+        tickets = list(self.cache.values())  # the cache changes while the walk yields
+        for start in range(0, len(tickets), chunk):
+            if start:
+                await asyncio.sleep(0)
+            for ticket in tickets[start : start + chunk]:
+                priority = ticket.state.attrs.get("priority") or ""
+                for clock, at_risk in ticket.state.open_clocks(now):
+                    open_[(clock, priority)] += 1
+                    risk[(clock, priority)] += at_risk
         for rule in self.policy.clocks:
             for priority in ("A", "B", "C"):
                 key = (rule.name, priority)
@@ -184,6 +381,36 @@ class Engine:
         for idx in self.indexes.values():
             idx.close()
         self.indexes.clear()
+        # Best effort, e.g. ticks sent since the last commit. Faust has closed the tables by
+        # now: their changelog offsets are not stored (a restart reads a little more).
+        left = self.output.producer.flush(5.0)
+        if left:
+            log.warning("at shutdown: %d message(s) not delivered", left)
+
+
+_gc_tuned = False
+
+
+def tune_gc() -> None:
+    """Once per process, when the worker first has its partitions: move everything allocated
+    so far (modules, Faust's services, the policy) out of the collector's reach, and collect
+    young objects every 10,000 allocations instead of 700. The worker allocates ~100 objects
+    per event and keeps a large, long-lived heap (the decoded-ticket cache): with the default
+    thresholds the collector took ~5 % of its time, mostly rescanning objects that never die."""
+    global _gc_tuned
+    if _gc_tuned:
+        return
+    _gc_tuned = True
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
+
+
+def batches(stream: faust.StreamT[bytes], within: float) -> AsyncIterator[Sequence[Any]]:
+    """The stream's events (not values: its annotation says otherwise) in lists of up to
+    BATCH, `within` seconds apart at most, not acked: `Stream.noack_take`, public on
+    `faust.Stream` but not in the `StreamT` interface."""
+    return cast("faust.Stream[bytes]", stream).noack_take(BATCH, within=within)
 
 
 def _version() -> str:
@@ -203,20 +430,23 @@ def _highwater(app: faust.App, tp: Any) -> int | None:
     return int(hw) if hw is not None else None
 
 
+_ALERT_SERIES: dict[tuple[str, ...], Any] = {}  # labels -> the ALERTS child (labels() locks)
+
+
 def _count(alerts: list[dict[str, Any]], from_timer: bool, detected: int) -> None:
     for a in alerts:
         team = (a.get("responsible") or {}).get("team") or ""
-        metrics.ALERTS.labels(
-            a["clock"], a["kind"], a["level"] or "", a["priority"] or "", team
-        ).inc()
+        labels = (a["clock"], a["kind"], a["level"] or "", a["priority"] or "", team)
+        series = _ALERT_SERIES.get(labels)
+        if series is None:
+            series = _ALERT_SERIES[labels] = metrics.ALERTS.labels(*labels)
+        series.inc()
         if from_timer and a["kind"] != "retraction":
             lag = detected / 1e6 - _epoch_s(a["due_at"])
             metrics.TIMER_LAG.observe(max(lag, 0.0))
 
 
 def _epoch_s(iso_text: str) -> float:
-    from datetime import datetime
-
     return datetime.fromisoformat(iso_text).timestamp()
 
 
@@ -277,7 +507,7 @@ def consistency_check(settings: Settings, tansu: bool) -> bool:
     return not tansu
 
 
-def build_app(settings: Settings) -> tuple[faust.App, Engine]:
+def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.App, Engine]:
     """The Faust app and its engine, wired to the topics of `settings`."""
     policy = load(settings.policy)
     (Path(settings.data_dir) / "faust").mkdir(parents=True, exist_ok=True)
@@ -302,8 +532,6 @@ def build_app(settings: Settings) -> tuple[faust.App, Engine]:
     }
     events = app.topic(settings.events_topic, partitions=settings.partitions, **raw)
     ticks = app.topic(settings.ticks_topic, partitions=settings.partitions, **raw)
-    alerts = app.topic(settings.alerts_topic, partitions=settings.partitions, **raw)
-    dlq = app.topic(settings.dlq_topic, partitions=1, **raw)
     table = app.Table(
         "tickets",
         partitions=settings.partitions,
@@ -311,97 +539,152 @@ def build_app(settings: Settings) -> tuple[faust.App, Engine]:
         value_type=bytes,
     )
     kpi_facts = app.topic(settings.kpi_facts_topic, partitions=1, **raw)
-    kpis_out = app.topic(settings.kpis_topic, partitions=1, **raw)
     facts_table = app.Table("kpi-facts", partitions=1, key_type=bytes, value_type=bytes)
-    engine = Engine(settings, policy, table)
+    out = output or Output(str(settings.broker))
+    engine = Engine(settings, policy, table, out)
+    facts_writer = TableWriter(facts_table, out)
     aggregator = KpiAggregator(policy, settings.retention_days)
     metrics.BUILD.labels(_version(), policy.version).set(1)
     metrics.initialise()
     for name, target in policy.kpis.targets.items():
         metrics.KPI_TARGET.labels(name).set(target)
+    alerts_topic, facts_topic = settings.alerts_topic, settings.kpi_facts_topic
+    retention_us = int(settings.retention_days * state.DAY_US)
 
-    async def publish(
-        ticket: Ticket, out: list[dict[str, Any]], now: int, forget: bool = False
+    def publish(
+        ticket: Ticket, alerts: list[dict[str, Any]], now: int, forget: bool = False
     ) -> None:
         """The alerts of a step or tick; the ticket's KPI facts are sent before the next offset
-        commit (`FactsBeforeCommit`), or at once when its state is dropped (forget them)."""
+        commit (`BeforeCommit`), or at once when its state is dropped (forget them). One
+        producer for both, so a ticket's facts and its tombstone stay in order."""
         key = ticket.ticket_id.encode()
-        for a in out:
-            await alerts.send(key=key, value=orjson.dumps(a))
+        for a in alerts:
+            out.send(alerts_topic, key, orjson.dumps(a))
         if forget:
-            await kpi_facts.send(key=key, value=facts_message(now, None), partition=0)
+            out.send(facts_topic, key, facts_message(now, None), 0)
         else:
             engine.dirty[ticket.ticket_id] = (ticket, now)
 
-    class FactsBeforeCommit(faust.Sensor):
-        """Faust flushes its producer and then commits the offsets it computed right after this
-        hook: facts queued here are on the broker before the events that changed them count
-        as done (at least once), and a ticket with many events between commits is sent once.
-        A repeated event after a crash marks its ticket again, so nothing is lost."""
+    class BeforeCommit(faust.Sensor):
+        """Faust computes the offsets to commit, flushes its producer (the changelogs) and
+        commits right after this hook, with no await in between: what a batch emitted before
+        its events were acked is on the broker before they count as done (at least once).
+        Facts queued here go out once per commit, however many events a ticket had; a repeated
+        event after a crash marks its ticket again, so nothing is lost."""
 
         def on_commit_initiated(self, consumer: Any) -> Any:
             for ticket_id, now, encoded in engine.take_dirty():
-                kpi_facts.send_soon(
-                    key=ticket_id.encode(), value=facts_message(now, encoded), partition=0
-                )
+                out.send(facts_topic, ticket_id.encode(), facts_message(now, encoded), 0)
+            out.flush()
             return None
 
-    app.sensors.add(FactsBeforeCommit())
+    app.sensors.add(BeforeCommit())
+
+    def mine(batch: Sequence[Any], ready: bool) -> list[Any]:
+        """The events of a batch the worker may process now: as Faust's own stream iterator
+        does, none read before the last rebalance (another generation), and none before the
+        agent's table is recovered (`ready`). Those are left unacked: whoever owns their
+        partition now reads them again from the committed offset."""
+        if not ready:
+            return []
+        generation = app.consumer_generation_id
+        return [e for e in batch if e.message.generation_id == generation]
+
+    def step_events(batch: Sequence[Any]) -> None:
+        """Validate, re-key or step each event; write each touched ticket once."""
+        touched: dict[str, tuple[Ticket, Any]] = {}
+        highwaters: dict[Any, int | None] = {}  # the last fetch's: the same for the whole batch
+        wall = now_us()
+        try:
+            for event in batch:
+                msg = event.message
+                try:
+                    ev = parse_event(msg.value)
+                except InvalidEvent as e:
+                    metrics.REJECTED.labels(metrics.reject_reason(e.reason)).inc()
+                    out.send(
+                        settings.dlq_topic,
+                        None,
+                        dead_letter(e.reason, msg.value, msg.topic, msg.partition, msg.offset),
+                    )
+                    continue
+                key = msg.key.decode("utf-8", "replace") if msg.key is not None else None
+                if key != ev.ticket_id:
+                    out.send(settings.events_topic, ev.ticket_id.encode(), msg.value)  # re-key
+                    continue
+                ticket = engine.load(ev.ticket_id, msg.partition, touched) or Ticket.new(
+                    ev.ticket_id, engine.policy
+                )
+                compact = from_model(ev)
+                clock = engine.clock(msg.partition)
+                mono = time.monotonic()
+                tp = msg.tp
+                if tp not in highwaters:
+                    highwaters[tp] = _highwater(app, tp)
+                clock.observe(compact.at, msg.offset, highwaters[tp], mono)
+                wall = now_us()
+                now = clock.now(wall, mono)
+                touched[ev.ticket_id] = (ticket, event)  # before the step: see `discard`
+                alerts = ticket.step(compact, now, wall)
+                if alerts:
+                    _count(alerts, False, wall)
+                publish(ticket, alerts, now)
+        except Exception:
+            engine.discard(touched, wall)
+            raise
+        engine.save_many(touched)
+
+    def step_ticks(batch: Sequence[Any]) -> None:
+        """Run each tick; drop tickets past their retention; write each touched ticket once."""
+        touched: dict[str, tuple[Ticket, Any]] = {}
+        wall = now_us()
+        try:
+            for event in batch:
+                msg = event.message
+                ticket_id = msg.key.decode()
+                ticket = engine.load(ticket_id, msg.partition, touched)
+                if ticket is None:
+                    continue
+                wall = now_us()
+                now = _NOW.unpack(msg.value)[0] if len(msg.value or b"") == _NOW.size else wall
+                touched[ticket_id] = (ticket, event)  # before the tick: see `discard`
+                alerts = ticket.tick(now, wall)
+                last = ticket.last_event_at()
+                forget = (
+                    ticket.is_closed()
+                    and ticket.next_due() is None
+                    and last is not None
+                    and now >= last + retention_us
+                )
+                if forget:
+                    del touched[ticket_id]
+                    engine.drop(ticket_id, msg.partition)
+                if alerts:
+                    _count(alerts, True, wall)
+                publish(ticket, alerts, now, forget)
+        except Exception:
+            engine.discard(touched, wall)
+            raise
+        engine.save_many(touched)
 
     @app.agent(events)
     async def on_event(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            msg = event.message
-            metrics.EVENTS.inc()
-            try:
-                ev = parse_event(msg.value)
-            except InvalidEvent as e:
-                metrics.REJECTED.labels(metrics.reject_reason(e.reason)).inc()
-                await dlq.send(
-                    value=dead_letter(e.reason, msg.value, msg.topic, msg.partition, msg.offset)
-                )
-                continue
-            key = msg.key.decode("utf-8", "replace") if msg.key is not None else None
-            if key != ev.ticket_id:
-                await events.send(key=ev.ticket_id.encode(), value=msg.value)  # re-key
-                continue
-            ticket = engine.load(ev.ticket_id) or Ticket.new(ev.ticket_id, engine.policy)
-            compact = from_model(ev)
-            clock = engine.clock(msg.partition)
-            mono = time.monotonic()
-            clock.observe(compact.at, msg.offset, _highwater(app, msg.tp), mono)
-            wall = now_us()
-            now = clock.now(wall, mono)
-            out = ticket.step(compact, now, wall)
-            engine.save(ticket, msg.partition)
-            _count(out, False, wall)
-            await publish(ticket, out, now)
+        async for batch in batches(stream, EVENTS_WITHIN_S):
+            todo = mine(batch, engine.ready)
+            step_events(todo)  # no await inside: a batch never interleaves with another
+            for event in todo:
+                await stream.ack(event)
+            metrics.EVENTS.inc(len(todo))
+            out.poll()
 
     @app.agent(ticks)
     async def on_tick(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            msg = event.message
-            ticket_id = msg.key.decode()
-            ticket = engine.load(ticket_id)
-            if ticket is None:
-                continue
-            wall = now_us()
-            now = _NOW.unpack(msg.value)[0] if len(msg.value or b"") == _NOW.size else wall
-            out = ticket.tick(now, wall)
-            last = ticket.last_event_at()
-            if (
-                ticket.is_closed()
-                and ticket.next_due() is None
-                and last is not None
-                and now >= last + int(settings.retention_days * state.DAY_US)
-            ):
-                engine.drop(ticket_id, msg.partition)
-                forget = True
-            else:
-                engine.save(ticket, msg.partition)
-                forget = False
-            _count(out, True, wall)
-            await publish(ticket, out, now, forget)
+        async for batch in batches(stream, TICKS_WITHIN_S):
+            todo = mine(batch, engine.ready)
+            step_ticks(todo)
+            for event in todo:
+                await stream.ack(event)
+            out.poll()
 
     @app.timer(interval=settings.timer_interval)
     async def scan_timers() -> None:
@@ -410,35 +693,51 @@ def build_app(settings: Settings) -> tuple[faust.App, Engine]:
         wall, mono = now_us(), time.monotonic()
         for partition, idx in list(engine.indexes.items()):
             now = engine.clock(partition).now(wall, mono)
+            value = _NOW.pack(now)
             for _due, ticket_id in idx.pop_due(now, limit=10_000):
-                await ticks.send(key=ticket_id.encode(), value=_NOW.pack(now), partition=partition)
+                out.send(settings.ticks_topic, ticket_id.encode(), value, partition)
+        out.poll()
         metrics.OPEN_TICKETS.set(engine.open_tickets())
 
     @app.timer(interval=5.0)
     async def refresh_gauges() -> None:
-        engine.clock_gauges(now_us())
+        await engine.clock_gauges(now_us())
         for partition, clock in engine.clocks.items():
             metrics.CONSUMER_LAG.labels(str(partition)).set(clock.lag)
         metrics.STATE_BYTES.set(engine.state_bytes())
 
+    def fold_facts(batch: Sequence[Any]) -> None:
+        """The latest facts of each ticket in the batch replace its stored ones: in the KPI
+        store and in the facts table (one write per ticket, as for the tickets table)."""
+        latest: dict[tuple[int, bytes], bytes | None] = {}
+        highwaters: dict[Any, int | None] = {}
+        mono = time.monotonic()
+        for event in batch:
+            msg = event.message
+            body = orjson.loads(msg.value)
+            tp = msg.tp
+            if tp not in highwaters:
+                highwaters[tp] = _highwater(app, tp)
+            aggregator.clock.observe(int(body["now"]), msg.offset, highwaters[tp], mono)
+            new = orjson.dumps(body["facts"]) if body["facts"] is not None else None
+            latest[(msg.partition, msg.key)] = new  # a later message of a ticket replaces
+        writes: dict[int, list[tuple[bytes, bytes | None]]] = {}
+        for (partition, key), new in latest.items():
+            old = facts_writer.get(partition, key)
+            if new != old:
+                aggregator.update(old, new)
+                writes.setdefault(partition, []).append((key, new))
+        facts_writer.write(writes)
+
     @app.agent(kpi_facts)
     async def on_facts(stream: faust.StreamT[bytes]) -> None:
         """The aggregator: the latest facts per ticket replace its previous ones in the store."""
-        async for event in stream.events():
-            msg = event.message
-            body = orjson.loads(msg.value)
-            aggregator.clock.observe(
-                int(body["now"]), msg.offset, _highwater(app, msg.tp), time.monotonic()
-            )
-            old = facts_table.get(msg.key)
-            new = orjson.dumps(body["facts"]) if body["facts"] is not None else None
-            if new == old:
-                continue
-            aggregator.update(old, new)
-            if new is None:
-                facts_table.pop(msg.key, None)
-            else:
-                facts_table[msg.key] = new
+        async for batch in batches(stream, FACTS_WITHIN_S):
+            todo = mine(batch, aggregator.ready)
+            fold_facts(todo)
+            for event in todo:
+                await stream.ack(event)
+            out.poll()
 
     @app.timer(interval=settings.kpi_interval)
     async def publish_kpis() -> None:
@@ -447,12 +746,14 @@ def build_app(settings: Settings) -> tuple[faust.App, Engine]:
             return
         now = aggregator.clock.now(now_us(), time.monotonic())
         for key, value in aggregator.publishable(now):
-            await kpis_out.send(key=key, value=value)
+            out.send(settings.kpis_topic, key, value)
+        out.poll()
         aggregator.refresh_gauges()
 
     @table.on_recover
     async def rebuild_timers() -> None:
         engine.rebuild()
+        tune_gc()
 
     @facts_table.on_recover
     async def rebuild_kpis() -> None:
@@ -461,6 +762,7 @@ def build_app(settings: Settings) -> tuple[faust.App, Engine]:
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app_: faust.App, revoked: Any, **kwargs: Any) -> None:
+        out.flush()  # the changelog offsets go into the partitions' RocksDBs before they close
         engine.reset()
         aggregator.reset()
 

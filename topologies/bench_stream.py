@@ -480,6 +480,12 @@ class Worker:
             f"{t}.dlq",
             "--ticks-topic",
             f"{t}.ticks",
+            # Its own KPI topics: a worker's aggregator reads its facts topic from the start,
+            # so a shared one would make each worker also fold the facts of the previous ones.
+            "--kpis-topic",
+            f"{t}.kpis",
+            "--kpi-facts-topic",
+            f"{t}.kpi-facts",
             "--partitions",
             str(self.partitions),
             "--data-dir",
@@ -500,6 +506,9 @@ class Worker:
                 f"{t}.ticks": self.partitions,
                 f"{t}.dlq": 1,
             },
+        )
+        create_topics(
+            self.bootstrap, {f"{t}.kpis": 1, f"{t}.kpi-facts": 1}, {"cleanup.policy": "compact"}
         )
 
     def start(self, timeout: float = 60.0) -> Worker:

@@ -1,0 +1,264 @@
+"""The worker's state path without a broker: batched table writes with explicit partitions,
+their changelog through `Output`, persisted changelog offsets, and delivery failures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+from rocksdict import Options, Rdict
+
+from config.loader import load
+from engine.history import from_model
+from engine.ticket import Ticket
+from schemas.parse import parse_event
+from topologies import state
+from topologies.app import DeliveryError, Engine, Output
+from topologies.settings import Settings
+
+POLICY = load(None)
+CHANGELOG = "g-tickets-changelog"
+
+
+@dataclass
+class FakeMsg:
+    topic_: str
+    partition_: int
+    key_: bytes | None
+    value_: bytes | None
+    offset_: int = -1
+
+    def topic(self) -> str:
+        return self.topic_
+
+    def partition(self) -> int:
+        return self.partition_
+
+    def key(self) -> bytes | None:
+        return self.key_
+
+    def value(self) -> bytes | None:
+        return self.value_
+
+    def offset(self) -> int:
+        return self.offset_
+
+
+@dataclass
+class FakeProducer:
+    """librdkafka's contract as `Output` uses it: produce queues, poll/flush deliver."""
+
+    fail: set[str] = field(default_factory=set)  # topics whose messages fail
+    stuck: bool = False  # flush leaves everything undelivered
+    queued: list[tuple[FakeMsg, Any]] = field(default_factory=list)
+    delivered: list[FakeMsg] = field(default_factory=list)
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def produce(self, topic: str, value: Any, key: Any, partition: int, on_delivery: Any) -> None:
+        self.queued.append((FakeMsg(topic, partition, key, value), on_delivery))
+
+    def poll(self, timeout: float = 0) -> int:
+        served = 0
+        while self.queued:
+            msg, callback = self.queued.pop(0)
+            if msg.topic_ in self.fail:
+                callback("KafkaError{code=MSG_TIMED_OUT}", msg)
+            else:
+                slot = (msg.topic_, msg.partition_)
+                msg.offset_ = self.offsets.get(slot, -1) + 1
+                self.offsets[slot] = msg.offset_
+                self.delivered.append(msg)
+                callback(None, msg)
+            served += 1
+        return served
+
+    def flush(self, timeout: float = 0) -> int:
+        if self.stuck:
+            return len(self.queued)
+        self.poll()
+        return 0
+
+
+class FakeStore:
+    """The two store methods the engine uses, on real RocksDBs (one per partition)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.dbs: dict[int, Rdict] = {}
+        self.persisted: dict[tuple[str, int], int] = {}
+
+    def _db_for_partition(self, partition: int) -> Rdict:
+        if partition not in self.dbs:
+            self.dbs[partition] = Rdict(str(self.root / f"t-{partition}"), Options(raw_mode=True))
+        return self.dbs[partition]
+
+    def set_persisted_offset(self, tp: Any, offset: int) -> None:
+        self.persisted[(tp.topic, tp.partition)] = offset
+
+    def close(self) -> None:
+        for db in self.dbs.values():
+            db.close()
+
+
+class FakeTable:
+    def __init__(self, root: Path) -> None:
+        self.data = FakeStore(root)
+        self.changelog_topic = SimpleNamespace(get_topic_name=lambda: CHANGELOG)
+
+    def items(self) -> Iterator[tuple[bytes, bytes]]:
+        for db in self.data.dbs.values():
+            yield from db.items()
+
+
+def event_at(partition: int) -> Any:
+    return SimpleNamespace(message=SimpleNamespace(partition=partition))
+
+
+def stepped(ticket_id: str, *types: str) -> Ticket:
+    """A ticket after a `created` event an hour ago and then `types`, a minute apart."""
+    t0 = datetime.now(UTC) - timedelta(hours=1)
+    ticket = Ticket.new(ticket_id, POLICY)
+    body: dict[str, Any] = {
+        "event_id": f"{ticket_id}-0",
+        "ticket_id": ticket_id,
+        "type": "created",
+        "occurred_at": t0.isoformat(),
+        "priority": "A",
+        "category": "simple",
+        "channel": "phone",
+        "team": "team-1",
+    }
+    events = [body] + [
+        {
+            "event_id": f"{ticket_id}-{i}",
+            "ticket_id": ticket_id,
+            "type": kind,
+            "occurred_at": (t0 + timedelta(minutes=i)).isoformat(),
+        }
+        for i, kind in enumerate(types, start=1)
+    ]
+    for body in events:
+        ev = from_model(parse_event(orjson.dumps(body)))
+        ticket.step(ev, ev.at, ev.at)
+    return ticket
+
+
+@pytest.fixture
+def parts(tmp_path: Path) -> Iterator[tuple[Engine, FakeTable, FakeProducer]]:
+    table = FakeTable(tmp_path)
+    producer = FakeProducer()
+    engine = Engine(Settings(data_dir=tmp_path), POLICY, table, Output("unused", producer))
+    yield engine, table, producer
+    for idx in engine.indexes.values():
+        idx.close()
+    table.data.close()
+
+
+def test_a_batch_writes_each_ticket_once_to_its_partition_and_changelog(
+    parts: tuple[Engine, FakeTable, FakeProducer],
+) -> None:
+    engine, table, producer = parts
+    a, b = stepped("A-1"), stepped("B-1", "responded")
+    engine.save_many({"A-1": (a, event_at(2)), "B-1": (b, event_at(0))})
+    stored = table.data.dbs[2][b"A-1"]
+    assert stored is not None and state.decode(stored, POLICY).ticket_id == "A-1"
+    assert table.data.dbs[0][b"B-1"] == state.encode(b, 0, engine.settings.retention_days)
+    assert b"A-1" not in table.data.dbs.get(0, {})
+    sent = [(m.topic_, m.partition_, m.key_) for m, _ in producer.queued]
+    assert sorted(sent) == [(CHANGELOG, 0, b"B-1"), (CHANGELOG, 2, b"A-1")]
+    assert engine.index(2).get("A-1") == state.deadline(a, engine.settings.retention_days)
+    assert engine.index(0).get("B-1") == state.deadline(b, engine.settings.retention_days)
+    assert engine.load("A-1", 2) is a  # kept decoded
+
+
+def test_changelog_offsets_are_persisted_once_delivered(
+    parts: tuple[Engine, FakeTable, FakeProducer],
+) -> None:
+    engine, table, _producer = parts
+    ticket = stepped("A-1")
+    engine.save_many({"A-1": (ticket, event_at(1))})
+    engine.save_many({"A-1": (ticket, event_at(1)), "C-1": (stepped("C-1"), event_at(3))})
+    assert table.data.persisted == {}  # nothing delivered yet
+    engine.output.poll()
+    assert table.data.persisted == {(CHANGELOG, 1): 1, (CHANGELOG, 3): 0}
+
+
+def test_load_prefers_the_batch_then_the_cache_then_the_tickets_partition(
+    parts: tuple[Engine, FakeTable, FakeProducer],
+) -> None:
+    engine, _table, _producer = parts
+    ticket = stepped("A-1")
+    engine.save_many({"A-1": (ticket, event_at(1))})
+    engine.cache.clear()
+    assert engine.load("A-1", 0) is None  # not in partition 0
+    loaded = engine.load("A-1", 1)
+    assert loaded is not None and loaded.to_bytes() == ticket.to_bytes()
+    assert engine.load("A-1", 1) is loaded  # cached now
+    pending = stepped("A-1", "responded")
+    assert engine.load("A-1", 1, {"A-1": (pending, event_at(1))}) is pending
+
+
+def test_a_dropped_ticket_leaves_table_changelog_and_index(
+    parts: tuple[Engine, FakeTable, FakeProducer],
+) -> None:
+    engine, table, producer = parts
+    engine.save_many({"A-1": (stepped("A-1"), event_at(1))})
+    engine.dirty["A-1"] = (stepped("A-1"), 0)
+    engine.drop("A-1", 1)
+    assert b"A-1" not in table.data.dbs[1]
+    assert (producer.queued[-1][0].key_, producer.queued[-1][0].value_) == (b"A-1", None)
+    assert engine.index(1).get("A-1") is None
+    assert "A-1" not in engine.cache and "A-1" not in engine.dirty
+
+
+def test_a_failed_batch_leaves_memory_as_the_table_has_it(
+    parts: tuple[Engine, FakeTable, FakeProducer],
+) -> None:
+    engine, _table, _producer = parts
+    saved = stepped("A-1")
+    engine.save_many({"A-1": (saved, event_at(1))})
+    as_saved = saved.to_bytes()
+    half_done = engine.load("A-1", 1)
+    assert half_done is saved
+    half_done.step(from_model(parse_event(orjson.dumps({
+        "event_id": "A-1-9", "ticket_id": "A-1", "type": "responded",
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }))), 0, 0)  # fmt: skip
+    engine.discard({"A-1": (half_done, event_at(1)), "N-1": (stepped("N-1"), event_at(1))}, 7)
+    reloaded = engine.load("A-1", 1)
+    assert reloaded is not half_done and reloaded is not None
+    assert reloaded.to_bytes() == as_saved != half_done.to_bytes()
+    assert engine.dirty["A-1"][1] == 7 and "N-1" not in engine.dirty  # N-1 was never written
+
+
+def test_delivery_failures_block_every_later_commit() -> None:
+    producer = FakeProducer(fail={"sla.alerts"})
+    out = Output("unused", producer)
+    out.send("sla.alerts", b"T-1", b"{}")
+    out.send("sla.ticks", b"T-1", b"now", 2)
+    with pytest.raises(DeliveryError, match=r"sla\.alerts"):
+        out.flush()
+    with pytest.raises(DeliveryError):  # sticky: no commit after a lost message
+        out.flush()
+    stuck = Output("unused", FakeProducer(stuck=True))
+    stuck.send("sla.alerts", b"T-1", b"{}")
+    with pytest.raises(DeliveryError, match="1 message"):
+        stuck.flush(0.01)
+
+
+def test_output_keeps_partition_and_tombstones() -> None:
+    producer = FakeProducer()
+    out = Output("unused", producer)
+    out.send("t", b"k", None, 3)
+    out.send("u", None, b"v")
+    out.flush()
+    assert [(m.topic_, m.partition_, m.key_, m.value_) for m in producer.delivered] == [
+        ("t", 3, b"k", None),
+        ("u", -1, None, b"v"),
+    ]
