@@ -1,8 +1,15 @@
 """Business calendars: which instants count towards an SLA, and arithmetic over them.
 
 Instants are integer µs since the epoch (engine.instant). A calendar turns each local
-date into UTC working blocks [start, end); add_us / elapsed_us walk those blocks day by
-day, with per-date caches so the hot path is dict lookups and integer arithmetic.
+date into UTC working blocks [start, end); add_us / subtract_us / elapsed_us walk those
+blocks day by day, with per-date caches so the hot path is dict lookups and integer
+arithmetic.
+
+A local date's wall-clock blocks come from, in order of precedence: its entry in `dates`
+(special hours, overriding everything else; empty = closed), policy extra workdays /
+holidays, the country's make-up days / holidays, then the weekly pattern (`week` when given,
+else `hours` on `weekdays`). Make-up and extra working days use `hours`. `breaks` of the date
+are then cut out of whatever blocks it has.
 """
 
 from __future__ import annotations
@@ -21,13 +28,17 @@ __all__ = [
     "add",
     "add_us",
     "blocks",
+    "day_hours",
     "elapsed",
     "elapsed_us",
     "is_working_day",
+    "subtract",
+    "subtract_us",
 ]
 
 Block = tuple[int, int]
 Blocks = tuple[Block, ...]
+DatedBlocks = tuple[tuple[date, Blocks], ...]
 
 _DAY_S = 86_400
 _DAY_US = _DAY_S * US_PER_S
@@ -40,8 +51,11 @@ _ONE_US = timedelta(microseconds=1)
 
 @dataclass(frozen=True, slots=True)
 class Calendar:
-    """A named working-time calendar: zone, weekly hours, holidays and make-up days.
+    """A named working-time calendar: zone, weekly hours, holidays, make-up days, special
+    dates and breaks (wall-clock seconds from local midnight, end up to 86400).
 
+    `week`, when given, holds the blocks of each weekday (Monday first; empty = closed) and
+    decides `weekdays`; `hours` are then the blocks of make-up and extra working days.
     Hashable, so per-calendar caches can be keyed on it. Inputs are normalised
     (lists become tuples / frozensets) and validated at construction.
     """
@@ -54,11 +68,24 @@ class Calendar:
     country: str | None = None
     extra_holidays: frozenset[date] = frozenset()
     extra_workdays: frozenset[date] = frozenset()
+    week: tuple[Blocks, ...] = ()
+    dates: DatedBlocks = ()
+    breaks: DatedBlocks = ()
 
     def __post_init__(self) -> None:
         """Normalise container types and reject calendars that cannot be evaluated."""
-        hours = tuple((int(s), int(e)) for s, e in self.hours)
+        hours = _norm(self.hours)
+        week = tuple(_norm(b) for b in self.week)
+        dates = tuple(sorted((d, _norm(b)) for d, b in self.dates))
+        breaks = tuple(sorted((d, _norm(b)) for d, b in self.breaks))
         object.__setattr__(self, "hours", hours)
+        object.__setattr__(self, "week", week)
+        object.__setattr__(self, "dates", dates)
+        object.__setattr__(self, "breaks", breaks)
+        if week:
+            if len(week) != 7:
+                raise ValueError(f"calendar {self.name!r}: week needs 7 entries, Monday first")
+            object.__setattr__(self, "weekdays", frozenset(i for i, b in enumerate(week) if b))
         object.__setattr__(self, "weekdays", frozenset(self.weekdays))
         object.__setattr__(self, "extra_holidays", frozenset(self.extra_holidays))
         object.__setattr__(self, "extra_workdays", frozenset(self.extra_workdays))
@@ -67,21 +94,28 @@ class Calendar:
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"calendar {self.name!r}: unknown time zone {self.tz!r}") from exc
         if self.always_open:
-            if hours or self.country or self.extra_holidays or self.extra_workdays:
+            if (
+                hours
+                or self.country
+                or self.extra_holidays
+                or self.extra_workdays
+                or week
+                or dates
+                or breaks
+            ):
                 raise ValueError(
-                    f"calendar {self.name!r}: always_open takes no hours, country or extra days"
+                    f"calendar {self.name!r}: always_open takes no hours, country, "
+                    "extra days, special dates or breaks"
                 )
             return
         if not hours:
             raise ValueError(f"calendar {self.name!r}: working hours are required")
-        previous_end = 0
-        for start, end in hours:
-            if not 0 <= start < end <= _DAY_S or start < previous_end:
-                raise ValueError(
-                    f"calendar {self.name!r}: hours must be sorted, non-overlapping "
-                    f"(start, end) seconds within a day, got {hours!r}"
-                )
-            previous_end = end
+        for blocks_ in (hours, *week, *(b for _, b in dates), *(b for _, b in breaks)):
+            _check_blocks(self.name, blocks_)
+        for what, entries in (("dates", dates), ("breaks", breaks)):
+            days = [d for d, _ in entries]
+            if len(set(days)) != len(days):
+                raise ValueError(f"calendar {self.name!r}: a date is given twice in {what}")
         if not self.weekdays <= frozenset(range(7)):
             raise ValueError(f"calendar {self.name!r}: weekdays must be 0..6")
         if both := self.extra_holidays & self.extra_workdays:
@@ -90,6 +124,40 @@ class Calendar:
             )
         if self.country is not None and self.country not in _supported_countries():
             raise ValueError(f"calendar {self.name!r}: unknown country {self.country!r}")
+
+
+def _norm(blocks_: object) -> Blocks:
+    """Blocks as a tuple of (int, int)."""
+    return tuple((int(s), int(e)) for s, e in blocks_)  # type: ignore[attr-defined]
+
+
+def _check_blocks(name: str, blocks_: Blocks) -> None:
+    """Blocks must be sorted, non-overlapping (start, end) seconds within one day."""
+    previous_end = 0
+    for start, end in blocks_:
+        if not 0 <= start < end <= _DAY_S or start < previous_end:
+            raise ValueError(
+                f"calendar {name!r}: hours must be sorted, non-overlapping "
+                f"(start, end) seconds within a day, got {blocks_!r}"
+            )
+        previous_end = end
+
+
+def _cut(blocks_: Blocks, cuts: Blocks) -> Blocks:
+    """`blocks_` minus the intervals in `cuts` (both sorted wall-clock seconds)."""
+    out: list[Block] = []
+    for start, end in blocks_:
+        for c_start, c_end in cuts:
+            if c_end <= start or c_start >= end:
+                continue
+            if c_start > start:
+                out.append((start, c_start))
+            start = max(start, c_end)
+            if start >= end:
+                break
+        if start < end:
+            out.append((start, end))
+    return tuple(out)
 
 
 @lru_cache(maxsize=1)
@@ -108,20 +176,44 @@ def _country_days(country: str, year: int) -> tuple[frozenset[date], frozenset[d
     return days_off, makeup
 
 
-def is_working_day(cal: Calendar, day: date) -> bool:
-    """Whether a local date has working time: policy extras first, then the country, then
-    the weekly pattern (24x7 calendars work every day)."""
-    if cal.always_open or day in cal.extra_workdays:
-        return True
+def _base_hours(cal: Calendar, day: date) -> Blocks:
+    """A date's wall-clock blocks before breaks: special date, policy extras, the country,
+    then the weekly pattern."""
+    for d, special in cal.dates:
+        if d == day:
+            return special
+    if day in cal.extra_workdays:
+        return cal.hours
     if day in cal.extra_holidays:
-        return False
+        return ()
     if cal.country is not None:
         days_off, makeup = _country_days(cal.country, day.year)
         if day in makeup:
-            return True
+            return cal.hours
         if day in days_off:
-            return False
-    return day.weekday() in cal.weekdays
+            return ()
+    weekday = day.weekday()
+    if cal.week:
+        return cal.week[weekday]
+    return cal.hours if weekday in cal.weekdays else ()
+
+
+def day_hours(cal: Calendar, day: date) -> Blocks:
+    """Wall-clock working blocks (seconds from local midnight) of a local date; 24x7: the
+    whole day."""
+    if cal.always_open:
+        return ((0, _DAY_S),)
+    base = _base_hours(cal, day)
+    for d, cuts in cal.breaks:
+        if d == day:
+            return _cut(base, cuts)
+    return base
+
+
+def is_working_day(cal: Calendar, day: date) -> bool:
+    """Whether a local date has working time: special dates first, then policy extras, the
+    country, the weekly pattern, less its breaks (24x7 calendars work every day)."""
+    return bool(day_hours(cal, day))
 
 
 class _Zone:
@@ -206,11 +298,12 @@ class _Plan:
         high = zone.day_start(ordinal + 1)
         if self.always_open:
             return ((low, high),), high - low
-        if not is_working_day(self.cal, date.fromordinal(ordinal)):
+        wall = day_hours(self.cal, date.fromordinal(ordinal))
+        if not wall:
             return (), 0
         out: list[Block] = []
         previous = low
-        for start_s, end_s in self.cal.hours:
+        for start_s, end_s in wall:
             start = high if start_s >= _DAY_S else zone.wall_to_us(ordinal, start_s)
             end = high if end_s >= _DAY_S else zone.wall_to_us(ordinal, end_s)
             # A wall time in a DST gap maps (fold=0) past later wall times: clamp.
@@ -299,8 +392,48 @@ def add_us(cal: Calendar, start_us: int, duration_us: int) -> int:
             remaining -= available
 
 
+def subtract_us(cal: Calendar, end_us: int, duration_us: int) -> int:
+    """The latest instant s with exactly duration_us of working time in [s, end_us): the
+    mirror of add_us (so a result can be a block start, and subtract_us(c, x, 0) == x).
+    For t in working time, subtract_us(c, add_us(c, t, d), d) == t."""
+    if duration_us < 0:
+        raise ValueError(f"negative duration {duration_us} µs")
+    if duration_us == 0:
+        return end_us
+    plan = _plan(cal)
+    if plan.always_open:
+        return end_us - duration_us
+    ordinal = plan.zone.local_ordinal(end_us)
+    remaining = duration_us
+    for start, end in reversed(plan.day(ordinal)[0]):
+        if start >= end_us:
+            continue
+        if end > end_us:
+            end = end_us
+        available = end - start
+        if remaining <= available:
+            return end - remaining
+        remaining -= available
+    idle = 0
+    while True:
+        ordinal -= 1
+        day_blocks, total = plan.day(ordinal)
+        if remaining > total:
+            remaining -= total
+            idle = 0 if total else idle + 1
+            if idle > _MAX_IDLE_DAYS:
+                raise ValueError(f"calendar {cal.name!r}: no working time in {_MAX_IDLE_DAYS} days")
+            continue
+        for start, end in reversed(day_blocks):
+            available = end - start
+            if remaining <= available:
+                return end - remaining
+            remaining -= available
+
+
 def elapsed_us(cal: Calendar, a_us: int, b_us: int) -> int:
-    """Working µs in [a_us, b_us); 0 when b_us <= a_us."""
+    """Working µs in [a_us, b_us); 0 when b_us <= a_us (a reversed interval counts nothing:
+    it is not a negative duration; use elapsed_us(c, b, a) for the time between them)."""
     if b_us <= a_us:
         return 0
     plan = _plan(cal)
@@ -352,6 +485,11 @@ def _aware_us(moment: datetime) -> int:
 def add(cal: Calendar, start: datetime, duration: timedelta) -> datetime:
     """The earliest UTC datetime by which `duration` of working time has elapsed."""
     return from_us(add_us(cal, _aware_us(start), duration // _ONE_US))
+
+
+def subtract(cal: Calendar, end: datetime, duration: timedelta) -> datetime:
+    """The latest UTC datetime from which `duration` of working time elapses by `end`."""
+    return from_us(subtract_us(cal, _aware_us(end), duration // _ONE_US))
 
 
 def elapsed(cal: Calendar, a: datetime, b: datetime) -> timedelta:
