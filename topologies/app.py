@@ -625,7 +625,10 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
                 wall = now_us()
                 now = clock.now(wall, mono)
                 touched[ev.ticket_id] = (ticket, event)  # before the step: see `discard`
+                untargeted = len(ticket.state.untargeted)
                 alerts = ticket.step(compact, now, wall)
+                for clock_name, _, _ in ticket.state.untargeted[untargeted:]:
+                    metrics.UNTARGETED.labels(clock_name).inc()
                 if alerts:
                     _count(alerts, False, wall)
                 publish(ticket, alerts, now)
