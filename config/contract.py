@@ -144,7 +144,7 @@ def _coverage(p: PolicyFile, base: Loc, clock: ClockSpec) -> list[Problem]:
                         [*base, "targets"],
                         f"no entry matches {key} {value!r}: those tickets would not be "
                         f"tracked; add a target, or {{when: {{{key}: {value}}}, "
-                        "untracked: true}} to mean it",
+                        "untracked: true} to mean it",
                     )
                 )
     return bad
