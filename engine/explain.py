@@ -389,9 +389,7 @@ def _rule(
     if target is None:
         return None
     rule = policy.clock(clock)
-    calendar = rule.calendar.name
-    if policy.later or rule.calendars:
-        calendar = alert_calendar or calendar
+    calendar = alert_calendar or rule.calendar.name
     steps = tuple((t.kind, t.level, t.at_us) for t in target.thresholds)
     applied = next(
         (s for s in steps if s[0] == kind and s[1] == level), (kind, level, threshold_us)

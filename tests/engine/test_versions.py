@@ -9,6 +9,7 @@ from typing import Any
 
 from config.loader import DEFAULT_POLICY, compile_policy, load, parse
 from engine.evaluate import evaluate
+from engine.explain import explain
 from engine.history import Ev, from_model
 from engine.processor import Processor
 from engine.rules import RuntimePolicy
@@ -124,3 +125,25 @@ def test_restart_with_an_edited_policy_rewrites_history() -> None:
     cut = next(i for i, (_, ev) in enumerate(events) if ev.at >= EFFECTIVE - 86_400 * SECOND)
     live = restart(events, cut, V1, edited)
     assert [a for a in live if a["kind"] == "retraction"]
+
+
+def test_explain_names_the_version_in_force() -> None:
+    proc = Processor(VERSIONS)
+    out: list[dict[str, Any]] = []
+    for ev in (
+        created("e1", "2026-11-25T23:59:30+08:00", ticket="T-1"),
+        created("e2", "2026-11-26T00:00:10+08:00", ticket="T-2"),
+    ):
+        out += proc.ingest("T-1" if ev.id == "e1" else "T-2", ev)
+    out += proc.advance(FAR)
+    for ticket, version, target in (("T-1", V1.version, 60.0), ("T-2", V2.version, 30.0)):
+        mine = [a for a in out if a["ticket_id"] == ticket]
+        warning = next(a for a in mine if a["clock"] == "first_response" and a["kind"] == "warning")
+        assert warning["policy_version"] == version
+        assert warning["target_seconds"] == target
+        rule = explain(proc.tickets[ticket], mine, warning["alert_id"], proc.clock).to_dict()[
+            "rule"
+        ]
+        assert rule["policy_version"] == version
+        assert rule["rule"] == "clocks.first_response.targets[0]"
+        assert rule["target_seconds"] == target
