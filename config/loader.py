@@ -163,6 +163,8 @@ def _checks(model: PolicyFile) -> list[tuple[list[int | str], str]]:
         previous = v.spec.effective_from
         if not given(v.spec):
             bad.append((entry, "a version must replace at least one section"))
+        if not v.model.clocks:
+            bad.append(([*entry, "clocks"], "a version needs at least one clock"))
         fields = given(v.spec)
         for loc, msg in _check(v.model) + check_contract(v.model):
             if loc and loc[0] in fields:

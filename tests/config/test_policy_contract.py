@@ -361,3 +361,24 @@ def test_versions_must_ascend(tmp_path: Path) -> None:
     text = VERSIONED + "  - effective_from: 2026-11-25T00:00:00+08:00\n    stop_all_on: [closed]\n"
     with pytest.raises(PolicyError, match=r"versions\[1\].effective_from: versions must be in"):
         parse(text)
+
+
+def test_the_readme_policy_reference_loads(tmp_path: Path) -> None:
+    readme = (DEFAULT_POLICY.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Policy reference") :]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "readme.yaml"
+    path.write_text(example, encoding="utf-8")
+    policy = load(path)
+    assert len(policy.later) == 1
+    assert policy.later[0][1].notify["minor"] == ("agent", "supervisor")
+    assert [c.calendar.name for c in policy.clock("first_response").calendars] == ["berlin"]
+
+
+def test_a_version_without_clocks_is_refused() -> None:
+    text = VERSIONED.replace(
+        "    clocks:\n      first_response:", "    clocks: {}\n      first_response:"
+    )
+    text = text[: text.index("    clocks: {}")] + "    clocks: {}\n"
+    with pytest.raises(PolicyError, match=r"versions\[0\].clocks: a version needs at least one"):
+        parse(text)
