@@ -11,6 +11,7 @@ import orjson
 from config.loader import compile_policy, parse
 from engine.evaluate import evaluate
 from engine.history import Ev, from_model
+from engine.kpis.facts import contributions
 from engine.processor import Processor
 from schemas.parse import InvalidEvent, parse_event
 from tests.config.test_policy_contract import FEATURES, to_us_iso
@@ -133,3 +134,18 @@ def test_attributes_are_bounded_labels() -> None:
             raise AssertionError(f"accepted {bad}")
     ev = from_model(parse_event(orjson.dumps({**base, "attributes": {"tier": "vip"}})))
     assert ev.data["attributes"] == {"tier": "vip"}
+
+
+def test_untracked_cycles_stay_out_of_sla_attainment() -> None:
+    proc = Processor(POLICY)
+    for ticket, priority in (("T-A", "A"), ("T-C", "C")):
+        proc.ingest(
+            ticket,
+            event(f"{ticket}-1", "created", "2026-12-01T10:00:00+08:00", ticket, priority=priority),
+        )
+        proc.ingest(ticket, event(f"{ticket}-2", "responded", "2026-12-01T10:10:00+08:00", ticket))
+    met = {
+        t: [f.value for f in contributions(proc.tickets[t]) if f.metric == "sla.first_response"]
+        for t in ("T-A", "T-C")
+    }
+    assert met == {"T-A": [1], "T-C": []}
