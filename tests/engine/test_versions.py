@@ -7,6 +7,9 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from config.loader import DEFAULT_POLICY, compile_policy, load, parse
 from engine.evaluate import evaluate
 from engine.explain import explain
@@ -16,6 +19,7 @@ from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
 from schemas.parse import parse_event
 from tests.config.test_policy_contract import VERSIONED, to_us_iso
+from tests.engine import test_properties as properties
 from tests.worked_week import WEEK
 
 V1 = load()
@@ -147,3 +151,28 @@ def test_explain_names_the_version_in_force() -> None:
         assert rule["policy_version"] == version
         assert rule["rule"] == "clocks.first_response.targets[0]"
         assert rule["target_seconds"] == target
+
+
+def run_under(policy: RuntimePolicy, events: list[dict[str, Any]], until: int) -> list[Any]:
+    proc = Processor(policy)
+    out: list[dict[str, Any]] = []
+    for e in events:
+        out.extend(proc.ingest(e["ticket_id"], properties.ev_of(e)))
+    return out + proc.advance(until)
+
+
+@properties.SETTINGS
+@given(data=st.data(), workload=properties.workloads())
+def test_any_arrival_order_under_versions(
+    data: st.DataObject, workload: tuple[list[dict[str, Any]], int]
+) -> None:
+    # the tickets of the workload are created over three days around the new version
+    events, until = workload
+    in_order = run_under(VERSIONS, events, until)
+    shuffled = run_under(VERSIONS, data.draw(properties.arrival(events)), until)
+    assert properties.decision_set(shuffled) == properties.decision_set(in_order)
+    assert properties.content(shuffled) == properties.content(in_order)
+    versions = {a["alert_id"]: a["policy_version"] for a in in_order}
+    assert {a["alert_id"]: a["policy_version"] for a in shuffled if a["alert_id"] in versions} == {
+        k: v for k, v in versions.items() if k in {a["alert_id"] for a in shuffled}
+    }
