@@ -3,18 +3,16 @@ the file, the line and what is wrong."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from config.contract import check_contract
 from config.model import WEEKDAYS, ClockSpec, Grading, PolicyFile, TriggerSpec, block_minutes
-from config.versions import given, version_models
+from config.versions import given, version_models, version_of
 from engine.calendar import Calendar
 from engine.instant import to_us
 from engine.rules import (
@@ -230,37 +228,6 @@ def _check_kpis(p: PolicyFile) -> list[tuple[list[int | str], str]]:
         elif not 0 < value <= 1:
             bad.append((["kpis", "targets", name], "a target is a share in (0, 1]"))
     return bad
-
-
-def _prune(model: BaseModel, dumped: Any) -> Any:
-    """`dumped` (the model's JSON dump) without the fields added since the first release that
-    are at their default, so a policy that does not use them keeps its version."""
-    omit: frozenset[str] = getattr(model, "hash_omit_default", frozenset())
-    for name, info in type(model).model_fields.items():
-        value = getattr(model, name)
-        if name in omit and value == info.get_default(call_default_factory=True):
-            del dumped[name]
-            continue
-        items: list[tuple[Any, Any]] = []
-        if isinstance(value, BaseModel):
-            items = [(value, dumped[name])]
-        elif isinstance(value, list):
-            items = list(zip(value, dumped[name], strict=True))
-        elif isinstance(value, dict):
-            items = list(zip(value.values(), dumped[name].values(), strict=True))
-        for sub, sub_dumped in items:
-            if isinstance(sub, BaseModel):
-                _prune(sub, sub_dumped)
-    return dumped
-
-
-def version_of(model: PolicyFile) -> str:
-    """Content hash of the validated policy (without its later versions): comments and layout
-    do not change it, nor do fields added later while unused."""
-    dumped = _prune(model, model.model_dump(mode="json"))
-    dumped.pop("versions", None)
-    canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def _seconds(blocks: list[str]) -> tuple[tuple[int, int], ...]:

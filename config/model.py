@@ -62,7 +62,7 @@ def _iana_zone(v: str) -> str:
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     # Fields added after the first release: left out of the content hash while at their
-    # default, so a policy that does not use them keeps its version (`loader.version_of`).
+    # default, so a policy that does not use them keeps its version (`versions.version_of`).
     hash_omit_default: ClassVar[frozenset[str]] = frozenset()
 
 

@@ -6,7 +6,12 @@ version is reported at the entry that introduced it."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
 
 from config.model import PolicyFile, VersionSpec
 
@@ -37,3 +42,34 @@ def version_models(p: PolicyFile) -> list[PolicyVersion]:
 def given(spec: VersionSpec) -> set[str]:
     """The sections a version entry replaces."""
     return {f for f in VERSIONED if getattr(spec, f) is not None}
+
+
+def _prune(model: BaseModel, dumped: Any) -> Any:
+    """`dumped` (the model's JSON dump) without the fields added since the first release that
+    are at their default, so a policy that does not use them keeps its version."""
+    omit: frozenset[str] = getattr(model, "hash_omit_default", frozenset())
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        if name in omit and value == info.get_default(call_default_factory=True):
+            del dumped[name]
+            continue
+        items: list[tuple[Any, Any]] = []
+        if isinstance(value, BaseModel):
+            items = [(value, dumped[name])]
+        elif isinstance(value, list):
+            items = list(zip(value, dumped[name], strict=True))
+        elif isinstance(value, dict):
+            items = list(zip(value.values(), dumped[name].values(), strict=True))
+        for sub, sub_dumped in items:
+            if isinstance(sub, BaseModel):
+                _prune(sub, sub_dumped)
+    return dumped
+
+
+def version_of(model: PolicyFile) -> str:
+    """Content hash of the validated policy (without its later versions): comments and layout
+    do not change it, nor do fields added later while unused."""
+    dumped = _prune(model, model.model_dump(mode="json"))
+    dumped.pop("versions", None)
+    canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
