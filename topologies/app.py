@@ -364,9 +364,9 @@ class Engine:
                 for clock, at_risk in ticket.state.open_clocks(now):
                     open_[(clock, priority)] += 1
                     risk[(clock, priority)] += at_risk
-        for rule in self.policy.clocks:
+        for name in self.policy.clock_names():  # every version's clocks
             for priority in ("A", "B", "C"):
-                key = (rule.name, priority)
+                key = (name, priority)
                 metrics.OPEN_CLOCKS.labels(*key).set(open_[key])
                 metrics.AT_RISK.labels(*key).set(risk[key])
 
