@@ -37,6 +37,7 @@ class ReplayResult:
     headless: set[str] = field(default_factory=set)  # first event read was not `created`
     kpi_snapshots: int = 0
     kpi_final: int = 0
+    untargeted: Counter[str] = field(default_factory=Counter)  # cycles no target matched
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +162,8 @@ def replay(
         if raw.strip()
     )
     result, proc = evaluate(lines, policy, until, emit, _rejects_to(rejects))
+    for ticket in proc.tickets.values():
+        result.untargeted.update(clock for clock, _, _ in ticket.state.untargeted)
     if kpis is not None:
         result.kpi_snapshots, result.kpi_final = write_kpis(proc, kpis)
     return result
@@ -401,6 +404,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.kpis:
         print(f"kpis: {result.kpi_snapshots} snapshots ({result.kpi_final} final)", file=sys.stderr)
+    if result.untargeted:
+        counts = ", ".join(f"{c} {n}" for c, n in sorted(result.untargeted.items()))
+        print(f"clock cycles no target matched (not tracked): {counts}", file=sys.stderr)
     return 0
 
 

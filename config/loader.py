@@ -3,8 +3,6 @@ the file, the line and what is wrong."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,13 +10,23 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from config.model import WEEKDAYS, ClockSpec, Grading, PolicyFile, TriggerSpec
+from config.contract import check_contract
+from config.model import WEEKDAYS, ClockSpec, Grading, PolicyFile, TriggerSpec, block_minutes
+from config.versions import given, version_models, version_of
 from engine.calendar import Calendar
-from engine.rules import ClockRule, KpiRules, RuntimePolicy, Target, Threshold, Trigger
+from engine.instant import to_us
+from engine.rules import (
+    CalendarChoice,
+    ClockRule,
+    KpiRules,
+    RuntimePolicy,
+    Target,
+    Threshold,
+    Trigger,
+)
 from schemas.events import EVENT_TYPES
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.default.yaml")
-TICKET_ATTRS = ("priority", "category", "channel", "team", "department", "product_line", "status")
 NOTIFY_KEYS = ("warning", "minor", "moderate", "severe")  # what `notify` is keyed by
 # KPI metrics that can have a target (shares, higher is better); plus sla.<clock>.attainment.
 KPI_TARGETABLE = (
@@ -130,10 +138,38 @@ def parse(text: str, path: str = "<policy>") -> PolicyFile:
             line = _line_of(root, loc)
             problems.append(f"{path}:{line}: {_where(loc)}: {err['msg']}")
         raise PolicyError(problems) from None
-    problems = [f"{path}:{_line_of(root, loc)}: {_where(loc)}: {msg}" for loc, msg in _check(model)]
+    problems = [
+        f"{path}:{_line_of(root, loc)}: {_where(loc)}: {msg}" for loc, msg in _checks(model)
+    ]
     if problems:
         raise PolicyError(problems)
     return model
+
+
+def _checks(model: PolicyFile) -> list[tuple[list[int | str], str]]:
+    """The problems of the top level; when it has none, those of each later version, each
+    reported at the version entry that brings it (the section it replaced, or the entry)."""
+    bad = _check(model) + check_contract(model)
+    if bad:
+        return bad
+    previous = None
+    for v in version_models(model)[1:]:
+        assert v.spec is not None and v.index is not None
+        entry: list[int | str] = ["versions", v.index]
+        if previous is not None and v.spec.effective_from <= previous:
+            bad.append(([*entry, "effective_from"], "versions must be in ascending effective_from"))
+        previous = v.spec.effective_from
+        if not given(v.spec):
+            bad.append((entry, "a version must replace at least one section"))
+        if not v.model.clocks:
+            bad.append(([*entry, "clocks"], "a version needs at least one clock"))
+        fields = given(v.spec)
+        for loc, msg in _check(v.model) + check_contract(v.model):
+            if loc and loc[0] in fields:
+                bad.append(([*entry, *loc], msg))
+            else:
+                bad.append((entry, f"{_where(loc)}: {msg}"))
+    return bad
 
 
 def _check(p: PolicyFile) -> list[tuple[list[int | str], str]]:
@@ -160,34 +196,11 @@ def _check(p: PolicyFile) -> list[tuple[list[int | str], str]]:
     )
     for cname, clock in p.clocks.items():
         base: list[int | str] = ["clocks", cname]
-        if clock.calendar not in p.calendars:
-            bad.append(
-                (
-                    [*base, "calendar"],
-                    f"unknown calendar {clock.calendar!r}; "
-                    f"defined: {', '.join(sorted(p.calendars))}",
-                )
-            )
         for field in ("start", "stop", "resume"):
             triggers: list[TriggerSpec] = getattr(clock, field)
             for i, trig in enumerate(triggers):
                 if trig.type not in known_events:
                     bad.append(([*base, field, i], f"unknown event type {trig.type!r}"))
-                bad.extend(
-                    ([*base, field, i, "when", k], f"unknown ticket attribute {k!r}")
-                    for k in trig.when
-                    if k not in TICKET_ATTRS
-                )
-        for i, t in enumerate(clock.targets):
-            if t.target > t.limit:
-                bad.append(
-                    ([*base, "targets", i, "target"], "the target must not exceed the limit")
-                )
-            bad.extend(
-                ([*base, "targets", i, "when", k], f"unknown ticket attribute {k!r}")
-                for k in t.when
-                if k not in TICKET_ATTRS
-            )
     bad.extend(_check_kpis(p))
     return bad
 
@@ -217,28 +230,33 @@ def _check_kpis(p: PolicyFile) -> list[tuple[list[int | str], str]]:
     return bad
 
 
-def version_of(model: PolicyFile) -> str:
-    """Content hash of the validated policy: comments and layout do not change it."""
-    canonical = json.dumps(model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
-def _seconds(hhmm: str) -> int:
-    h, m = hhmm.split(":")
-    return int(h) * 3600 + int(m) * 60
+def _seconds(blocks: list[str]) -> tuple[tuple[int, int], ...]:
+    """Blocks as (start, end) seconds from local midnight."""
+    return tuple((a * 60, b * 60) for a, b in map(block_minutes, blocks))
 
 
 def _calendar(name: str, p: PolicyFile) -> Calendar:
     spec = p.calendars[name]
+    week: tuple[tuple[tuple[int, int], ...], ...] = ()
+    if isinstance(spec.hours, dict):
+        by_day = {WEEKDAYS.index(d): _seconds(b) for d, b in spec.hours.items()}
+        week = tuple(by_day.get(i, ()) for i in range(7))
+        # make-up and extra working days: the first weekday's hours that has some
+        hours = next((b for b in week if b), ())
+    else:
+        hours = _seconds(spec.hours)
     return Calendar(
         name=name,
         tz=spec.timezone,
         always_open=spec.always_open,
-        hours=tuple((_seconds(a), _seconds(b)) for a, b in (h.split("-") for h in spec.hours)),
+        hours=hours,
         weekdays=frozenset(WEEKDAYS.index(d) for d in spec.weekdays),
         country=spec.public_holidays,
         extra_holidays=frozenset(spec.extra_holidays),
         extra_workdays=frozenset(spec.extra_workdays),
+        week=week,
+        dates=tuple((d, _seconds(b)) for d, b in spec.dates.items()),
+        breaks=tuple((d, _seconds(b)) for d, b in spec.breaks.items()),
     )
 
 
@@ -257,19 +275,35 @@ def _when(spec: dict[str, list[str]]) -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in spec.items()}
 
 
-def _clock(name: str, spec: ClockSpec, p: PolicyFile, calendars: dict[str, Calendar]) -> ClockRule:
+def _clock(
+    name: str, spec: ClockSpec, p: PolicyFile, calendars: dict[str, Calendar], version: str
+) -> ClockRule:
     grading = spec.grading or p.grading
     targets = tuple(
         Target(
             rule=f"clocks.{name}.targets[{i}]",
             when=_when(t.when),
-            thresholds=_thresholds(t.target, t.limit, grading),
+            thresholds=(
+                ()
+                if t.untracked or t.target is None or t.limit is None
+                else _thresholds(t.target, t.limit, grading)
+            ),
         )
         for i, t in enumerate(spec.targets)
     )
+    choices: tuple[CalendarChoice, ...] = ()
+    if isinstance(spec.calendar, str):
+        default = calendars[spec.calendar]
+    else:
+        default = calendars[spec.calendar[-1].calendar]
+        choices = tuple(
+            CalendarChoice(_when(c.when), calendars[c.calendar]) for c in spec.calendar if c.when
+        )
     return ClockRule(
         name=name,
-        calendar=calendars[spec.calendar],
+        calendar=default,
+        calendars=choices,
+        version=version,
         start=tuple(Trigger(t.type, _when(t.when)) for t in spec.start),
         stop=tuple(Trigger(t.type, _when(t.when)) for t in spec.stop),
         resume=tuple(Trigger(t.type, _when(t.when)) for t in spec.resume),
@@ -284,7 +318,8 @@ def _kpis(model: PolicyFile, calendars: dict[str, Calendar]) -> KpiRules:
     if name is None:
         clock = model.clocks.get("resolution")
         if clock is not None:
-            name = clock.calendar
+            cal = clock.calendar
+            name = cal if isinstance(cal, str) else cal[-1].calendar  # the default
         else:
             name = next((n for n, c in model.calendars.items() if not c.always_open), None)
     return KpiRules(
@@ -305,17 +340,32 @@ def _kpis(model: PolicyFile, calendars: dict[str, Calendar]) -> KpiRules:
     )
 
 
-def compile_policy(model: PolicyFile) -> RuntimePolicy:
-    """The engine's runtime form of a validated policy."""
+def _compile_one(
+    model: PolicyFile, later: tuple[tuple[int, RuntimePolicy], ...] = ()
+) -> RuntimePolicy:
     calendars = {name: _calendar(name, model) for name in model.calendars}
+    version = version_of(model)
     return RuntimePolicy(
-        version=version_of(model),
-        clocks=tuple(_clock(n, c, model, calendars) for n, c in model.clocks.items()),
+        version=version,
+        clocks=tuple(_clock(n, c, model, calendars, version) for n, c in model.clocks.items()),
         notify={k: tuple(v) for k, v in model.notify.items()},
         stop_all_on=frozenset(model.stop_all_on),
         status_on=dict(model.lifecycle_status),
         kpis=_kpis(model, calendars),
+        later=later,
     )
+
+
+def compile_policy(model: PolicyFile) -> RuntimePolicy:
+    """The engine's runtime form of a validated policy: its first version, carrying the later
+    ones (`RuntimePolicy.later`) with their effective_from instants."""
+    versions = version_models(model)
+    later = tuple(
+        (to_us(v.spec.effective_from), _compile_one(v.model))
+        for v in versions[1:]
+        if v.spec is not None
+    )
+    return _compile_one(versions[0].model, later)
 
 
 def load(path: str | Path | None = None) -> RuntimePolicy:

@@ -5,10 +5,18 @@ from __future__ import annotations
 import itertools
 import re
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -53,38 +61,56 @@ def _iana_zone(v: str) -> str:
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # Fields added after the first release: left out of the content hash while at their
+    # default, so a policy that does not use them keeps its version (`versions.version_of`).
+    hash_omit_default: ClassVar[frozenset[str]] = frozenset()
+
+
+def block_minutes(block: str) -> tuple[int, int]:
+    """`"09:00-12:00"` → (540, 720): minutes from local midnight; the end may be 24:00."""
+    m = _HOURS.match(block)
+    if not m:
+        raise ValueError(f"{block!r} is not a block like 09:00-12:00")
+    h1, m1, h2, m2 = (int(x) for x in m.groups())
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if not (0 <= start < end <= 24 * 60) or m1 > 59 or m2 > 59:
+        raise ValueError(f"{block!r}: a block must start before it ends, within one day")
+    return start, end
+
+
+def _block(v: str) -> str:
+    block_minutes(v)
+    return v
+
+
+Block = Annotated[str, AfterValidator(_block)]
 
 
 class CalendarSpec(_Strict):
+    hash_omit_default: ClassVar[frozenset[str]] = frozenset({"dates", "breaks"})
+
     timezone: str
     always_open: bool = False
-    hours: list[str] = Field(default_factory=list, description='working blocks, "09:00-12:00"')
+    hours: list[Block] | dict[Weekday, list[Block]] = Field(
+        default_factory=list,
+        description='working blocks, "09:00-12:00"; or per weekday: {mon: [...], sat: [...]}',
+    )
     weekdays: list[Weekday] = Field(default_factory=lambda: list(_WORKWEEK))
     public_holidays: str | None = Field(default=None, description="holidays-package country code")
     extra_holidays: list[date] = Field(default_factory=list)
     extra_workdays: list[date] = Field(default_factory=list)
+    dates: dict[date, list[Block]] = Field(
+        default_factory=dict,
+        description="a date's own blocks, overriding weekday and holiday rules ([] = closed)",
+    )
+    breaks: dict[date, list[Block]] = Field(
+        default_factory=dict, description="closures cut out of a date's working blocks"
+    )
 
     @field_validator("timezone")
     @classmethod
     def _zone(cls, v: str) -> str:
         return _iana_zone(v)
-
-    @field_validator("hours")
-    @classmethod
-    def _hours(cls, v: list[str]) -> list[str]:
-        last_end = -1
-        for block in v:
-            m = _HOURS.match(block)
-            if not m:
-                raise ValueError(f"{block!r} is not a block like 09:00-12:00")
-            h1, m1, h2, m2 = (int(x) for x in m.groups())
-            start, end = h1 * 60 + m1, h2 * 60 + m2
-            if not (0 <= start < end <= 24 * 60) or m1 > 59 or m2 > 59:
-                raise ValueError(f"{block!r}: a block must start before it ends, within one day")
-            if start < last_end:
-                raise ValueError(f"{block!r} overlaps or precedes the block before it")
-            last_end = end
-        return v
 
     @field_validator("public_holidays")
     @classmethod
@@ -111,9 +137,23 @@ Triggers = list[Annotated[TriggerSpec, BeforeValidator(_trigger)]]
 
 
 class TargetSpec(_Strict):
+    hash_omit_default: ClassVar[frozenset[str]] = frozenset({"untracked"})
+
     when: dict[str, Values] = Field(default_factory=dict)
-    target: DurationUs = Field(description="warning threshold")
-    limit: DurationUs = Field(description="breach threshold (grading is relative to it)")
+    target: DurationUs | None = Field(default=None, description="warning threshold")
+    limit: DurationUs | None = Field(
+        default=None, description="breach threshold (grading is relative to it)"
+    )
+    untracked: bool = Field(
+        default=False, description="tickets this entry matches are deliberately not tracked"
+    )
+
+
+class CalendarChoice(_Strict):
+    """One entry of a per-ticket `calendar:` list: the first whose `when` matches wins."""
+
+    when: dict[str, Values] = Field(default_factory=dict)
+    calendar: str
 
 
 class LevelStep(_Strict):
@@ -132,7 +172,7 @@ class Grading(_Strict):
 
 
 class ClockSpec(_Strict):
-    calendar: str
+    calendar: str | list[CalendarChoice]
     start: Triggers
     stop: Triggers = Field(default_factory=list)
     resume: Triggers = Field(default_factory=list)
@@ -219,8 +259,24 @@ class KpiSpec(_Strict):
         return v
 
 
+class VersionSpec(_Strict):
+    """A later version of the policy: from `effective_from` on, the sections it gives replace
+    those of the version before it (the others carry over)."""
+
+    effective_from: AwareDatetime
+    calendars: dict[str, CalendarSpec] | None = None
+    grading: Grading | None = None
+    notify: dict[str, list[str]] | None = None
+    lifecycle_status: dict[str, str] | None = None
+    stop_all_on: list[str] | None = None
+    clocks: dict[str, ClockSpec] | None = None
+    ticket_values: dict[str, Values] | None = None
+
+
 class PolicyFile(_Strict):
     """The whole policy file."""
+
+    hash_omit_default: ClassVar[frozenset[str]] = frozenset({"ticket_values", "versions"})
 
     name: str = "policy"
     reporting_timezone: str = "Asia/Shanghai"
@@ -238,6 +294,13 @@ class PolicyFile(_Strict):
     stop_all_on: list[str] = Field(default_factory=lambda: ["closed"])
     clocks: dict[str, ClockSpec] = Field(min_length=1)
     kpis: KpiSpec = KpiSpec()
+    ticket_values: dict[str, Values] = Field(
+        default_factory=dict,
+        description="the values an attribute can take (a `when` naming another is an error)",
+    )
+    versions: list[VersionSpec] = Field(
+        default_factory=list, description="later versions, by ascending effective_from"
+    )
 
     @field_validator("reporting_timezone")
     @classmethod

@@ -231,6 +231,8 @@ def _alert(
     ticket_id: str, alert_id: str, d: Decision, state: TicketEval, detected_at: int
 ) -> dict[str, Any]:
     policy = state.policy
+    if policy.later:
+        policy = policy.by_version(d.policy_version)
     return {
         "alert_id": alert_id,
         "ticket_id": ticket_id,
@@ -244,7 +246,7 @@ def _alert(
         "due_at": iso(d.due),
         "target_seconds": seconds(d.target_us),
         "elapsed_seconds": seconds(d.elapsed_us),
-        "calendar": policy.clock(d.clock).calendar.name,
+        "calendar": d.calendar or policy.clock(d.clock).calendar.name,
         "responsible": _responsible(d.responsible),
         "attribution": attribution(d.attribution),
         "notify": list(policy.notify.get(d.level or "warning", ())),
@@ -265,6 +267,10 @@ def _retraction(
 ) -> dict[str, Any]:
     clock, cycle, kind, level, due = key
     policy = state.policy
+    run = next((r for r in state.runs if r.rule.name == clock), None)
+    calendar = run.cal.name if run is not None else policy.clock(clock).calendar.name
+    if policy.later and run is not None:
+        policy = policy.by_version(run.rule.version)
     a = state.attrs
     return {
         "alert_id": retraction_id(entry.ids[-1]),
@@ -279,7 +285,7 @@ def _retraction(
         "due_at": iso(due),
         "target_seconds": seconds(entry.target_us),
         "elapsed_seconds": seconds(entry.elapsed_us),
-        "calendar": policy.clock(clock).calendar.name,
+        "calendar": calendar,
         "responsible": _responsible(
             (a.get("agent"), a.get("supervisor"), a.get("team"), a.get("department"))
         ),

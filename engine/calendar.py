@@ -1,19 +1,20 @@
 """Business calendars: which instants count towards an SLA, and arithmetic over them.
 
 Instants are integer µs since the epoch (engine.instant). A calendar turns each local
-date into UTC working blocks [start, end); add_us / elapsed_us walk those blocks day by
-day, with per-date caches so the hot path is dict lookups and integer arithmetic.
+date into UTC working blocks [start, end); add_us / subtract_us / elapsed_us walk those
+blocks day by day, with per-date caches so the hot path is dict lookups and integer
+arithmetic.
+
+Which wall-clock hours each local date has (weekly hours, holidays, special dates, breaks)
+is `engine.calendar_days`; `Calendar` and its day rules are re-exported here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache, lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-import holidays
-
+from engine.calendar_days import DAY_S, Block, Blocks, Calendar, day_hours, is_working_day
 from engine.instant import US_PER_S, from_us, to_us
 
 __all__ = [
@@ -21,107 +22,21 @@ __all__ = [
     "add",
     "add_us",
     "blocks",
+    "day_hours",
     "elapsed",
     "elapsed_us",
     "is_working_day",
+    "subtract",
+    "subtract_us",
 ]
 
-Block = tuple[int, int]
-Blocks = tuple[Block, ...]
-
-_DAY_S = 86_400
+_DAY_S = DAY_S
 _DAY_US = _DAY_S * US_PER_S
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # add_us gives up after this many consecutive days without working time (a calendar
 # with no working days at all would otherwise walk to date.max).
 _MAX_IDLE_DAYS = 3_660
 _ONE_US = timedelta(microseconds=1)
-
-
-@dataclass(frozen=True, slots=True)
-class Calendar:
-    """A named working-time calendar: zone, weekly hours, holidays and make-up days.
-
-    Hashable, so per-calendar caches can be keyed on it. Inputs are normalised
-    (lists become tuples / frozensets) and validated at construction.
-    """
-
-    name: str
-    tz: str
-    always_open: bool = False
-    hours: tuple[tuple[int, int], ...] = ()
-    weekdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})
-    country: str | None = None
-    extra_holidays: frozenset[date] = frozenset()
-    extra_workdays: frozenset[date] = frozenset()
-
-    def __post_init__(self) -> None:
-        """Normalise container types and reject calendars that cannot be evaluated."""
-        hours = tuple((int(s), int(e)) for s, e in self.hours)
-        object.__setattr__(self, "hours", hours)
-        object.__setattr__(self, "weekdays", frozenset(self.weekdays))
-        object.__setattr__(self, "extra_holidays", frozenset(self.extra_holidays))
-        object.__setattr__(self, "extra_workdays", frozenset(self.extra_workdays))
-        try:
-            ZoneInfo(self.tz)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"calendar {self.name!r}: unknown time zone {self.tz!r}") from exc
-        if self.always_open:
-            if hours or self.country or self.extra_holidays or self.extra_workdays:
-                raise ValueError(
-                    f"calendar {self.name!r}: always_open takes no hours, country or extra days"
-                )
-            return
-        if not hours:
-            raise ValueError(f"calendar {self.name!r}: working hours are required")
-        previous_end = 0
-        for start, end in hours:
-            if not 0 <= start < end <= _DAY_S or start < previous_end:
-                raise ValueError(
-                    f"calendar {self.name!r}: hours must be sorted, non-overlapping "
-                    f"(start, end) seconds within a day, got {hours!r}"
-                )
-            previous_end = end
-        if not self.weekdays <= frozenset(range(7)):
-            raise ValueError(f"calendar {self.name!r}: weekdays must be 0..6")
-        if both := self.extra_holidays & self.extra_workdays:
-            raise ValueError(
-                f"calendar {self.name!r}: days both extra holiday and extra workday: {sorted(both)}"
-            )
-        if self.country is not None and self.country not in _supported_countries():
-            raise ValueError(f"calendar {self.name!r}: unknown country {self.country!r}")
-
-
-@lru_cache(maxsize=1)
-def _supported_countries() -> frozenset[str]:
-    """Country codes the holidays package knows."""
-    return frozenset(holidays.list_supported_countries())
-
-
-@cache
-def _country_days(country: str, year: int) -> tuple[frozenset[date], frozenset[date]]:
-    """(public holidays, weekend make-up working days) of a country within one year."""
-    table = holidays.country_holidays(country, years=year)
-    days_off = frozenset(d for d in table if d.year == year)
-    # weekend_workdays also carries cross-year make-up days from other years; keep ours.
-    makeup = frozenset(d for d in table.weekend_workdays if d.year == year)
-    return days_off, makeup
-
-
-def is_working_day(cal: Calendar, day: date) -> bool:
-    """Whether a local date has working time: policy extras first, then the country, then
-    the weekly pattern (24x7 calendars work every day)."""
-    if cal.always_open or day in cal.extra_workdays:
-        return True
-    if day in cal.extra_holidays:
-        return False
-    if cal.country is not None:
-        days_off, makeup = _country_days(cal.country, day.year)
-        if day in makeup:
-            return True
-        if day in days_off:
-            return False
-    return day.weekday() in cal.weekdays
 
 
 class _Zone:
@@ -206,11 +121,12 @@ class _Plan:
         high = zone.day_start(ordinal + 1)
         if self.always_open:
             return ((low, high),), high - low
-        if not is_working_day(self.cal, date.fromordinal(ordinal)):
+        wall = day_hours(self.cal, date.fromordinal(ordinal))
+        if not wall:
             return (), 0
         out: list[Block] = []
         previous = low
-        for start_s, end_s in self.cal.hours:
+        for start_s, end_s in wall:
             start = high if start_s >= _DAY_S else zone.wall_to_us(ordinal, start_s)
             end = high if end_s >= _DAY_S else zone.wall_to_us(ordinal, end_s)
             # A wall time in a DST gap maps (fold=0) past later wall times: clamp.
@@ -299,8 +215,48 @@ def add_us(cal: Calendar, start_us: int, duration_us: int) -> int:
             remaining -= available
 
 
+def subtract_us(cal: Calendar, end_us: int, duration_us: int) -> int:
+    """The latest instant s with exactly duration_us of working time in [s, end_us): the
+    mirror of add_us (so a result can be a block start, and subtract_us(c, x, 0) == x).
+    For t in working time, subtract_us(c, add_us(c, t, d), d) == t."""
+    if duration_us < 0:
+        raise ValueError(f"negative duration {duration_us} µs")
+    if duration_us == 0:
+        return end_us
+    plan = _plan(cal)
+    if plan.always_open:
+        return end_us - duration_us
+    ordinal = plan.zone.local_ordinal(end_us)
+    remaining = duration_us
+    for start, end in reversed(plan.day(ordinal)[0]):
+        if start >= end_us:
+            continue
+        if end > end_us:
+            end = end_us
+        available = end - start
+        if remaining <= available:
+            return end - remaining
+        remaining -= available
+    idle = 0
+    while True:
+        ordinal -= 1
+        day_blocks, total = plan.day(ordinal)
+        if remaining > total:
+            remaining -= total
+            idle = 0 if total else idle + 1
+            if idle > _MAX_IDLE_DAYS:
+                raise ValueError(f"calendar {cal.name!r}: no working time in {_MAX_IDLE_DAYS} days")
+            continue
+        for start, end in reversed(day_blocks):
+            available = end - start
+            if remaining <= available:
+                return end - remaining
+            remaining -= available
+
+
 def elapsed_us(cal: Calendar, a_us: int, b_us: int) -> int:
-    """Working µs in [a_us, b_us); 0 when b_us <= a_us."""
+    """Working µs in [a_us, b_us); 0 when b_us <= a_us (a reversed interval counts nothing:
+    it is not a negative duration; use elapsed_us(c, b, a) for the time between them)."""
     if b_us <= a_us:
         return 0
     plan = _plan(cal)
@@ -352,6 +308,11 @@ def _aware_us(moment: datetime) -> int:
 def add(cal: Calendar, start: datetime, duration: timedelta) -> datetime:
     """The earliest UTC datetime by which `duration` of working time has elapsed."""
     return from_us(add_us(cal, _aware_us(start), duration // _ONE_US))
+
+
+def subtract(cal: Calendar, end: datetime, duration: timedelta) -> datetime:
+    """The latest UTC datetime from which `duration` of working time elapses by `end`."""
+    return from_us(subtract_us(cal, _aware_us(end), duration // _ONE_US))
 
 
 def elapsed(cal: Calendar, a: datetime, b: datetime) -> timedelta:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from engine.calendar import add_us, elapsed_us
+from engine.calendar import Calendar, add_us, elapsed_us
 from engine.rules import ClockRule, Target
 
 IDLE, RUNNING, PAUSED, STOPPED = 0, 1, 2, 3
@@ -44,6 +44,8 @@ class Decision(NamedTuple):
     # the shares sum to `elapsed_us`; the holder at `due` is always listed (0 when it took the
     # ticket at that instant).
     attribution: tuple[Share, ...] = ()
+    calendar: str = ""  # the cycle's calendar (per-ticket calendars)
+    policy_version: str = ""  # the version of the policy whose rule made the decision
 
     @property
     def key(self) -> tuple[str, int, str, str | None, int]:
@@ -62,7 +64,10 @@ Emit = Callable[[Decision], None]
 
 @dataclass(slots=True)
 class ClockRun:
-    """The state of one clock: cycle, phase, clock time counted, and the next threshold."""
+    """The state of one clock: cycle, phase, clock time counted, and the next threshold.
+
+    `rule` and `calendar` are those of the cycle: chosen when it starts (the policy version
+    in force then, the ticket's calendar then) and kept until the next cycle starts."""
 
     rule: ClockRule
     cycle: int = 0
@@ -75,11 +80,21 @@ class ClockRun:
     caused_by: list[str] = field(default_factory=list)
     holder: Holder = NO_HOLDER  # who had the ticket during the running segment from `since`
     shares: dict[Holder, int] = field(default_factory=dict)  # `elapsed` split by holder
+    calendar: Calendar | None = None  # the cycle's calendar; None until set: the rule's
+
+    def __post_init__(self) -> None:
+        if self.calendar is None:
+            self.calendar = self.rule.calendar
+
+    @property
+    def cal(self) -> Calendar:
+        """The calendar this cycle counts on."""
+        return self.calendar or self.rule.calendar
 
     def counted(self, t: int) -> int:
         """Clock µs of the current cycle counted up to instant `t` (t ≥ last event)."""
         if self.phase == RUNNING:
-            return self.elapsed + elapsed_us(self.rule.calendar, self.since, t)
+            return self.elapsed + elapsed_us(self.cal, self.since, t)
         return self.elapsed
 
     def advance(self, t: int, ctx: Context, emit: Emit) -> None:
@@ -92,7 +107,7 @@ class ClockRun:
             self.crossed += 1
             if self.crossed < len(self.target.thresholds):
                 step = self.target.thresholds[self.crossed].at_us - th.at_us
-                due = add_us(self.rule.calendar, due, step)
+                due = add_us(self.cal, due, step)
             else:
                 due = None
             self.next_due = due
@@ -113,6 +128,8 @@ class ClockRun:
             tuple(self.caused_by),
             self.target.rule if self.target else "",
             self._attribution(elapsed, ctx.responsible),
+            self.cal.name,
+            self.rule.version,
         )
 
     def _attribution(self, elapsed: int, at_due: Holder) -> tuple[Share, ...]:
@@ -129,13 +146,13 @@ class ClockRun:
             self.next_due = None
         elif self.crossed < len(self.target.thresholds):
             left = self.target.thresholds[self.crossed].at_us - self.elapsed
-            self.next_due = add_us(self.rule.calendar, self.since, max(left, 0))
+            self.next_due = add_us(self.cal, self.since, max(left, 0))
         else:
             self.next_due = None
 
     def _rebase(self, t: int) -> None:
         if self.phase == RUNNING:
-            step = elapsed_us(self.rule.calendar, self.since, t)
+            step = elapsed_us(self.cal, self.since, t)
             if step:
                 self.elapsed += step
                 self.shares[self.holder] = self.shares.get(self.holder, 0) + step
@@ -155,8 +172,10 @@ class ClockRun:
         target: Target | None,
         paused: bool,
         holder: Holder = NO_HOLDER,
+        calendar: Calendar | None = None,
     ) -> None:
-        """Begin a new cycle at `t`."""
+        """Begin a new cycle at `t` (on `calendar`, default the rule's)."""
+        self.calendar = calendar or self.rule.calendar
         self.cycle += 1
         self.phase = PAUSED if paused else RUNNING
         self.elapsed, self.since, self.target, self.crossed = 0, t, target, 0

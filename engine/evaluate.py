@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from engine.clocks import PAUSED, RUNNING, STOPPED, ClockRun, Context, Decision, Holder
 from engine.history import Ev
-from engine.rules import RuntimePolicy, any_fires
+from engine.rules import ClockRule, RuntimePolicy, any_fires
 
 ATTRS = (
     "priority",
@@ -27,7 +27,7 @@ ATTRS = (
     "status",
 )
 _ATTR_SET = frozenset(ATTRS)
-_TARGET_INPUTS = frozenset({"priority", "category", "channel"})
+ATTRIBUTES_PREFIX = "attributes."  # source-system attributes (`attributes: {tier: vip}`)
 _HOLDER_INPUTS = frozenset({"agent", "supervisor", "team", "department"})
 
 
@@ -45,10 +45,21 @@ class TicketEval:
     last: tuple[int, str] = (-(2**62), "")  # key of the last event folded
     horizon: int = -(2**62)
     soonest: int | None = None  # derived: the earliest next_due of any run
+    # Cycles that started with no target matching the ticket (clock, cycle, event id): not
+    # tracked against a threshold, reported (`sla_clocks_untargeted_total`, replay summary).
+    untargeted: list[tuple[str, int, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.runs:
-            self.runs = [ClockRun(rule) for rule in self.policy.clocks]
+            policy = self.policy
+            if policy.later:
+                # every clock of every version, each starting from its first definition
+                first: dict[str, ClockRule] = {}
+                for version in reversed(policy.versions()):
+                    first.update((c.name, c) for c in version.clocks)
+                self.runs = [ClockRun(first[name]) for name in policy.clock_names()]
+            else:
+                self.runs = [ClockRun(rule) for rule in policy.clocks]
 
     def context(self) -> Context:
         a = self.attrs
@@ -77,18 +88,27 @@ class TicketEval:
         self.advance(ev.at)
         self.last = ev.key
         data, attrs = ev.data, self.attrs
+        inputs = self.policy.target_inputs
         retarget = handoff = False
         for name, value in data.items():
             if name in _ATTR_SET and attrs.get(name) != value:
                 attrs[name] = value
-                retarget = retarget or name in _TARGET_INPUTS
+                retarget = retarget or name in inputs
                 handoff = handoff or name in _HOLDER_INPUTS
+        extra = data.get("attributes")
+        if extra:
+            for key, value in extra.items():
+                name = ATTRIBUTES_PREFIX + key
+                if attrs.get(name) != value:
+                    attrs[name] = value
+                    retarget = retarget or name in inputs
         if handoff:
             holder = self.holder()
             for run in self.runs:
                 if run.phase == RUNNING:
                     run.handoff(ev.at, holder)
-        status_now = self.policy.status_on.get(ev.type)
+        policy = self.policy.at(ev.at) if self.policy.later else self.policy
+        status_now = policy.status_on.get(ev.type)
         if status_now is not None and ev.type != "status_changed":
             attrs["status"] = status_now
         if ev.type == "reopened":
@@ -97,7 +117,7 @@ class TicketEval:
             self._exempt(ev)
         elif ev.type == "appeal_decided" and data.get("outcome") == "overturned":
             self.overturned[str(data.get("alert_id"))] = ev.id
-        self._clocks(ev, retarget)
+        self._clocks(ev, retarget, policy)
         self._refresh()
 
     def _refresh(self) -> None:
@@ -112,16 +132,17 @@ class TicketEval:
                 if cycle:
                     self.exempt[(run.rule.name, int(cycle))] = ev.id
 
-    def _clocks(self, ev: Ev, retarget: bool) -> None:
+    def _clocks(self, ev: Ev, retarget: bool, policy: RuntimePolicy) -> None:
+        """Start, stop, pause, resume and retarget the clocks for one event. A running, paused
+        or stopped cycle follows the rule of the version it started under; an idle or stopped
+        clock starts a new cycle under the version in force at the event (`policy`)."""
         t, attrs, etype = ev.at, self.attrs, ev.type
         status = attrs.get("status")
-        stop_all = etype in self.policy.stop_all_on
+        stop_all = etype in policy.stop_all_on
+        versioned = bool(self.policy.later)
         for run in self.runs:
             rule = run.rule
             named = etype in rule.event_types
-            if not (named or stop_all or retarget or run.phase in (RUNNING, PAUSED)):
-                continue
-            paused = status in rule.pause_statuses
             if run.phase in (RUNNING, PAUSED):
                 if stop_all or (named and any_fires(rule.stop, etype, attrs)):
                     run.stop(t, ev.id)
@@ -130,17 +151,31 @@ class TicketEval:
                     new = rule.target_for(attrs)
                     if new is not run.target:
                         run.retarget(t, ev.id, new, self.context(), self.decisions.append)
+                        if new is None:
+                            self.untargeted.append((rule.name, run.cycle, ev.id))
+                paused = status in rule.pause_statuses
                 if run.phase == RUNNING and paused:
                     run.pause(t, ev.id)
                 elif run.phase == PAUSED and not paused:
                     run.unpause(t, ev.id, self.holder())
-            elif not named:
                 continue
-            elif run.phase == STOPPED and any_fires(rule.resume, etype, attrs):
+            if run.phase == STOPPED and named and any_fires(rule.resume, etype, attrs):
                 run.target = rule.target_for(attrs)
-                run.resume(t, ev.id, paused, self.holder())
-            elif any_fires(rule.start, etype, attrs):
-                run.start(t, ev.id, rule.target_for(attrs), paused, self.holder())
+                run.resume(t, ev.id, status in rule.pause_statuses, self.holder())
+                continue
+            if versioned:
+                current = policy.find_clock(rule.name)
+                if current is None:
+                    continue  # the clock is not in the version in force
+                rule = current
+            if etype not in rule.event_types or not any_fires(rule.start, etype, attrs):
+                continue
+            run.rule = rule
+            target = rule.target_for(attrs)
+            calendar = rule.calendar_for(attrs) if rule.calendars else None
+            run.start(t, ev.id, target, status in rule.pause_statuses, self.holder(), calendar)
+            if target is None:
+                self.untargeted.append((rule.name, run.cycle, ev.id))
 
     def fire(self, now: int) -> None:
         """Cross every threshold due by `now` (a timer firing). The horizon moves only to the

@@ -296,7 +296,7 @@ def _walk(
     state = TicketEval(policy)
     opened: dict[str, _Open] = {}
     seen: set[str] = set()
-    cals = {r.name: r.calendar for r in policy.clocks}
+    cals = {r.rule.name: r.cal for r in state.runs}
 
     def close(name: str, o: _Open, end: int | None) -> None:
         if end is not None and end <= o.start:
@@ -324,6 +324,8 @@ def _walk(
             name = run.rule.name
             if run.phase == IDLE:
                 continue
+            if name not in opened or opened[name].cycle != run.cycle:
+                cals[name] = run.cal  # a new cycle: its own calendar
             if name == clock and run.cycle == cycle and ev.at <= due:
                 walk.target_at_due = run.target
             h = run.holder if run.phase == RUNNING else holder
@@ -345,6 +347,15 @@ def _walk(
     order = {r.name: i for i, r in enumerate(policy.clocks)}
     walk.intervals.sort(key=lambda i: (order[i.clock], i.start, i.cycle))
     return walk
+
+
+def _calendar_named(policy: RuntimePolicy, clock: str, name: str) -> Calendar:
+    """The calendar an alert names among the clock's (per-ticket) calendars."""
+    rule = policy.find_clock(clock) or policy.clock(clock)
+    for choice in rule.calendars:
+        if choice.calendar.name == name:
+            return choice.calendar
+    return rule.calendar
 
 
 def counted_blocks(cal: Calendar, running: Sequence[Interval], due: int) -> list[Block]:
@@ -373,17 +384,19 @@ def _rule(
     level: str | None,
     threshold_us: int,
     target: Target | None,
+    alert_calendar: str = "",
 ) -> RuleApplied | None:
     if target is None:
         return None
     rule = policy.clock(clock)
+    calendar = alert_calendar or rule.calendar.name
     steps = tuple((t.kind, t.level, t.at_us) for t in target.thresholds)
     applied = next(
         (s for s in steps if s[0] == kind and s[1] == level), (kind, level, threshold_us)
     )
     return RuleApplied(
         clock=clock,
-        calendar=rule.calendar.name,
+        calendar=calendar,
         rule=target.rule,
         when={k: tuple(sorted(v)) for k, v in sorted(target.when.items())},
         thresholds=steps,
@@ -426,11 +439,15 @@ def explain(
     _, decisions = evaluate(history, policy, now)
     decision = next((d for d in decisions if d.key == (clock, cycle, kind, level, due)), None)
     target = walk.target_at_due
+    version = policy.by_version(alert["policy_version"]) if policy.later else policy
+    found = version.find_clock(clock) or policy.clock(clock)
     if decision is not None:
-        target = next((t for t in policy.clock(clock).targets if t.rule == decision.rule), target)
-    rule = _rule(policy, clock, kind, level, round(alert["target_seconds"] * 1e6), target)
+        target = next((t for t in found.targets if t.rule == decision.rule), target)
+    rule = _rule(
+        version, clock, kind, level, round(alert["target_seconds"] * 1e6), target, alert["calendar"]
+    )
 
-    cal = policy.clock(clock).calendar
+    cal = _calendar_named(version, clock, alert["calendar"])
     running = [
         i for i in walk.intervals if i.clock == clock and i.cycle == cycle and i.state == "running"
     ]

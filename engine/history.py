@@ -29,6 +29,8 @@ KEPT_FIELDS = (
     "request_type",
     "solution",
     "customer_confirmed",
+    # Source-system labels (`attributes: {tier: vip}`), for `when: {attributes.tier: vip}`.
+    "attributes",
 )
 
 

@@ -23,7 +23,7 @@ class Target:
 
     rule: str  # human-readable name of the rule in the policy, for explain
     when: Mapping[str, frozenset[str]]  # ticket attribute -> accepted values
-    thresholds: tuple[Threshold, ...]  # sorted by at_us
+    thresholds: tuple[Threshold, ...]  # sorted by at_us; empty for an `untracked` entry
 
     def matches(self, attrs: Mapping[str, str | None]) -> bool:
         return all(attrs.get(k) in vals for k, vals in self.when.items())
@@ -56,6 +56,17 @@ def any_fires(
 
 
 @dataclass(frozen=True, slots=True)
+class CalendarChoice:
+    """A calendar for the tickets a `when` matches (an empty `when` matches every ticket)."""
+
+    when: Mapping[str, frozenset[str]]
+    calendar: Calendar
+
+    def matches(self, attrs: Mapping[str, str | None]) -> bool:
+        return all(attrs.get(k) in vals for k, vals in self.when.items())
+
+
+@dataclass(frozen=True, slots=True)
 class ClockRule:
     """An SLA clock: when it starts, stops, resumes and pauses, its calendar and its targets."""
 
@@ -67,16 +78,33 @@ class ClockRule:
     pause_statuses: frozenset[str]
     targets: tuple[Target, ...]
     event_types: frozenset[str] = frozenset()  # derived: every event type a trigger names
+    # Per-ticket calendars, first match wins; none matching (or none given): `calendar`.
+    calendars: tuple[CalendarChoice, ...] = ()
+    version: str = ""  # the policy version this rule belongs to (alerts carry it)
 
     def __post_init__(self) -> None:
         types = {t.type for t in (*self.start, *self.stop, *self.resume)}
         object.__setattr__(self, "event_types", frozenset(types))
 
     def target_for(self, attrs: Mapping[str, str | None]) -> Target | None:
+        """The first target whose `when` matches, in file order (None: no target matches)."""
         for t in self.targets:
             if t.matches(attrs):
                 return t
         return None
+
+    def calendar_for(self, attrs: Mapping[str, str | None]) -> Calendar:
+        """The calendar of a cycle starting for a ticket with these attributes."""
+        for choice in self.calendars:
+            if choice.matches(attrs):
+                return choice.calendar
+        return self.calendar
+
+    def target_inputs(self) -> frozenset[str]:
+        """Ticket attributes the targets and calendars of this clock depend on."""
+        keys = {k for t in self.targets for k in t.when}
+        keys.update(k for c in self.calendars for k in c.when)
+        return frozenset(keys)
 
 
 DAY_US = 86_400 * 1_000_000
@@ -124,9 +152,55 @@ class RuntimePolicy:
     # Events whose arrival sets the ticket's workflow status (besides status_changed).
     status_on: Mapping[str, str] = field(default_factory=dict)
     kpis: KpiRules = field(default_factory=KpiRules)
+    # Later versions of the policy: (effective_from µs, version), ascending. Each is in force
+    # from its instant to the next one's; this policy is in force before the first.
+    later: tuple[tuple[int, RuntimePolicy], ...] = ()
+    # Derived: ticket attributes whose change re-selects targets (any version's).
+    target_inputs: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        keys = {"priority", "category", "channel"}
+        for policy in (self, *(p for _, p in self.later)):
+            for c in policy.clocks:
+                keys |= c.target_inputs()
+        object.__setattr__(self, "target_inputs", frozenset(keys))
 
     def clock(self, name: str) -> ClockRule:
         for c in self.clocks:
             if c.name == name:
                 return c
         raise KeyError(name)
+
+    def at(self, t: int) -> RuntimePolicy:
+        """The version in force at instant `t`."""
+        current = self
+        for since, version in self.later:
+            if since > t:
+                break
+            current = version
+        return current
+
+    def versions(self) -> tuple[RuntimePolicy, ...]:
+        """Every version, oldest first."""
+        return (self, *(p for _, p in self.later))
+
+    def by_version(self, version: str) -> RuntimePolicy:
+        """The version with this content hash (this one when unknown)."""
+        for p in self.later:
+            if p[1].version == version:
+                return p[1]
+        return self
+
+    def clock_names(self) -> tuple[str, ...]:
+        """Every clock of every version, in order of first appearance."""
+        names: dict[str, None] = {}
+        for policy in self.versions():
+            names.update((c.name, None) for c in policy.clocks)
+        return tuple(names)
+
+    def find_clock(self, name: str) -> ClockRule | None:
+        """The clock of that name in this version, None when it has none."""
+        for c in self.clocks:
+            if c.name == name:
+                return c
+        return None

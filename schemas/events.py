@@ -13,6 +13,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, f
 
 Priority = Literal["A", "B", "C"]
 NonEmpty = Annotated[str, Field(min_length=1)]
+# Source-system attributes (`attributes: {tier: vip, region: south}`): a few short labels a
+# policy's `when` may select on (`attributes.tier`). Never personal data: they are kept in the
+# ticket's state like the other fields.
+AttributeKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+AttributeValue = Annotated[str, Field(max_length=256)]
+Attributes = Annotated[dict[AttributeKey, AttributeValue], Field(max_length=32)]
 # Instants the engine can do calendar arithmetic around (deadlines land days or years later).
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
@@ -38,6 +44,10 @@ class _Event(BaseModel):
     agent: str | None = None
     supervisor: str | None = None
     department: str | None = None
+    attributes: Attributes | None = Field(
+        default=None,
+        description="labels from the source system a policy may select on (never personal data)",
+    )
 
     @field_validator("occurred_at")
     @classmethod

@@ -364,9 +364,9 @@ class Engine:
                 for clock, at_risk in ticket.state.open_clocks(now):
                     open_[(clock, priority)] += 1
                     risk[(clock, priority)] += at_risk
-        for rule in self.policy.clocks:
+        for name in self.policy.clock_names():  # every version's clocks
             for priority in ("A", "B", "C"):
-                key = (rule.name, priority)
+                key = (name, priority)
                 metrics.OPEN_CLOCKS.labels(*key).set(open_[key])
                 metrics.AT_RISK.labels(*key).set(risk[key])
 
@@ -625,7 +625,10 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
                 wall = now_us()
                 now = clock.now(wall, mono)
                 touched[ev.ticket_id] = (ticket, event)  # before the step: see `discard`
+                untargeted = len(ticket.state.untargeted)
                 alerts = ticket.step(compact, now, wall)
+                for clock_name, _, _ in ticket.state.untargeted[untargeted:]:
+                    metrics.UNTARGETED.labels(clock_name).inc()
                 if alerts:
                     _count(alerts, False, wall)
                 publish(ticket, alerts, now)

@@ -28,6 +28,12 @@ ALERTS = Counter(
     ["clock", "kind", "level", "priority", "team"],
     registry=REGISTRY,
 )
+UNTARGETED = Counter(
+    "sla_clocks_untargeted_total",
+    "Clock cycles that started (or were retargeted) with no policy target matching the ticket",
+    ["clock"],
+    registry=REGISTRY,
+)
 OPEN_TICKETS = Gauge(
     "sla_open_tickets", "Tickets with a pending deadline on this worker", registry=REGISTRY
 )

@@ -66,7 +66,7 @@ from engine.alerts import suppressed
 from engine.calendar import elapsed_us
 from engine.evaluate import ATTRS
 from engine.history import Ev
-from engine.rules import any_fires
+from engine.rules import ClockRule, Target, any_fires
 from engine.ticket import Ticket
 
 DIMENSION_ATTRS = ("team", "agent", "priority", "channel", "category", "product_line")
@@ -134,12 +134,18 @@ class _Cycles:
     """A clock's cycle boundaries, replayed from the history with the same start / stop /
     resume rules as `engine.evaluate` (no calendar arithmetic: only when cycles end)."""
 
-    __slots__ = ("active", "cycle", "stops")
+    __slots__ = ("active", "cycle", "rule", "stops")
 
-    def __init__(self) -> None:
+    def __init__(self, rule: ClockRule) -> None:
         self.cycle = 0
         self.active = False
+        self.rule = rule  # the current cycle's rule (policy versions: the one it started under)
         self.stops: dict[int, tuple[int, Dims, bool]] = {}  # cycle -> (stop at, dims, targeted)
+
+
+def _tracked(target: Target | None) -> bool:
+    """A cycle with a target to meet (not unmatched, not an `untracked` entry)."""
+    return target is not None and bool(target.thresholds)
 
 
 def _text(value: Any) -> bool:
@@ -172,10 +178,11 @@ def contributions(ticket: Ticket) -> tuple[Fact, ...]:
 
     attrs: dict[str, Any] = {}
     timeline = _Timeline()
-    cycles = {rule.name: _Cycles() for rule in policy.clocks}
-    clock_rules = policy.clocks
-    stop_all_on = policy.stop_all_on
-    status_on = policy.status_on
+    versioned = bool(policy.later)
+    first: dict[str, ClockRule] = {}
+    for version in reversed(policy.versions()):
+        first.update((rule.name, rule) for rule in version.clocks)
+    cycles = {name: _Cycles(first[name]) for name in policy.clock_names()}
 
     created: int | None = None
     first_response: int | None = None
@@ -199,7 +206,7 @@ def contributions(ticket: Ticket) -> tuple[Fact, ...]:
             add(Fact("open", open_since, open_dims, created, t))
         open_since = None
 
-    states = [(rule, cycles[rule.name]) for rule in clock_rules]
+    states = list(cycles.items())
     g = attrs.get
     dims: Dims = NO_DIMS
     for ev in history:
@@ -211,7 +218,8 @@ def contributions(ticket: Ticket) -> tuple[Fact, ...]:
                 touched = True
             elif name in _RECORD_KEYS:
                 fields[name] = value
-        status_now = status_on.get(etype)
+        current = policy.at(t) if versioned else policy
+        status_now = current.status_on.get(etype)
         if status_now is not None and etype != "status_changed":
             attrs["status"] = status_now
         if touched:
@@ -262,18 +270,25 @@ def contributions(ticket: Ticket) -> tuple[Fact, ...]:
             submissions.append((t, dims, dict(data.get("survey") or {})))
 
         # Clock cycles (the same start / stop / resume precedence as engine.evaluate).
-        stop_all = etype in stop_all_on
-        for rule, c in states:
+        stop_all = etype in current.stop_all_on
+        for name, c in states:
+            rule = c.rule
             if c.active:
                 if stop_all or (etype in rule.event_types and any_fires(rule.stop, etype, attrs)):
                     c.active = False
-                    c.stops[c.cycle] = (t, dims, rule.target_for(attrs) is not None)
-            elif etype not in rule.event_types:
+                    c.stops[c.cycle] = (t, dims, _tracked(rule.target_for(attrs)))
                 continue
-            elif c.cycle and any_fires(rule.resume, etype, attrs):
+            if c.cycle and etype in rule.event_types and any_fires(rule.resume, etype, attrs):
                 c.active = True
                 c.stops.pop(c.cycle, None)
-            elif any_fires(rule.start, etype, attrs):
+                continue
+            start = current.find_clock(name) if versioned else rule
+            if (
+                start is not None
+                and etype in start.event_types
+                and any_fires(start.start, etype, attrs)
+            ):
+                c.rule = start
                 c.cycle += 1
                 c.active = True
 
@@ -323,22 +338,21 @@ def contributions(ticket: Ticket) -> tuple[Fact, ...]:
             breached[(d.clock, d.cycle)] = (d.due, dims, why[0] if why else None)
         if why is None:
             add(Fact(f"breach.{d.clock}.{d.level}", d.due, dims))
-    for rule in clock_rules:
-        c = cycles[rule.name]
+    for clock, c in states:
         for cycle in range(1, c.cycle + 1):
-            hit = breached.get((rule.name, cycle))
+            hit = breached.get((clock, cycle))
             if hit is not None:
                 due, dims, reason = hit
                 if reason is None:
-                    add(Fact(f"sla.{rule.name}", due, dims, 0))
+                    add(Fact(f"sla.{clock}", due, dims, 0))
                 elif reason == "exempted":
-                    add(Fact(f"sla.{rule.name}.exempted", due, dims))
+                    add(Fact(f"sla.{clock}.exempted", due, dims))
                 else:
-                    add(Fact(f"sla.{rule.name}.overturned", due, dims))
+                    add(Fact(f"sla.{clock}.overturned", due, dims))
                 continue
             stop = c.stops.get(cycle)
             if stop is not None and stop[2]:
-                add(Fact(f"sla.{rule.name}", stop[0], stop[1], 1))
+                add(Fact(f"sla.{clock}", stop[0], stop[1], 1))
 
     # Complaints answered within the limit.
     if created is not None and attrs.get("category") == rules.complaint_category:
