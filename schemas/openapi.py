@@ -12,8 +12,10 @@ from schemas.status import ApiError, AtRiskList, TicketStatus
 
 # Bounds of the inputs: anything outside is a 400 with a reason.
 TICKET_ID_PATTERN = r"^[^\x00-\x1f\x7f/]{1,200}$"
-WITHIN_PATTERN = r"^[0-9]{1,7}(\.[0-9]{1,3})?[smhd]?$"
-MAX_WITHIN_S = 7 * 86_400
+# Every value the pattern admits is at most MAX_WITHIN_S (about 11.5 days): 999999 s,
+# 9999 m, 199 h or 9 d.
+WITHIN_PATTERN = r"^([0-9]{1,6}s?|[0-9]{1,4}m|(1[0-9]{2}|[0-9]{1,2})h|[0-9]d)$"
+MAX_WITHIN_S = 999_999
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 NAME_PATTERN = r"^[^\x00-\x1f\x7f]{1,100}$"
@@ -48,8 +50,13 @@ _ERRORS = {
 }
 
 
-def document() -> dict[str, Any]:
-    """The OpenAPI document (a plain JSON-ready dict)."""
+def document(clocks: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The OpenAPI document (a plain JSON-ready dict). A worker serves it at /openapi.json
+    with `clocks`, its policy's clock names, as the `clock` parameter's enum (any other name
+    is a 400 there)."""
+    clock: dict[str, Any] = {"type": "string", "pattern": NAME_PATTERN}
+    if clocks:
+        clock = {"type": "string", "enum": list(clocks)}
     _, defs = models_json_schema(
         [(m, "serialization") for m in (TicketStatus, AtRiskList, ApiError)],
         ref_template="#/components/schemas/{model}",
@@ -85,11 +92,12 @@ def document() -> dict[str, Any]:
                 _query(
                     "within",
                     {"type": "string", "pattern": WITHIN_PATTERN, "default": "15m"},
-                    f"window from now: 90s, 15m, 4h, 2d or seconds; at most {MAX_WITHIN_S} s",
+                    f"window from now: 90s, 15m, 4h, 2d or seconds; at most {MAX_WITHIN_S} s, "
+                    "e.g. 9999m, 199h, 9d",
                 ),
                 _query("team", {"type": "string", "pattern": NAME_PATTERN}, "holder's team"),
                 _query("priority", {"type": "string", "pattern": NAME_PATTERN}, "A, B, C"),
-                _query("clock", {"type": "string", "pattern": NAME_PATTERN}, "clock name"),
+                _query("clock", clock, "a clock name of the policy (GET /openapi.json lists them)"),
                 _query(
                     "limit",
                     {

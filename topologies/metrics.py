@@ -46,7 +46,7 @@ AT_RISK = Gauge(
 AT_RISK_NEXT_HOUR = Gauge(
     "sla_at_risk_next_hour",
     "Running clocks whose next threshold is due within the hour, from this worker's timer "
-    "index (the biggest teams by name, the rest as team=\"other\")",
+    'index (the biggest teams by name, the rest as team="other")',
     ["team", "clock", "kind"],
     registry=REGISTRY,
 )

@@ -79,10 +79,13 @@ def _name(query: Any, name: str) -> str | None:
 
 def _within(raw: str) -> int:
     if not _WITHIN.fullmatch(raw):
-        raise BadRequest(f"within: {raw!r} is not a duration such as 90s, 15m, 4h or 2d")
+        raise BadRequest(
+            f"within: {raw!r} is not a duration such as 90s, 15m, 4h or 2d (at most 999999 s, "
+            "9999 m, 199 h or 9 d)"
+        )
     us = parse_duration(raw)
     if us > MAX_WITHIN_S * 1_000_000:
-        raise BadRequest(f"within: at most {MAX_WITHIN_S // 86_400}d")
+        raise BadRequest(f"within: at most {MAX_WITHIN_S} s")
     return us
 
 
@@ -227,7 +230,7 @@ class StatusApi:
         return _json(body)
 
     async def get_openapi(self, request: web.Request) -> web.Response:
-        return _json(document())
+        return _json(document(self.clocks))
 
     def web_app(self) -> web.Application:
         webapp = web.Application()
