@@ -23,6 +23,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
+from cli.main import main
 from config.loader import load
 from engine.history import from_model
 from engine.instant import to_us
@@ -228,6 +229,32 @@ def test_bounded_inputs_get_a_reason(
 ) -> None:
     status, body = get(one.api(), path, **params)
     assert status == code and body["error"], body
+
+
+def test_status_and_at_risk_commands_print_tables(
+    one: Live, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answered, waiting = one.events[0]["ticket_id"], one.events[2]["ticket_id"]
+    assert main(["status", waiting, "--api", one.api()]) == 0
+    out = capsys.readouterr().out
+    assert waiting in out and "first_response" in out and "running" in out and "team-2" in out
+    assert (
+        main(
+            ["status", answered, "--broker", one.workers[0].bootstrap, "--topic", one.topics.status]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert answered in out and "met" in out
+    assert main(["at-risk", "--api", one.api(), "--team", "team-1", "--within", "15m"]) == 0
+    out = capsys.readouterr().out
+    assert "team-1" in out and "team-2" not in out and "first_response" in out
+    assert main(["status", "no-such-ticket", "--api", one.api()]) == 1
+    assert "unknown ticket" in capsys.readouterr().err
+    assert main(["at-risk", "--api", one.api(), "--within", "400d"]) == 2
+    assert "within" in capsys.readouterr().err
+    assert main(["status", waiting, "--api", "http://127.0.0.1:1"]) == 2
+    assert "no status API at" in capsys.readouterr().err
 
 
 def test_the_api_fuzzed_from_its_openapi_description(one: Live) -> None:
