@@ -162,7 +162,7 @@ def status_table(body: dict[str, Any]) -> Any:
         f"  team {holder['team'] or '-'}  agent {holder['agent'] or '-'}"
     )
     table = Table(
-        title=title, caption=f"as of {body['as_of']} UTC · policy {body['policy_version']}"
+        title=title, caption=f"as of {_short(body['as_of'])} UTC · policy {body['policy_version']}"
     )
     for name in (
         "clock",
