@@ -34,6 +34,13 @@ class Filters:
     priority: str | None = None
     clock: str | None = None
 
+    def may_keep(self, ticket: Ticket) -> bool:
+        """False when the ticket's team or priority rules it out (no status computed)."""
+        attrs = ticket.state.attrs
+        return (self.team is None or attrs.get("team") == self.team) and (
+            self.priority is None or attrs.get("priority") == self.priority
+        )
+
     def keep(self, entry: dict[str, object]) -> bool:
         return (
             (self.team is None or entry["team"] == self.team)
@@ -67,7 +74,7 @@ def _partition(
             break
         ticket = load(ticket_id, partition)
         walk.tickets_read += 1
-        if ticket is None:
+        if ticket is None or not f.may_keep(ticket):
             continue
         found.extend(e for e in upcoming(ticket, now, until) if f.keep(e[1]))
         if len(found) >= 2 * limit:
