@@ -320,3 +320,42 @@ def test_two_workers_each_answer_for_the_tickets_of_both(two: Live) -> None:
         lists.append([(e["ticket_id"], e["clock"], e["due_at"]) for e in body["items"]])
     assert lists[0] == lists[1]
     assert {t for t, _, _ in lists[0]} & a and {t for t, _, _ in lists[0]} & b
+
+
+def test_a_ticket_leaving_retention_gets_a_status_tombstone(
+    broker: BrokerHandle, tmp_path: Path
+) -> None:
+    topics = Topics.unique(broker.bootstrap)
+    now = datetime.now(UTC)
+    events = [
+        {**e, "occurred_at": (now - timedelta(seconds=30 - 10 * i)).isoformat()}
+        for i, e in enumerate(
+            [
+                {"event_id": "R-1-1", "type": "created", "priority": "A", "team": "team-1"},
+                {"event_id": "R-1-2", "type": "responded"},
+                {"event_id": "R-1-3", "type": "closed"},
+            ]
+        )
+    ]
+    events = [{**e, "ticket_id": "R-1"} for e in events]
+    worker = WorkerProcess(
+        broker.bootstrap,
+        topics,
+        tmp_path / "d",
+        tmp_path / "w.log",
+        extra=["--retention-days", str(3.0 / 86400)],
+    ).start()
+    try:
+        produce(broker.bootstrap, topics.events, keyed(events))
+
+        def tombstoned(msgs: list[Any]) -> bool:
+            return any(m.key() == b"R-1" and m.value() is None for m in msgs)
+
+        msgs = consume(broker.bootstrap, topics.status, until=tombstoned, timeout=60, idle=0)
+        assert tombstoned(msgs), worker.log_tail()
+        last = [orjson.loads(m.value()) for m in msgs if m.value() is not None][-1]
+        assert last["status"] == "closed"
+        assert [c["state"] for c in last["clocks"]] == ["met", "stopped"]
+        assert get(f"http://127.0.0.1:{worker.api_port}", "/tickets/R-1")[0] == 404
+    finally:
+        worker.stop()
