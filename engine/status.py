@@ -149,13 +149,29 @@ def _status(ticket: Ticket, now: int) -> tuple[dict[str, Any], list[int | None]]
 
 def upcoming(ticket: Ticket, now: int, until: int) -> list[tuple[int, dict[str, Any]]]:
     """The ticket's running clocks whose next threshold is due by `until` (µs), as
-    (due instant, at-risk entry) pairs: what `GET /at-risk` lists."""
-    status, dues = _status(ticket, now)
-    return [
-        (due, risk_entry(status, clock))
-        for clock, due in zip(status["clocks"], dues, strict=True)
-        if due is not None and due <= until
-    ]
+    (due instant, at-risk entry) pairs: what `GET /at-risk` lists. Only those clocks' status
+    is computed (the list's walk calls this for every ticket it reads)."""
+    state = ticket.state
+    out = []
+    head: dict[str, Any] | None = None
+    for run in state.runs:
+        if run.phase != RUNNING or run.next_due is None or run.next_due > until:
+            continue  # next_due only moves later as thresholds are crossed
+        _crossed, due = _crossed_at(run, now)
+        if due is None or due > until:
+            continue
+        if head is None:
+            agent, _supervisor, team, _department = state.holder()
+            head = {
+                "ticket_id": ticket.ticket_id,
+                "priority": state.attrs.get("priority"),
+                "holder": {"team": team, "agent": agent},
+            }
+        exempt = (run.rule.name, run.cycle) in state.exempt
+        clock = clock_status(run, now, exempt)
+        clock.pop("_due")
+        out.append((due, risk_entry(head, clock)))
+    return out
 
 
 def risk_entry(status: dict[str, Any], clock: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ so its cost is O(tickets due in the window read), never O(open tickets).
 from __future__ import annotations
 
 import asyncio
+import heapq
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -62,13 +63,29 @@ class Walk:
     tickets_read: int = 0
 
 
-def _partition(
-    idx: TimerIndex, partition: int, load: Loader, now: int, until: int, f: Filters, limit: int
+def _keys(idx: TimerIndex, partition: int, until: int) -> Iterator[tuple[int, str, int]]:
+    for due, ticket_id in idx.until(until):
+        yield due, ticket_id, partition
+
+
+def at_risk(
+    indexes: Mapping[int, TimerIndex],
+    load: Loader,
+    now: Callable[[int], int],
+    within: int,
+    f: Filters,
+    limit: int,
 ) -> Walk:
+    """The local at-risk list over the partitions in `indexes` (`now(partition)`: that
+    partition's clock; the window is `within` µs from it), soonest first, at most `limit`:
+    the indexes are read merged in deadline order, so the walk stops after about `limit`
+    tickets when nothing is filtered out."""
+    clocks = {p: now(p) for p in indexes}
+    keys = heapq.merge(*(_keys(idx, p, clocks[p] + within) for p, idx in indexes.items()))
     found: list[Entry] = []
     walk = Walk(found)
     bound: int | None = None  # due of the limit-th entry once `found` holds `limit`
-    for key_due, ticket_id in idx.until(until):
+    for key_due, ticket_id, partition in keys:
         if bound is not None and key_due > bound:
             walk.truncated = True
             break
@@ -76,7 +93,8 @@ def _partition(
         walk.tickets_read += 1
         if ticket is None or not f.may_keep(ticket):
             continue
-        found.extend(e for e in upcoming(ticket, now, until) if f.keep(e[1]))
+        t = clocks[partition]
+        found.extend(e for e in upcoming(ticket, t, t + within) if f.keep(e[1]))
         if len(found) >= 2 * limit:
             found.sort(key=_order)
             del found[limit:]
@@ -89,30 +107,6 @@ def _partition(
         del found[limit:]
         walk.truncated = True
     return walk
-
-
-def at_risk(
-    indexes: Mapping[int, TimerIndex],
-    load: Loader,
-    now: Callable[[int], int],
-    within: int,
-    f: Filters,
-    limit: int,
-) -> Walk:
-    """The local at-risk list over the partitions in `indexes` (`now(partition)`: that
-    partition's clock; the window is `within` µs from it), soonest first, at most `limit`."""
-    merged = Walk([])
-    for partition, idx in indexes.items():
-        t = now(partition)
-        part = _partition(idx, partition, load, t, t + within, f, limit)
-        merged.entries.extend(part.entries)
-        merged.truncated |= part.truncated
-        merged.tickets_read += part.tickets_read
-    merged.entries.sort(key=_order)
-    if len(merged.entries) > limit:
-        del merged.entries[limit:]
-        merged.truncated = True
-    return merged
 
 
 def _tickets(

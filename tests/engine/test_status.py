@@ -83,6 +83,35 @@ def test_status_of_every_ticket_equals_the_replay_state_at_the_instant(
     assert {"running", "met"} <= states <= set(STATES)
 
 
+@pytest.mark.parametrize("instant", INSTANTS)
+def test_upcoming_is_the_running_clocks_of_the_status_due_in_the_window(
+    instant: str, week: list[tuple[str, Ev]], policy: RuntimePolicy
+) -> None:
+    now = to_us(datetime.fromisoformat(instant))
+    live = _live([(t, ev) for t, ev in week if ev.at <= now], policy)
+    listed = 0
+    for window in (15 * 60, 4 * 3600, 3 * 86400):
+        until = now + window * 1_000_000
+        for ticket in live.values():
+            status = ticket_status(ticket, now)
+            expected = [
+                (c["clock"], c["next"]["kind"], c["next"]["due_at"], c["counted_seconds"])
+                for c in status["clocks"]
+                if c["state"] == "running"
+                and c["next"] is not None
+                and to_us(datetime.fromisoformat(c["next"]["due_at"])) <= until
+            ]
+            got = upcoming(ticket, now, until)
+            assert [
+                (e["clock"], e["kind"], e["due_at"], e["counted_seconds"]) for _, e in got
+            ] == expected
+            assert all(
+                iso(due) == e["due_at"] and e["team"] == status["holder"]["team"] for due, e in got
+            )
+            listed += len(got)
+    assert listed > 0
+
+
 def test_replay_and_live_agree_on_the_whole_week_at_its_end(
     week: list[tuple[str, Ev]], policy: RuntimePolicy
 ) -> None:
