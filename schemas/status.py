@@ -105,7 +105,9 @@ class AtRiskList(BaseModel):
     as_of: AwareDatetime
     until: AwareDatetime = Field(description="as_of + within")
     items: list[AtRiskEntry]
-    truncated: bool = Field(description="more entries matched than `limit`")
+    truncated: bool = Field(
+        description="the list stopped at `limit`: more clocks may be due in the window"
+    )
     workers: int = Field(ge=1, description="workers whose answer is merged in")
     missing: list[str] = Field(
         default_factory=list, description="API URLs of workers that did not answer"
