@@ -20,7 +20,6 @@ from engine.ticket import Ticket
 FORMAT = 1
 # `state` of a clock: open (running, paused) or how its cycle ended.
 STATES = ("running", "paused", "stopped", "met", "breached")
-LEVELS = ("warning", "minor", "moderate", "severe")
 
 
 def _level(th: Threshold) -> str:
