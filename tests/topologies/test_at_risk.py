@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from config.loader import load
 from engine.history import Ev
@@ -131,3 +134,44 @@ def test_the_hourly_gauge_counts_per_team_clock_kind_with_bounded_teams(tmp_path
     assert "other" in teams and len(teams - {"other", "none"}) == MAX_TEAMS
     expected = sum(len(upcoming(t, NOW, NOW + 60 * MIN)) for t in tickets.values())
     assert sum(samples.values()) == expected > 0
+
+
+@pytest.fixture(scope="module")
+def shared(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[dict[str, Ticket], dict[int, TimerIndex]]]:
+    tickets = _tickets(300, seed=5)
+    root = tmp_path_factory.mktemp("walk")
+    indexes = {p: TimerIndex(root / f"p{p}", durable=False) for p in range(3)}
+    for i, (ticket_id, t) in enumerate(tickets.items()):
+        indexes[i % 3].set(ticket_id, state.deadline(t, 35.0))
+    yield tickets, indexes
+    for idx in indexes.values():
+        idx.close()
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.integers(min_value=0, max_value=48 * 60),
+    st.sampled_from([None, "team-0", "team-2"]),
+    st.sampled_from([None, "A", "C"]),
+    st.sampled_from([None, "first_response", "resolution", "complaint_response"]),
+    st.integers(min_value=1, max_value=60),
+)
+def test_the_walk_equals_the_scan_for_any_window_filter_and_limit(
+    shared: tuple[dict[str, Ticket], dict[int, TimerIndex]],
+    minutes: int,
+    team: str | None,
+    priority: str | None,
+    clock: str | None,
+    limit: int,
+) -> None:
+    tickets, indexes = shared
+    f = Filters(team, priority, clock)
+    walk = at_risk(indexes, lambda t, p: tickets.get(t), lambda p: NOW, minutes * MIN, f, limit)
+    got = [(due, str(e["ticket_id"]), str(e["clock"])) for due, e in walk.entries]
+    everything = _scan(tickets, minutes * MIN, f, 10**9)
+    assert got == everything[:limit]
+    assert walk.truncated or got == everything
