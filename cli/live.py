@@ -152,6 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
   demo stream       {args.demo_rate:g} new tickets/s on {settings.events_topic}
   alerts            sla-engine tail --broker {embedded.bootstrap}
   metrics           http://127.0.0.1:{settings.metrics_port}/metrics
+  status API        {settings.advertised_api_url}/at-risk · sla-engine status TICKET_ID
   first alerts due within a minute; Ctrl-C stops everything
 """,
             flush=True,

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli import accountability, audit, bench, demo, explain, live, replay, report, whatif
+from cli import accountability, audit, bench, demo, explain, live, replay, report, status, whatif
 from config.loader import PolicyError
 
 
@@ -25,6 +25,7 @@ def parser() -> argparse.ArgumentParser:
     report.add_parser(sub)
     explain.add_parser(sub)
     accountability.add_parser(sub)
+    status.add_parsers(sub)
     return p
 
 

@@ -24,6 +24,7 @@ from engine.instant import iso, to_us
 from engine.kpis import KpiStore, contributions
 from engine.processor import Processor
 from engine.rules import RuntimePolicy
+from engine.status import ticket_status
 from schemas.parse import InvalidEvent, parse_event
 
 
@@ -147,9 +148,11 @@ def replay(
     rejects: IO[bytes] | None,
     total_bytes: int | None = None,
     kpis: IO[bytes] | None = None,
+    status: IO[bytes] | None = None,
 ) -> ReplayResult:
     """Feed every line through the engine in file order; write alerts and rejects as JSONL.
-    With `kpis`, write the final KPI snapshot of every window (see `write_kpis`)."""
+    With `kpis`, write the final KPI snapshot of every window (see `write_kpis`); with
+    `status`, every ticket's final status (see `write_status`)."""
     write = out.write
 
     def emit(alert: dict[str, Any], arrived: int | None) -> bool:
@@ -166,7 +169,18 @@ def replay(
         result.untargeted.update(clock for clock, _, _ in ticket.state.untargeted)
     if kpis is not None:
         result.kpi_snapshots, result.kpi_final = write_kpis(proc, kpis)
+    if status is not None:
+        write_status(proc, status)
     return result
+
+
+def write_status(proc: Processor, out: IO[bytes]) -> int:
+    """Every ticket's SLA status at the final stream-time clock, one `TicketStatus` a line by
+    ticket id: what the live worker last published on `sla.status` for it, had it seen the
+    same events by that instant (`engine.status`)."""
+    for ticket_id in sorted(proc.tickets):
+        out.write(orjson.dumps(ticket_status(proc.tickets[ticket_id], proc.clock)) + b"\n")
+    return len(proc.tickets)
 
 
 def _rejects_to(out: IO[bytes] | None) -> Callable[[Record, str], None] | None:
@@ -359,6 +373,12 @@ def add_parser(sub: Any) -> None:
         help="write the KPI snapshot of every window, dimension and key at the end of the replay "
         "(final: true once the clock is past the window end plus the policy's grace period)",
     )
+    p.add_argument(
+        "--status",
+        metavar="STATUS.jsonl",
+        help="write every ticket's final SLA status (the sla.status message: each clock's "
+        "state, counted seconds, next threshold) at the end of the replay",
+    )
     add_range_arguments(p)
     p.set_defaults(func=run)
 
@@ -393,10 +413,11 @@ def run(args: argparse.Namespace) -> int:
             out = _open_out(stack, args.output)
             rejects = _open_out(stack, args.rejects) if args.rejects else None
             kpis = _open_out(stack, args.kpis) if args.kpis else None
+            status = _open_out(stack, args.status) if args.status else None
         except OSError as e:
             print(f"sla-engine replay: {e.filename}: {e.strerror}", file=sys.stderr)
             return 2
-        result = replay(source, policy, args.until, out, rejects, size, kpis)
+        result = replay(source, policy, args.until, out, rejects, size, kpis, status)
     print(
         f"replayed {result.events} events of {result.tickets} tickets; "
         f"{result.rejected} rejected; alerts: {_alert_counts(result)}",
@@ -418,6 +439,8 @@ def run_topic(args: argparse.Namespace) -> int:
         problem = "sla-engine replay: with --topic the clock advances to --to; drop --until"
     if problem is None and args.kpis:
         problem = "sla-engine replay: --kpis needs a file replay (--input)"
+    if problem is None and args.status:
+        problem = "sla-engine replay: --status needs a file replay (--input)"
     if problem is not None:
         print(problem, file=sys.stderr)
         return 2

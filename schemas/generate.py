@@ -8,7 +8,9 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from schemas.events import EVENT_ADAPTER
+from schemas.openapi import document as openapi_document
 from schemas.outputs import Alert, KpiSnapshot, Reject
+from schemas.status import TicketStatus
 
 JSON_DIR = Path(__file__).with_name("json")
 
@@ -19,9 +21,11 @@ def documents() -> dict[str, str]:
         "alert.schema.json": Alert,
         "reject.schema.json": Reject,
         "kpi-snapshot.schema.json": KpiSnapshot,
+        "ticket-status.schema.json": TicketStatus,
     }
     docs = {name: m.model_json_schema() for name, m in models.items()}
     docs["ticket-event.schema.json"] = EVENT_ADAPTER.json_schema()
+    docs["status-api.openapi.json"] = openapi_document()
     return {name: json.dumps(d, indent=2, sort_keys=True) + "\n" for name, d in docs.items()}
 
 

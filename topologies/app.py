@@ -44,10 +44,11 @@ from engine.kpis import contributions, encode_facts
 from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
 from schemas.parse import InvalidEvent, parse_event
-from topologies import metrics, state, tansu_recovery
+from topologies import metrics, query_api, state, tansu_recovery
 from topologies.clock import PartitionClock
 from topologies.kpis import KpiAggregator, facts_message
 from topologies.settings import Settings
+from topologies.status import StatusPublisher, partition_clock
 from topologies.timers import TimerIndex
 
 log = logging.getLogger("sla.worker")
@@ -523,6 +524,7 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
         topic_partitions=settings.partitions,
         **CONSUMER_SETTINGS,
         recovery_consistency_check=consistency_check(settings, tansu),
+        canonical_url=settings.advertised_api_url,  # the query API, advertised to the group
     )
     raw = {
         "key_type": bytes,
@@ -542,6 +544,7 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
     facts_table = app.Table("kpi-facts", partitions=1, key_type=bytes, value_type=bytes)
     out = output or Output(str(settings.broker))
     engine = Engine(settings, policy, table, out)
+    statuses = StatusPublisher(settings.status_topic, out.send, partition_clock(engine, now_us))
     facts_writer = TableWriter(facts_table, out)
     aggregator = KpiAggregator(policy, settings.retention_days)
     metrics.BUILD.labels(_version(), policy.version).set(1)
@@ -636,6 +639,7 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
             engine.discard(touched, wall)
             raise
         engine.save_many(touched)
+        statuses.publish(touched)
 
     def step_ticks(batch: Sequence[Any]) -> None:
         """Run each tick; drop tickets past their retention; write each touched ticket once."""
@@ -662,6 +666,7 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
                 if forget:
                     del touched[ticket_id]
                     engine.drop(ticket_id, msg.partition)
+                    statuses.forget(ticket_id, msg.partition)
                 if alerts:
                     _count(alerts, True, wall)
                 publish(ticket, alerts, now, forget)
@@ -669,6 +674,7 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
             engine.discard(touched, wall)
             raise
         engine.save_many(touched)
+        statuses.publish(touched)
 
     @app.agent(events)
     async def on_event(stream: faust.StreamT[bytes]) -> None:
@@ -769,4 +775,5 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
         engine.reset()
         aggregator.reset()
 
+    query_api.install(app, engine, settings, table)
     return app, engine

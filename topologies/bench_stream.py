@@ -444,6 +444,7 @@ class Worker:
     profile: Path | None = None
     child: Child | None = None
     metrics_port: int = 0
+    api_port: int = 0
     launcher: Sequence[str] = ()  # how to run `sla-engine`; default: this Python, cli.main
 
     def __post_init__(self) -> None:
@@ -451,6 +452,10 @@ class Worker:
             from topologies.broker import free_port
 
             self.metrics_port = free_port()
+        if not self.api_port:
+            from topologies.broker import free_port
+
+            self.api_port = free_port()
 
     @property
     def events_topic(self) -> str:
@@ -486,6 +491,10 @@ class Worker:
             f"{t}.kpis",
             "--kpi-facts-topic",
             f"{t}.kpi-facts",
+            "--status-topic",
+            f"{t}.status",
+            "--api-port",
+            str(self.api_port),
             "--partitions",
             str(self.partitions),
             "--data-dir",
@@ -508,7 +517,9 @@ class Worker:
             },
         )
         create_topics(
-            self.bootstrap, {f"{t}.kpis": 1, f"{t}.kpi-facts": 1}, {"cleanup.policy": "compact"}
+            self.bootstrap,
+            {f"{t}.kpis": 1, f"{t}.kpi-facts": 1, f"{t}.status": self.partitions},
+            {"cleanup.policy": "compact"},
         )
 
     def start(self, timeout: float = 60.0) -> Worker:

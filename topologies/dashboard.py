@@ -8,7 +8,8 @@ Three rows, all on the Prometheus datasource provisioned with uid `prometheus`
 (docker/grafana/provisioning):
 
 - Live SLA: warnings, breaches and escalations per minute by clock and level; clocks at risk;
-  open tickets and open clocks; the backlog by age band.
+  open tickets and open clocks; the backlog by age band; clocks with a threshold due within
+  the next hour by team and clock.
 - KPIs vs targets (today's window, overall): resolution rate, CSAT, complaints answered within
   24 h, each against its policy target; attainment per clock; teams flagged for low CSAT.
 - Engine health: throughput, consumer lag, timer lag p50/p99, dead-letter rate, workers up,
@@ -140,6 +141,34 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "Open backlog by age",
                 "Open tickets now by age band (time since creation), all partitions.",
                 (Query("max by (band) (sla_open_backlog)", "{{band}}", instant=True),),
+                width=10,
+            ),
+            Panel(
+                "timeseries",
+                "At risk next hour",
+                "Running clocks whose next threshold (warning, breach or escalation) is due "
+                "within the hour, by team and clock, from the workers' timer indexes "
+                "(`sla-engine at-risk --within 1h` lists them).",
+                (
+                    Query(
+                        "sum by (team, clock) (sla_at_risk_next_hour)",
+                        "{{team}} {{clock}}",
+                    ),
+                ),
+                width=14,
+                stacked=True,
+            ),
+            Panel(
+                "table",
+                "At risk next hour, now",
+                "The same, by team, clock and the kind of the next threshold.",
+                (
+                    Query(
+                        "sum by (team, clock, kind) (sla_at_risk_next_hour)",
+                        instant=True,
+                        table=True,
+                    ),
+                ),
                 width=10,
             ),
         ),

@@ -49,6 +49,13 @@ AT_RISK = Gauge(
     ["clock", "priority"],
     registry=REGISTRY,
 )
+AT_RISK_NEXT_HOUR = Gauge(
+    "sla_at_risk_next_hour",
+    "Running clocks whose next threshold is due within the hour, from this worker's timer "
+    'index (the biggest teams by name, the rest as team="other")',
+    ["team", "clock", "kind"],
+    registry=REGISTRY,
+)
 CONSUMER_LAG = Gauge(
     "sla_consumer_lag",
     "Messages of the events topic not yet processed",

@@ -31,6 +31,18 @@ class Settings:
     cache_tickets: int = 50_000
     log_level: str = "WARNING"
     consistency_check: str = "auto"
+    status_topic: str = "sla.status"
+    api_host: str = "127.0.0.1"
+    api_port: int = 9110
+    api_url: str = ""
+
+    @property
+    def advertised_api_url(self) -> str:
+        """The URL other workers reach this one's query API at (advertised to the group)."""
+        if self.api_url:
+            return self.api_url.rstrip("/")
+        host = "127.0.0.1" if self.api_host in ("", "0.0.0.0", "::") else self.api_host
+        return f"http://{host}:{self.api_port}"
 
     @property
     def topics(self) -> dict[str, int]:
@@ -42,12 +54,13 @@ class Settings:
             self.dlq_topic: 1,
             self.kpis_topic: 1,
             self.kpi_facts_topic: 1,
+            self.status_topic: self.partitions,
         }
 
     @property
     def compacted(self) -> frozenset[str]:
         """Topics keyed by identity whose latest value per key is the state (log compaction)."""
-        return frozenset({self.kpis_topic, self.kpi_facts_topic})
+        return frozenset({self.kpis_topic, self.kpi_facts_topic, self.status_topic})
 
 
 HELP = {
@@ -76,6 +89,14 @@ HELP = {
     "consistency_check": "Faust's check of local state against changelog offsets on recovery: "
     "auto (off on the embedded tansu broker, whose end offsets are approximate; on elsewhere), "
     "on, off (env SLA_CONSISTENCY_CHECK)",
+    "status_topic": "output topic of each ticket's live SLA status, compacted, keyed by ticket_id "
+    "(env SLA_STATUS_TOPIC)",
+    "api_host": "address the status query API binds to; loopback by default, 0.0.0.0 to serve "
+    "other hosts (env SLA_API_HOST)",
+    "api_port": "HTTP port of the status query API (GET /tickets/ID, GET /at-risk), 0 = off "
+    "(env SLA_API_PORT)",
+    "api_url": "URL other workers reach this worker's API at, advertised in the consumer group "
+    "(env SLA_API_URL; default http://API_HOST:API_PORT, loopback when bound to all addresses)",
 }
 
 

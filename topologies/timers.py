@@ -199,6 +199,21 @@ class TimerIndex:
         self._watermark = key
         return int(_DUE.unpack_from(key)[0])
 
+    def until(self, until_us: int) -> Iterator[tuple[int, str]]:
+        """Entries with a deadline <= ``until_us``, earliest first, read lazily from the
+        watermark (the at-risk lists: a caller that stops early reads only what it used).
+        Read only; do not write to the index while iterating."""
+        db = self.db
+        read_opt = ReadOptions()
+        if until_us < MAX_DUE_US:
+            read_opt.set_iterate_upper_bound(_DUE.pack(_check_due(until_us) + 1))
+        it = db.iter(read_opt)
+        it.seek(self._watermark)
+        while it.valid():
+            key: bytes = it.key()
+            yield _DUE.unpack_from(key)[0], key[8:].decode()
+            it.next()
+
     def items(self) -> Iterator[tuple[int, str]]:
         """All entries, earliest first (for tests and rebuild checks)."""
         it = self.db.iter()

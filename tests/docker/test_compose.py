@@ -212,6 +212,7 @@ def test_topic_partitions_are_the_settings(services: dict[str, dict[str, Any]]) 
         "tickets.dlq": 1,
         "sla.kpis": 1,
         "sla.kpi-facts": 1,
+        "sla.status": 4,
     }
     compacted = set(re.findall(r"--topic (\S+) [^\n]*--config cleanup.policy=compact", script))
     assert compacted == Settings().compacted

@@ -33,6 +33,7 @@ class Topics:
     partitions: int = 4
     kpis: str = ""
     kpi_facts: str = ""
+    status: str = ""
 
     @classmethod
     def unique(cls, bootstrap: str, partitions: int = 4) -> Topics:
@@ -46,11 +47,16 @@ class Topics:
             partitions,
             f"it-{tag}.kpis",
             f"it-{tag}.kpi-facts",
+            f"it-{tag}.status",
         )
         create_topics(
             bootstrap, {t.events: partitions, t.alerts: partitions, t.ticks: partitions, t.dlq: 1}
         )
-        create_topics(bootstrap, {t.kpis: 1, t.kpi_facts: 1}, {"cleanup.policy": "compact"})
+        create_topics(
+            bootstrap,
+            {t.kpis: 1, t.kpi_facts: 1, t.status: partitions},
+            {"cleanup.policy": "compact"},
+        )
         return t
 
 
@@ -63,6 +69,7 @@ class WorkerProcess:
     data_dir: Path
     log_path: Path
     metrics_port: int = field(default_factory=free_port)
+    api_port: int = field(default_factory=free_port)
     extra: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
 
@@ -93,6 +100,10 @@ class WorkerProcess:
             t.kpis,
             "--kpi-facts-topic",
             t.kpi_facts,
+            "--status-topic",
+            t.status,
+            "--api-port",
+            str(self.api_port),
             "--partitions",
             str(t.partitions),
             "--log-level",
