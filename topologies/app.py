@@ -44,6 +44,7 @@ from engine.kpis import contributions, encode_facts
 from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
 from schemas.parse import InvalidEvent, parse_event
+from schemas.redact import redact
 from topologies import metrics, state, tansu_recovery
 from topologies.clock import PartitionClock
 from topologies.kpis import KpiAggregator, facts_message
@@ -451,7 +452,7 @@ def _epoch_s(iso_text: str) -> float:
 
 
 def dead_letter(reason: str, raw: bytes | None, topic: str, partition: int, offset: int) -> bytes:
-    raw = raw or b""
+    raw = redact(raw or b"")  # tickets.dlq is an output topic: no customer name or contact
     try:
         text, encoding = raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
