@@ -264,3 +264,8 @@ EVENT_TYPES: tuple[str, ...] = (
     "appeal_filed",
     "appeal_decided",
 )
+CONTRACT = (
+    "One ticket event on tickets.events, a JSON object discriminated by `type`. Beyond this "
+    "schema: keys must be unique in every object (a message with a duplicate key is rejected "
+    "with reason `duplicate key`), and the message must be UTF-8 JSON (RFC 8259)."
+)

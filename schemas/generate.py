@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from schemas.events import EVENT_ADAPTER
+from schemas.events import CONTRACT, EVENT_ADAPTER
 from schemas.outputs import Alert, KpiSnapshot, Reject
 
 JSON_DIR = Path(__file__).with_name("json")
@@ -21,7 +21,7 @@ def documents() -> dict[str, str]:
         "kpi-snapshot.schema.json": KpiSnapshot,
     }
     docs = {name: m.model_json_schema() for name, m in models.items()}
-    docs["ticket-event.schema.json"] = EVENT_ADAPTER.json_schema()
+    docs["ticket-event.schema.json"] = {**EVENT_ADAPTER.json_schema(), "description": CONTRACT}
     return {name: json.dumps(d, indent=2, sort_keys=True) + "\n" for name, d in docs.items()}
 
 
