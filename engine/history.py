@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple
 
 from engine.instant import to_us
@@ -32,6 +33,34 @@ KEPT_FIELDS = (
 )
 
 
+# Free text is reduced here, at the edge, so that ticket state, its changelog and `explain`
+# never hold it verbatim (a phone number typed into a solution would leak): a solution only
+# counts as recorded (the KPIs' record completeness); a reason or an invalid-survey reason is
+# kept when it is a code (`system_fault`, `malicious`), else only that one was given. A status
+# is a code by the input contract (it drives the pause rules) and is kept as it is.
+CODE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
+RECORDED = "(recorded)"  # a solution was given; its text is not kept
+NOT_KEPT = "(text not kept)"  # a reason was given that is not a code
+FREE_TEXT = ("solution", "reason")
+
+
+def _reduced(name: str, value: Any) -> Any:
+    """What is kept of free-text field `name`; None: nothing (blank)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    if name == "solution":
+        return RECORDED
+    return value if CODE.fullmatch(value) else NOT_KEPT
+
+
+def invalid_reason(value: Any) -> str | None:
+    """A survey's invalid_reason as the KPIs count it: a code by name, any other text `other`."""
+    if value is None or not str(value).strip():
+        return None
+    name = str(value).strip().lower()
+    return name if CODE.fullmatch(name) else "other"
+
+
 class Ev(NamedTuple):
     """One event as evaluation sees it: instant in µs, id, type and the kept fields."""
 
@@ -50,14 +79,22 @@ def from_model(event: Any) -> Ev:
     """Compact form of a validated `schemas.events` model."""
     fields = event.__dict__
     data = {k: v for k in KEPT_FIELDS if (v := fields.get(k)) is not None}
+    for name in FREE_TEXT:
+        if name in data and (kept := _reduced(name, data[name])) is not None:
+            data[name] = kept
+        else:
+            data.pop(name, None)
     customer = fields.get("customer")
     if customer is not None and customer.id:
         data["customer_ref"] = True  # only that a reference exists: no personal data is kept
     survey = fields.get("survey")
     if survey is not None:
-        data["survey"] = {
-            k: v for k, v in survey.__dict__.items() if k != "comment" and v is not None
-        }
+        scores = {k: v for k, v in survey.__dict__.items() if k != "comment" and v is not None}
+        if "invalid_reason" in scores and (why := invalid_reason(scores["invalid_reason"])):
+            scores["invalid_reason"] = why
+        else:
+            scores.pop("invalid_reason", None)
+        data["survey"] = scores
     return Ev(to_us(event.occurred_at), event.event_id, event.type, data)
 
 
