@@ -166,6 +166,39 @@ def test_no_customer_name_or_phone_leaves_the_engine(live: Any, broker: BrokerHa
         assert secret not in blob
 
 
+def test_dead_letters_carry_no_customer_name_or_contact(live: Any, broker: BrokerHandle) -> None:
+    _, topics = live
+    now = datetime.now(UTC)
+    customer = {"id": "c-2", "name": "Zhao Min", "phone": "+86 137 5555 0000", "email": "zm@x.cn"}
+    bad = orjson.dumps({**created("T-DLQPRIV", now), "priority": "urgent", "customer": customer})
+    truncated = orjson.dumps({**created("T-DLQCUT", now), "customer": customer})[:-12]
+    produce(broker.bootstrap, topics.events, [(b"T-DLQPRIV", bad), (b"T-DLQCUT", truncated)])
+
+    def both(msgs: list[Any]) -> bool:
+        raws = [orjson.loads(m.value())["raw"] for m in msgs]
+        return sum("T-DLQPRIV" in r or "T-DLQCUT" in r for r in raws) >= 2
+
+    dead = consume(broker.bootstrap, topics.dlq, until=both, timeout=60, idle=1)
+    mine = [
+        r
+        for r in (orjson.loads(m.value()) for m in dead)
+        if "T-DLQPRIV" in r["raw"] or "T-DLQCUT" in r["raw"]
+    ]
+    assert len(mine) == 2
+    blob = b"".join(m.value() for m in dead)
+    for secret in (b"Zhao Min", b"137 5555 0000", b"zm@x.cn"):
+        assert secret not in blob
+    parsed = next(r for r in mine if "T-DLQPRIV" in r["raw"])
+    assert "priority" in parsed["reason"]
+    assert orjson.loads(parsed["raw"])["customer"] == {
+        "id": "c-2",
+        "name": "[redacted]",
+        "phone": "[redacted]",
+        "email": "[redacted]",
+    }
+    assert next(r for r in mine if "T-DLQCUT" in r["raw"])["reason"].startswith("not JSON")
+
+
 def test_metrics_scraped_over_http_move(live: Any, broker: BrokerHandle) -> None:
     worker, topics = live
     before = worker.sample("sla_events_consumed_total")
