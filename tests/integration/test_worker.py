@@ -387,6 +387,49 @@ def test_closed_tickets_leave_the_table_after_retention(
         worker.stop()
 
 
+def _label_values(text: str, family: str, label: str, **match: str) -> set[str]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        sample.labels[label]
+        for fam in text_string_to_metric_families(text)
+        if fam.name == family
+        for sample in fam.samples
+        if label in sample.labels and all(sample.labels.get(k) == v for k, v in match.items())
+    }
+
+
+def test_200_team_names_give_a_bounded_number_of_series(live: Any, broker: BrokerHandle) -> None:
+    from topologies.labels import TEAM_CAP
+
+    worker, topics = live
+    now = datetime.now(UTC)
+    crowd = [
+        created(f"CROWD-{i:03d}", now - timedelta(seconds=70), team=f"crowd-{i:03d}")
+        for i in range(200)
+    ]
+    produce(broker.bootstrap, topics.events, keyed(crowd))
+
+    def all_warned(msgs: list[Any]) -> bool:
+        return len({a["ticket_id"] for a in alerts_of(msgs) if "CROWD-" in a["ticket_id"]}) >= 200
+
+    consume(broker.bootstrap, topics.alerts, until=all_warned, timeout=90, idle=0)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the KPI gauges refresh every kpi_interval
+        text = worker.metrics()
+        if any(k.startswith("crowd-") for k in _label_values(text, "sla_kpi", "key")):
+            break
+        time.sleep(0.5)
+    alert_teams = _label_values(text, "sla_alerts", "team")
+    kpi_teams = _label_values(text, "sla_kpi", "key", dimension="team")
+    flagged = _label_values(text, "sla_team_csat_flagged", "team")
+    assert "other" in alert_teams
+    assert len(alert_teams - {"", "other"}) <= TEAM_CAP
+    assert any(k.startswith("crowd-") for k in kpi_teams)
+    assert len(kpi_teams) <= TEAM_CAP and len(flagged) <= TEAM_CAP
+    assert worker.sample("sla_label_overflow_total") >= 200 - TEAM_CAP
+
+
 def _documented_metrics() -> set[str]:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text()
     exposed = doc.split("## Planned")[0]
