@@ -13,6 +13,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from schemas.bounds import YEAR_MAX, YEAR_MIN
+
 ANNOTATIONS = frozenset({"title", "default", "description", "discriminator", "$defs", "examples"})
 JSON_SCALARS = st.one_of(
     st.none(),
@@ -30,8 +32,9 @@ JSON_VALUES = st.recursive(
 
 @st.composite
 def instants(draw: st.DrawFn, pattern: str | None) -> str:
-    """RFC 3339 date-times (the `date-time` format), years 1900-8999, any offset and precision."""
-    moment = draw(st.datetimes(datetime(1900, 1, 1), datetime(8999, 12, 31, 23, 59, 59)))
+    """RFC 3339 date-times (the `date-time` format) in the contract's years, any offset and
+    precision."""
+    moment = draw(st.datetimes(datetime(YEAR_MIN, 1, 1), datetime(YEAR_MAX, 12, 31, 23, 59, 59)))
     minutes = draw(st.integers(-(24 * 60 - 1), 24 * 60 - 1))
     digits = draw(st.integers(0, 9))
     zone = timezone(timedelta(minutes=minutes))
