@@ -230,3 +230,56 @@ def test_duplicate_keys_are_rejected(text: bytes) -> None:
 
 def test_the_schema_says_keys_are_unique() -> None:
     assert "duplicate" in schema()["description"].lower()
+
+
+def test_values_at_every_bound_do_not_crash_the_engine() -> None:
+    # The poison pills of issue #11 (cycle 10**30, a 1.2 MB agent name) are now outside the
+    # schema; at the bounds themselves the state serialises and every alert stays far below
+    # Kafka's 1 MB default message size, even after many hand-offs.
+    from engine.processor import Processor
+    from engine.ticket import Ticket
+    from schemas.bounds import ID_MAX
+    from tests.engine.test_evaluate import POLICY
+
+    wide = "\U0001f600" * NAME_MAX  # 4 bytes a character in UTF-8
+    tid = "T" * ID_MAX
+    holder = {"team": wide, "agent": wide, "supervisor": wide, "department": wide}
+    docs: list[dict[str, Any]] = [
+        {**BASE, "ticket_id": tid, "type": "created", "priority": "A", "category": wide, **holder},
+    ]
+    for i in range(40):
+        docs.append(
+            {
+                **BASE,
+                "event_id": f"{i:03d}" + "e" * (ID_MAX - 3),
+                "ticket_id": tid,
+                "type": "assigned",
+                "occurred_at": f"2026-11-23T{9 + i // 10:02d}:{i % 10 * 5:02d}:00+08:00",
+                **{k: f"{i:03d}{wide[3:]}" for k in holder},
+            }
+        )
+    for kind in ("exemption_requested", "exemption_granted", "exemption_rejected"):
+        docs.append(
+            {
+                **BASE,
+                "event_id": kind,
+                "ticket_id": tid,
+                "type": kind,
+                "occurred_at": "2026-11-23T20:00:00+08:00",
+                "clock": "resolution",
+                "cycle": CYCLE_MAX,
+                "reason": "r" * 4000,
+            }
+        )
+    proc = Processor(POLICY)
+    alerts = []
+    for d in docs:
+        assert oracle().is_valid(d)
+        alerts.extend(proc.ingest(tid, from_model(parse_event(json.dumps(d).encode()))))
+    alerts.extend(proc.advance(proc.clock + 30 * 86_400 * 1_000_000))
+    assert alerts
+    largest = max(len(json.dumps(a, ensure_ascii=False).encode()) for a in alerts)
+    assert largest < 256_000, largest
+    ticket = proc.tickets[tid]
+    restored = Ticket.from_bytes(ticket.to_bytes(), POLICY)
+    assert len(restored.history) == len(docs)
