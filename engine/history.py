@@ -79,23 +79,34 @@ def from_model(event: Any) -> Ev:
     """Compact form of a validated `schemas.events` model."""
     fields = event.__dict__
     data = {k: v for k in KEPT_FIELDS if (v := fields.get(k)) is not None}
-    for name in FREE_TEXT:
-        if name in data and (kept := _reduced(name, data[name])) is not None:
-            data[name] = kept
-        else:
-            data.pop(name, None)
     customer = fields.get("customer")
     if customer is not None and customer.id:
         data["customer_ref"] = True  # only that a reference exists: no personal data is kept
     survey = fields.get("survey")
     if survey is not None:
-        scores = {k: v for k, v in survey.__dict__.items() if k != "comment" and v is not None}
-        if "invalid_reason" in scores and (why := invalid_reason(scores["invalid_reason"])):
-            scores["invalid_reason"] = why
+        data["survey"] = {
+            k: v for k, v in survey.__dict__.items() if k != "comment" and v is not None
+        }
+    return Ev(to_us(event.occurred_at), event.event_id, event.type, _scrubbed(data))
+
+
+def _scrubbed(data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with its free text reduced (see `CODE`); idempotent."""
+    for name in FREE_TEXT:
+        if name in data:
+            kept = _reduced(name, data[name])
+            if kept is None:
+                del data[name]
+            else:
+                data[name] = kept
+    scores = data.get("survey")
+    if isinstance(scores, dict) and "invalid_reason" in scores:
+        why = invalid_reason(scores["invalid_reason"])
+        if why is None:
+            del scores["invalid_reason"]
         else:
-            scores.pop("invalid_reason", None)
-        data["survey"] = scores
-    return Ev(to_us(event.occurred_at), event.event_id, event.type, data)
+            scores["invalid_reason"] = why
+    return data
 
 
 def to_row(ev: Ev) -> list[Any]:
@@ -104,4 +115,6 @@ def to_row(ev: Ev) -> list[Any]:
 
 
 def from_row(row: list[Any]) -> Ev:
-    return Ev(int(row[0]), str(row[1]), str(row[2]), dict(row[3]))
+    """An event from stored state; free text that state written before the reduction still
+    holds is reduced now, so it leaves RocksDB and the changelog at the next write."""
+    return Ev(int(row[0]), str(row[1]), str(row[2]), _scrubbed(dict(row[3])))

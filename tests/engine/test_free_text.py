@@ -85,3 +85,22 @@ def test_the_kpis_still_see_a_solution_and_invalid_reasons() -> None:
     assert m["records.missing.solution"] == 0 and m["records.complete"] == 1
     assert m["surveys.invalid.malicious"] == 1
     assert m["surveys.invalid.other"] == 1
+
+
+def test_state_written_before_the_reduction_is_reduced_when_read() -> None:
+    old = orjson.dumps(
+        {
+            "v": 1,
+            "t": "T-9",
+            "h": [
+                [1, "e1", "created", {"priority": "A"}],
+                [2, "e2", "resolved", {"solution": f"call {PHONE}"}],
+                [3, "e3", "survey_submitted", {"survey": {"overall": 2, "invalid_reason": PHONE}}],
+            ],
+            "l": [],
+            "z": 3,
+        }
+    )
+    rewritten = Ticket.from_bytes(old, POLICY).to_bytes()
+    assert PHONE.encode() not in rewritten
+    assert RECORDED.encode() in rewritten and b'"invalid_reason":"other"' in rewritten
