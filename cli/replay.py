@@ -26,6 +26,7 @@ from engine.processor import Processor
 from engine.rules import RuntimePolicy
 from engine.status import ticket_status
 from schemas.parse import InvalidEvent, parse_event
+from schemas.redact import redact
 
 
 @dataclass
@@ -81,7 +82,8 @@ def _lines(stream: IO[bytes], total: int | None) -> Iterator[bytes]:
 
 
 def reject_record(where: dict[str, Any], reason: str, raw: bytes) -> dict[str, Any]:
-    text = raw.rstrip(b"\r\n")
+    """A line of the rejects file: the reason and the bytes, customer name and contact redacted."""
+    text = redact(raw.rstrip(b"\r\n"))
     try:
         return {**where, "reason": reason, "raw": text.decode("utf-8")}
     except UnicodeDecodeError:

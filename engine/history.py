@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple
 
 from engine.instant import to_us
@@ -34,6 +35,34 @@ KEPT_FIELDS = (
 )
 
 
+# Free text is reduced here, at the edge, so that ticket state, its changelog and `explain`
+# never hold it verbatim (a phone number typed into a solution would leak): a solution only
+# counts as recorded (the KPIs' record completeness); a reason or an invalid-survey reason is
+# kept when it is a code (`system_fault`, `malicious`), else only that one was given. A status
+# is a code by the input contract (it drives the pause rules) and is kept as it is.
+CODE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
+RECORDED = "(recorded)"  # a solution was given; its text is not kept
+NOT_KEPT = "(text not kept)"  # a reason was given that is not a code
+FREE_TEXT = ("solution", "reason")
+
+
+def _reduced(name: str, value: Any) -> Any:
+    """What is kept of free-text field `name`; None: nothing (blank)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    if name == "solution":
+        return RECORDED
+    return value if CODE.fullmatch(value) else NOT_KEPT
+
+
+def invalid_reason(value: Any) -> str | None:
+    """A survey's invalid_reason as the KPIs count it: a code by name, any other text `other`."""
+    if value is None or not str(value).strip():
+        return None
+    name = str(value).strip().lower()
+    return name if CODE.fullmatch(name) else "other"
+
+
 class Ev(NamedTuple):
     """One event as evaluation sees it: instant in µs, id, type and the kept fields."""
 
@@ -60,7 +89,26 @@ def from_model(event: Any) -> Ev:
         data["survey"] = {
             k: v for k, v in survey.__dict__.items() if k != "comment" and v is not None
         }
-    return Ev(to_us(event.occurred_at), event.event_id, event.type, data)
+    return Ev(to_us(event.occurred_at), event.event_id, event.type, _scrubbed(data))
+
+
+def _scrubbed(data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with its free text reduced (see `CODE`); idempotent."""
+    for name in FREE_TEXT:
+        if name in data:
+            kept = _reduced(name, data[name])
+            if kept is None:
+                del data[name]
+            else:
+                data[name] = kept
+    scores = data.get("survey")
+    if isinstance(scores, dict) and "invalid_reason" in scores:
+        why = invalid_reason(scores["invalid_reason"])
+        if why is None:
+            del scores["invalid_reason"]
+        else:
+            scores["invalid_reason"] = why
+    return data
 
 
 def to_row(ev: Ev) -> list[Any]:
@@ -69,4 +117,6 @@ def to_row(ev: Ev) -> list[Any]:
 
 
 def from_row(row: list[Any]) -> Ev:
-    return Ev(int(row[0]), str(row[1]), str(row[2]), dict(row[3]))
+    """An event from stored state; free text that state written before the reduction still
+    holds is reduced now, so it leaves RocksDB and the changelog at the next write."""
+    return Ev(int(row[0]), str(row[1]), str(row[2]), _scrubbed(dict(row[3])))

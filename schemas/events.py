@@ -2,58 +2,106 @@
 
 Unknown extra fields are kept (producers may send more than we read). Customer name and
 contact are accepted here and never copied to any output model.
+
+Strict, and bounded so that whatever passes can never crash the engine: `occurred_at` is an
+RFC 3339 text (no epoch numbers, no `+0800`), integers are JSON integers (no `"3"`, no `true`),
+booleans are JSON booleans, every string has a `maxLength` and every integer a range. The
+published JSON Schema (`python -m schemas.generate`) carries the same rules; duplicate keys,
+which a JSON Schema cannot see, are refused by `schemas.parse`.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    field_validator,
+)
+
+from schemas.bounds import (
+    CYCLE_MAX,
+    ID_MAX,
+    INSTANT_PATTERN,
+    INSTANT_RE,
+    NAME_MAX,
+    STATUS_MAX,
+    STATUS_PATTERN,
+    TEXT_MAX,
+    YEAR_MAX,
+    YEAR_MIN,
+)
 
 Priority = Literal["A", "B", "C"]
-NonEmpty = Annotated[str, Field(min_length=1)]
+# Identifiers (event, ticket, alert ids) and names (team, agent, clock, channel, ...).
+NonEmpty = Annotated[str, Field(min_length=1, max_length=ID_MAX)]
+Name = Annotated[str, Field(max_length=NAME_MAX)]
+Text = Annotated[str, Field(max_length=TEXT_MAX)]  # free text: read for presence, never kept
+Status = Annotated[str, Field(min_length=1, max_length=STATUS_MAX, pattern=STATUS_PATTERN)]
+StrictBool = Annotated[bool, Strict()]
+
+
+def _integral(v: object) -> object:
+    """A JSON number with no fraction (`3.0`, `1e2`) is an integer, as JSON Schema says."""
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+Cycle = Annotated[int, Strict(), Field(ge=1, le=CYCLE_MAX), BeforeValidator(_integral)]
 # Source-system attributes (`attributes: {tier: vip, region: south}`): a few short labels a
 # policy's `when` may select on (`attributes.tier`). Never personal data: they are kept in the
 # ticket's state like the other fields.
 AttributeKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-AttributeValue = Annotated[str, Field(max_length=256)]
+AttributeValue = Annotated[str, Field(max_length=NAME_MAX)]
 Attributes = Annotated[dict[AttributeKey, AttributeValue], Field(max_length=32)]
-# Instants the engine can do calendar arithmetic around (deadlines land days or years later).
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 class Customer(BaseModel):
     """The customer as the ticketing system knows them; `name`/`phone`/`email` are personal data."""
 
     model_config = ConfigDict(extra="allow")
-    id: str | None = None
-    name: str | None = None
-    phone: str | None = None
-    email: str | None = None
+    id: Name | None = None
+    name: Name | None = None
+    phone: Annotated[str, Field(max_length=64)] | None = None
+    email: Annotated[str, Field(max_length=254)] | None = None  # RFC 5321 path limit
 
 
 class _Event(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", regex_engine="python-re")
     event_id: NonEmpty
     ticket_id: NonEmpty
-    occurred_at: AwareDatetime
+    occurred_at: AwareDatetime = Field(
+        description="RFC 3339 date-time with a UTC offset (`Z` or `+08:00`), years "
+        f"{YEAR_MIN}-{YEAR_MAX}, at most 9 fraction digits (read to the microsecond)",
+        json_schema_extra={"pattern": INSTANT_PATTERN},
+    )
     # Hand-off fields: any event may carry the holder of the ticket from then on.
-    team: str | None = None
-    agent: str | None = None
-    supervisor: str | None = None
-    department: str | None = None
+    team: Name | None = None
+    agent: Name | None = None
+    supervisor: Name | None = None
+    department: Name | None = None
     attributes: Attributes | None = Field(
         default=None,
         description="labels from the source system a policy may select on (never personal data)",
     )
 
-    @field_validator("occurred_at")
+    @field_validator("occurred_at", mode="before")
     @classmethod
-    def _in_range(cls, v: datetime) -> datetime:
-        if not EARLIEST <= v < LATEST:
-            raise ValueError(f"{v.isoformat()} is outside the supported years 1900-8999")
+    def _rfc3339(cls, v: object) -> object:
+        if not isinstance(v, str):
+            raise ValueError("should be an RFC 3339 date-time text, e.g. 2026-11-23T09:00:00+08:00")
+        if INSTANT_RE.search(v) is None:
+            raise ValueError(
+                "should be an RFC 3339 date-time with seconds and a timezone offset (Z, +08:00), "
+                f"years {YEAR_MIN}-{YEAR_MAX}"
+            )
         return v
 
 
@@ -61,9 +109,9 @@ class Created(_Event):
     type: Literal["created"]
     priority: Priority
     category: NonEmpty = "simple"
-    channel: str | None = None
-    product_line: str | None = None
-    request_type: str | None = None
+    channel: Name | None = None
+    product_line: Name | None = None
+    request_type: Name | None = None
     customer: Customer | None = None
 
 
@@ -95,7 +143,7 @@ class Updated(_Event):
 
 class StatusChanged(_Event):
     type: Literal["status_changed"]
-    status: NonEmpty
+    status: Status = Field(description="a workflow status code (pause rules name them)")
 
 
 class PriorityChanged(_Event):
@@ -105,7 +153,7 @@ class PriorityChanged(_Event):
 
 class Resolved(_Event):
     type: Literal["resolved"]
-    solution: str | None = None
+    solution: Text | None = None
 
 
 class Reopened(_Event):
@@ -114,14 +162,14 @@ class Reopened(_Event):
 
 class Closed(_Event):
     type: Literal["closed"]
-    customer_confirmed: bool | None = None
+    customer_confirmed: StrictBool | None = None
 
 
 class SurveySent(_Event):
     type: Literal["survey_sent"]
 
 
-Score = Annotated[int, Field(ge=1, le=5)]
+Score = Annotated[int, Strict(), Field(ge=1, le=5), BeforeValidator(_integral)]
 
 
 class Survey(BaseModel):
@@ -135,8 +183,8 @@ class Survey(BaseModel):
     proactive: Score | None = None
     overall: Score | None = None
     recommend: Score | None = None
-    comment: str | None = None
-    invalid_reason: str | None = None
+    comment: Text | None = None
+    invalid_reason: Name | None = None
 
 
 class SurveySubmitted(_Event):
@@ -147,8 +195,8 @@ class SurveySubmitted(_Event):
 class ExemptionRequested(_Event):
     type: Literal["exemption_requested"]
     clock: NonEmpty
-    cycle: int | None = None
-    reason: str | None = None
+    cycle: Cycle | None = None
+    reason: Text | None = None
 
 
 class ExemptionGranted(_Event):
@@ -156,21 +204,21 @@ class ExemptionGranted(_Event):
 
     type: Literal["exemption_granted"]
     clock: NonEmpty
-    cycle: Annotated[int, Field(ge=1)] | None = None
-    reason: NonEmpty
+    cycle: Cycle | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=TEXT_MAX)]
 
 
 class ExemptionRejected(_Event):
     type: Literal["exemption_rejected"]
     clock: NonEmpty
-    cycle: int | None = None
-    reason: str | None = None
+    cycle: Cycle | None = None
+    reason: Text | None = None
 
 
 class AppealFiled(_Event):
     type: Literal["appeal_filed"]
     alert_id: NonEmpty
-    reason: str | None = None
+    reason: Text | None = None
 
 
 class AppealDecided(_Event):
@@ -179,8 +227,8 @@ class AppealDecided(_Event):
     type: Literal["appeal_decided"]
     alert_id: NonEmpty
     outcome: Literal["upheld", "overturned"]
-    reviewer: str | None = None
-    reason: str | None = None
+    reviewer: Name | None = None
+    reason: Text | None = None
 
 
 TicketEvent = Annotated[
@@ -225,4 +273,9 @@ EVENT_TYPES: tuple[str, ...] = (
     "exemption_rejected",
     "appeal_filed",
     "appeal_decided",
+)
+CONTRACT = (
+    "One ticket event on tickets.events, a JSON object discriminated by `type`. Beyond this "
+    "schema: keys must be unique in every object (a message with a duplicate key is rejected "
+    "with reason `duplicate key`), and the message must be UTF-8 JSON (RFC 8259)."
 )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from schemas.events import EVENT_ADAPTER
+from schemas.events import CONTRACT, EVENT_ADAPTER
 from schemas.openapi import document as openapi_document
 from schemas.outputs import Alert, KpiSnapshot, Reject
 from schemas.status import TicketStatus
@@ -24,7 +24,7 @@ def documents() -> dict[str, str]:
         "ticket-status.schema.json": TicketStatus,
     }
     docs = {name: m.model_json_schema() for name, m in models.items()}
-    docs["ticket-event.schema.json"] = EVENT_ADAPTER.json_schema()
+    docs["ticket-event.schema.json"] = {**EVENT_ADAPTER.json_schema(), "description": CONTRACT}
     docs["status-api.openapi.json"] = openapi_document()
     return {name: json.dumps(d, indent=2, sort_keys=True) + "\n" for name, d in docs.items()}
 

@@ -82,7 +82,10 @@ class Reject(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     reason: str
-    raw: str = Field(description="the original message: text, or base64 when not UTF-8")
+    raw: str = Field(
+        description="the original message: text, or base64 when not UTF-8; customer name, phone "
+        "and email replaced by [redacted] (schemas.redact)"
+    )
     raw_encoding: Literal["utf-8", "base64"] = "utf-8"
     line: int | None = Field(default=None, description="line number in a replayed file")
     topic: str | None = None

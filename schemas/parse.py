@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from pydantic import ValidationError
 
 from schemas.events import EVENT_ADAPTER, TicketEvent
@@ -40,9 +43,41 @@ def _reason(err: ValidationError) -> str:
 def parse_event(raw: bytes | str) -> TicketEvent:
     """Validate one JSON message; raise InvalidEvent with a one-line reason."""
     try:
-        return EVENT_ADAPTER.validate_json(raw)
+        event = EVENT_ADAPTER.validate_json(raw)
     except ValidationError as e:
         raise InvalidEvent(_reason(e)) from None
+    _unique_keys(raw)
+    return event
+
+
+class _Duplicate(ValueError):
+    pass
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise _Duplicate(k)
+            seen.add(k)
+    return d
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs)
+
+
+def _unique_keys(raw: bytes | str) -> None:
+    """Refuse an object with a repeated key: which value counts would be the parser's choice
+    (RFC 8259 §4), and a JSON Schema validator sees only one of them."""
+    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw  # valid: validate_json passed
+    try:
+        _DECODER.decode(text)
+    except _Duplicate as e:
+        raise InvalidEvent(f"duplicate key {e.args[0]!r}: every key must appear once") from None
+    except ValueError as e:  # the two decoders disagree on what is JSON: refuse, say why
+        raise InvalidEvent(f"not JSON: {e}") from None
 
 
 def _tags() -> frozenset[str]:

@@ -44,9 +44,12 @@ from engine.kpis import contributions, encode_facts
 from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
 from schemas.parse import InvalidEvent, parse_event
+from schemas.redact import redact
 from topologies import metrics, query_api, state, tansu_recovery
 from topologies.clock import PartitionClock
 from topologies.kpis import KpiAggregator, facts_message
+from topologies.labels import TEAMS
+from topologies.labels import configure as configure_labels
 from topologies.settings import Settings
 from topologies.status import StatusPublisher, partition_clock
 from topologies.timers import TimerIndex
@@ -436,7 +439,7 @@ _ALERT_SERIES: dict[tuple[str, ...], Any] = {}  # labels -> the ALERTS child (la
 
 def _count(alerts: list[dict[str, Any]], from_timer: bool, detected: int) -> None:
     for a in alerts:
-        team = (a.get("responsible") or {}).get("team") or ""
+        team = TEAMS((a.get("responsible") or {}).get("team") or "")
         labels = (a["clock"], a["kind"], a["level"] or "", a["priority"] or "", team)
         series = _ALERT_SERIES.get(labels)
         if series is None:
@@ -452,7 +455,7 @@ def _epoch_s(iso_text: str) -> float:
 
 
 def dead_letter(reason: str, raw: bytes | None, topic: str, partition: int, offset: int) -> bytes:
-    raw = raw or b""
+    raw = redact(raw or b"")  # tickets.dlq is an output topic: no customer name or contact
     try:
         text, encoding = raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -549,6 +552,7 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
     aggregator = KpiAggregator(policy, settings.retention_days)
     metrics.BUILD.labels(_version(), policy.version).set(1)
     metrics.initialise()
+    configure_labels(policy)
     for name, target in policy.kpis.targets.items():
         metrics.KPI_TARGET.labels(name).set(target)
     alerts_topic, facts_topic = settings.alerts_topic, settings.kpi_facts_topic

@@ -288,6 +288,15 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 unit="s",
             ),
             Panel(
+                "stat",
+                "Labels over the cap",
+                "Team names from event data beyond the label cap: counted as team=\"other\" or "
+                "without a KPI gauge (docs/metrics.md, Label bounds).",
+                (Query("sum(sla_label_overflow_total)", "values"),),
+                width=4,
+                thresholds=((None, "green"), (1, "yellow")),
+            ),
+            Panel(
                 "timeseries",
                 "State on disk",
                 "Bytes of RocksDB state and timer indexes per worker.",

@@ -31,6 +31,7 @@ from engine.kpis.snapshot import Snapshotter
 from engine.rules import RuntimePolicy
 from topologies import metrics
 from topologies.clock import PartitionClock
+from topologies.labels import TEAMS
 
 GAUGE_UNITS = ("day", "week", "month")
 GAUGE_DIMENSIONS = ("overall", "team", "priority")
@@ -116,6 +117,8 @@ class KpiAggregator:
         flags: set[tuple[str, str]] = set()
         for snap in self.current():
             unit, dim, key = snap["window"]["unit"], snap["dimension"], snap["key"]
+            if dim == "team" and not TEAMS.admits(key):
+                continue  # beyond the cap: on the sla.kpis topic only (topologies.labels)
             for name, value in snap["metrics"].items():
                 if value is None:
                     continue

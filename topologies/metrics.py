@@ -103,6 +103,13 @@ OPEN_BACKLOG = Gauge(
     ["band"],
     registry=REGISTRY,
 )
+LABEL_OVERFLOW = Counter(
+    "sla_label_overflow_total",
+    "Distinct event-data label values beyond the cap: folded into `other` or left out "
+    "(topologies.labels)",
+    ["label"],
+    registry=REGISTRY,
+)
 
 
 def reject_reason(reason: str) -> str:
@@ -126,6 +133,7 @@ def initialise() -> None:
     need a zero before the first increment)."""
     for reason in REJECT_REASONS:
         REJECTED.labels(reason)
+    LABEL_OVERFLOW.labels("team")
 
 
 def serve(port: int) -> None:

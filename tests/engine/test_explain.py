@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from engine.explain import UnknownAlert, explain
+from engine.history import NOT_KEPT
 from engine.instant import to_us
 from engine.kpis import KpiStore, contributions
 from engine.processor import Processor
@@ -168,8 +169,8 @@ def _lifecycle() -> tuple[Story, list[str], dict[str, Any]]:
     breach = pick(first, "resolution", "breach")
     ids = [
         s.add("exemption_requested", day(1, 12, 10), clock="resolution", reason="customer away"),
-        s.add("exemption_rejected", day(1, 12, 20), clock="resolution", reason="not external"),
-        s.add("appeal_filed", day(1, 12, 30), alert_id=breach["alert_id"], reason="waited"),
+        s.add("exemption_rejected", day(1, 12, 20), clock="resolution", reason="not_external"),
+        s.add("appeal_filed", day(1, 12, 30), alert_id=breach["alert_id"], reason="customer_wait"),
         s.add(
             "appeal_decided",
             day(1, 13),
@@ -202,11 +203,9 @@ def test_exemption_and_appeal_trail_links_request_decision_and_retractions() -> 
         (decided, "appeal_decided", "resolution", 1, filed, None),
     ]
     last = doc["trail"][-1]
-    assert (last["outcome"], last["reviewer"], last["reason"]) == (
-        "overturned",
-        "r-7",
-        "the customer asked to wait",
-    )
+    # Free text is not kept (issue #11, privacy); a reason that is a code is.
+    assert (last["outcome"], last["reviewer"], last["reason"]) == ("overturned", "r-7", NOT_KEPT)
+    assert doc["trail"][2]["reason"] == "customer_wait"
     assert last["alert_id"] == breach["alert_id"]
     assert last["retracted"] == [
         {
@@ -218,7 +217,7 @@ def test_exemption_and_appeal_trail_links_request_decision_and_retractions() -> 
     ]
     assert [t["concerns_alert"] for t in doc["trail"]] == [False, False, True, True]
     assert [t["retracted"] for t in doc["trail"][:3]] == [[], [], []]
-    assert doc["trail"][1]["reason"] == "not external"
+    assert doc["trail"][1]["reason"] == "not_external"
     # both the breach and its retraction stay on the record
     assert [(a["kind"], a["alert_id"]) for a in doc["announcements"]] == [
         ("breach", breach["alert_id"]),

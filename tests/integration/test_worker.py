@@ -166,6 +166,39 @@ def test_no_customer_name_or_phone_leaves_the_engine(live: Any, broker: BrokerHa
         assert secret not in blob
 
 
+def test_dead_letters_carry_no_customer_name_or_contact(live: Any, broker: BrokerHandle) -> None:
+    _, topics = live
+    now = datetime.now(UTC)
+    customer = {"id": "c-2", "name": "Zhao Min", "phone": "+86 137 5555 0000", "email": "zm@x.cn"}
+    bad = orjson.dumps({**created("T-DLQPRIV", now), "priority": "urgent", "customer": customer})
+    truncated = orjson.dumps({**created("T-DLQCUT", now), "customer": customer})[:-12]
+    produce(broker.bootstrap, topics.events, [(b"T-DLQPRIV", bad), (b"T-DLQCUT", truncated)])
+
+    def both(msgs: list[Any]) -> bool:
+        raws = [orjson.loads(m.value())["raw"] for m in msgs]
+        return sum("T-DLQPRIV" in r or "T-DLQCUT" in r for r in raws) >= 2
+
+    dead = consume(broker.bootstrap, topics.dlq, until=both, timeout=60, idle=1)
+    mine = [
+        r
+        for r in (orjson.loads(m.value()) for m in dead)
+        if "T-DLQPRIV" in r["raw"] or "T-DLQCUT" in r["raw"]
+    ]
+    assert len(mine) == 2
+    blob = b"".join(m.value() for m in dead)
+    for secret in (b"Zhao Min", b"137 5555 0000", b"zm@x.cn"):
+        assert secret not in blob
+    parsed = next(r for r in mine if "T-DLQPRIV" in r["raw"])
+    assert "priority" in parsed["reason"]
+    assert orjson.loads(parsed["raw"])["customer"] == {
+        "id": "c-2",
+        "name": "[redacted]",
+        "phone": "[redacted]",
+        "email": "[redacted]",
+    }
+    assert next(r for r in mine if "T-DLQCUT" in r["raw"])["reason"].startswith("not JSON")
+
+
 def test_metrics_scraped_over_http_move(live: Any, broker: BrokerHandle) -> None:
     worker, topics = live
     before = worker.sample("sla_events_consumed_total")
@@ -352,6 +385,49 @@ def test_closed_tickets_leave_the_table_after_retention(
         assert worker.sample("sla_open_tickets") >= 1  # X-2 still has a running clock
     finally:
         worker.stop()
+
+
+def _label_values(text: str, family: str, label: str, **match: str) -> set[str]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        sample.labels[label]
+        for fam in text_string_to_metric_families(text)
+        if fam.name == family
+        for sample in fam.samples
+        if label in sample.labels and all(sample.labels.get(k) == v for k, v in match.items())
+    }
+
+
+def test_200_team_names_give_a_bounded_number_of_series(live: Any, broker: BrokerHandle) -> None:
+    from topologies.labels import TEAM_CAP
+
+    worker, topics = live
+    now = datetime.now(UTC)
+    crowd = [
+        created(f"CROWD-{i:03d}", now - timedelta(seconds=70), team=f"crowd-{i:03d}")
+        for i in range(200)
+    ]
+    produce(broker.bootstrap, topics.events, keyed(crowd))
+
+    def all_warned(msgs: list[Any]) -> bool:
+        return len({a["ticket_id"] for a in alerts_of(msgs) if "CROWD-" in a["ticket_id"]}) >= 200
+
+    consume(broker.bootstrap, topics.alerts, until=all_warned, timeout=90, idle=0)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the KPI gauges refresh every kpi_interval
+        text = worker.metrics()
+        if any(k.startswith("crowd-") for k in _label_values(text, "sla_kpi", "key")):
+            break
+        time.sleep(0.5)
+    alert_teams = _label_values(text, "sla_alerts", "team")
+    kpi_teams = _label_values(text, "sla_kpi", "key", dimension="team")
+    flagged = _label_values(text, "sla_team_csat_flagged", "team")
+    assert "other" in alert_teams
+    assert len(alert_teams - {"", "other"}) <= TEAM_CAP
+    assert any(k.startswith("crowd-") for k in kpi_teams)
+    assert len(kpi_teams) <= TEAM_CAP and len(flagged) <= TEAM_CAP
+    assert worker.sample("sla_label_overflow_total") >= 200 - TEAM_CAP
 
 
 def _documented_metrics() -> set[str]:
