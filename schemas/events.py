@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     Strict,
     TypeAdapter,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -58,9 +59,23 @@ Cycle = Annotated[int, Strict(), Field(ge=1, le=CYCLE_MAX), BeforeValidator(_int
 # Source-system attributes (`attributes: {tier: vip, region: south}`): a few short labels a
 # policy's `when` may select on (`attributes.tier`). Never personal data: they are kept in the
 # ticket's state like the other fields.
-AttributeKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+ATTRIBUTE_KEY = r"^[A-Za-z0-9_-]+$"
+AttributeKey = Annotated[str, Field(min_length=1, max_length=64, pattern=ATTRIBUTE_KEY)]
 AttributeValue = Annotated[str, Field(max_length=NAME_MAX)]
-Attributes = Annotated[dict[AttributeKey, AttributeValue], Field(max_length=32)]
+# The schema pydantic derives puts the key pattern in `patternProperties`, which leaves other
+# keys unconstrained; the contract says exactly what the parser enforces instead.
+Attributes = Annotated[
+    dict[AttributeKey, AttributeValue],
+    Field(max_length=32),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": 32,
+            "propertyNames": {"minLength": 1, "maxLength": 64, "pattern": ATTRIBUTE_KEY},
+            "additionalProperties": {"type": "string", "maxLength": NAME_MAX},
+        }
+    ),
+]
 
 
 class Customer(BaseModel):

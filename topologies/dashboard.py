@@ -289,6 +289,15 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
             ),
             Panel(
                 "stat",
+                "Clock cycles without a target",
+                "Clock cycles no target of the policy matched (not tracked): a policy gap to fix "
+                "(README, The policy).",
+                (Query("sum by (clock) (sla_clocks_untargeted_total)", "{{clock}}"),),
+                width=4,
+                thresholds=((None, "green"), (1, "yellow")),
+            ),
+            Panel(
+                "stat",
                 "Labels over the cap",
                 "Team names from event data beyond the label cap: counted as team=\"other\" or "
                 "without a KPI gauge (docs/metrics.md, Label bounds).",

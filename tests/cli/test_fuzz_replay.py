@@ -106,7 +106,7 @@ def test_the_real_cli_replays_a_fuzz_corpus(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
-    summary = proc.stderr.strip().splitlines()[-1]
+    summary = next(x for x in proc.stderr.splitlines() if x.startswith("replayed "))
     events = int(summary.split("replayed ")[1].split(" events")[0])
     rejected = int(summary.split("; ")[1].split(" rejected")[0])
     reject_lines = rejects.read_bytes().splitlines()

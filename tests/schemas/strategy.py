@@ -80,6 +80,9 @@ def from_schema(schema: dict[str, Any], root: dict[str, Any] | None = None) -> A
     elif kind == "string":
         known |= {"minLength", "maxLength", "pattern", "format"}
         out = _strings(schema)
+    elif kind == "object" and "propertyNames" in schema:
+        known |= {"propertyNames", "additionalProperties", "maxProperties"}
+        out = _maps(schema, root)
     elif kind == "object":
         known |= {"properties", "required", "additionalProperties"}
         out = _objects(schema, root)
@@ -125,3 +128,10 @@ def _objects(schema: dict[str, Any], root: dict[str, Any]) -> Any:
         return out
 
     return build()
+
+
+def _maps(schema: dict[str, Any], root: dict[str, Any]) -> Any:
+    """A map with constrained keys (`propertyNames`) and one schema for every value."""
+    keys = from_schema({"type": "string", **schema["propertyNames"]}, root)
+    values = from_schema(schema.get("additionalProperties", {"type": "string"}), root)
+    return st.dictionaries(keys, values, max_size=min(schema.get("maxProperties", 4), 4))
