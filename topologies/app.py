@@ -551,7 +551,7 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
     facts_writer = TableWriter(facts_table, out)
     aggregator = KpiAggregator(policy, settings.retention_days)
     metrics.BUILD.labels(_version(), policy.version).set(1)
-    metrics.initialise()
+    metrics.initialise(tuple(c.name for c in policy.clocks))
     configure_labels(policy)
     for name, target in policy.kpis.targets.items():
         metrics.KPI_TARGET.labels(name).set(target)

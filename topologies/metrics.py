@@ -128,12 +128,14 @@ def reject_reason(reason: str) -> str:
 REJECT_REASONS = ("not_json", "not_object", "unknown_type", "naive_timestamp", "invalid_field")
 
 
-def initialise() -> None:
+def initialise(clocks: tuple[str, ...] = ()) -> None:
     """Create the labelled series that must exist from the start (rate() and alert rules
     need a zero before the first increment)."""
     for reason in REJECT_REASONS:
         REJECTED.labels(reason)
     LABEL_OVERFLOW.labels("team")
+    for clock in clocks:
+        UNTARGETED.labels(clock)
 
 
 def serve(port: int) -> None:
