@@ -89,7 +89,7 @@ class RangeStats:
         )
 
 
-def _check_reachable(bootstrap: str, timeout: float) -> None:
+def check_reachable(bootstrap: str, timeout: float) -> None:
     """Fail fast, with the address, when no listed bootstrap server accepts a connection."""
     errors = []
     for server in bootstrap.split(","):
@@ -255,7 +255,7 @@ def read_range(
     order, and what reading them took."""
     from confluent_kafka import KafkaError, TopicPartition
 
-    _check_reachable(bootstrap, min(timeout, 5.0))
+    check_reachable(bootstrap, min(timeout, 5.0))
     stats = RangeStats(topic, since_ms, until_ms)
     out: dict[int, list[TopicRecord]] = {}
     prober = _consumer(bootstrap, **{"max.partition.fetch.bytes": 65536})

@@ -184,6 +184,8 @@ def test_engine_workers(services: dict[str, dict[str, Any]]) -> None:
         env = svc["environment"]
         assert env["SLA_BROKER"] == "kafka:9092"
         assert env["SLA_METRICS_PORT"] == "9108"
+        # The worker's default is loopback: in a container Prometheus could not reach it.
+        assert env["SLA_METRICS_HOST"] == "0.0.0.0"
         settings = resolve(environ=env)  # every SLA_* name is a real setting
         assert set(env) <= {"SLA_" + f.name.upper() for f in fields(Settings)}
         assert (settings.broker, settings.metrics_port) == ("kafka:9092", 9108)
