@@ -171,12 +171,19 @@ def _start(consumer: Any, bootstrap: str, topic: str, args: argparse.Namespace) 
     parts = partitions(consumer, bootstrap, topic, "tail")
     if args.from_beginning:
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
-        return
-    try:
-        ends = end_offsets(bootstrap, [(topic, p) for p in parts], args.connect_timeout)
-    except BrokerError as e:
-        raise fail("tail", str(e)) from None
-    consumer.assign([TopicPartition(topic, p, ends[(topic, p)]) for p in parts])
+        where = "from the beginning"
+    else:
+        try:
+            ends = end_offsets(bootstrap, [(topic, p) for p in parts], args.connect_timeout)
+        except BrokerError as e:
+            raise fail("tail", str(e)) from None
+        consumer.assign([TopicPartition(topic, p, ends[(topic, p)]) for p in parts])
+        where = f"from its end ({sum(ends.values())} records before)"
+    print(
+        f"following {topic} on {bootstrap}, {len(parts)} partitions, {where}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
