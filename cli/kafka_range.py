@@ -101,9 +101,12 @@ def check_reachable(bootstrap: str, timeout: float) -> None:
                 return
         except (OSError, ValueError) as e:
             errors.append(f"{server.strip()}: {getattr(e, 'strerror', None) or e}")
+    from cli.invocation import self_command
+
+    cmd = self_command()
     raise RangeError(
         f"no Kafka broker answers at {bootstrap} ({'; '.join(errors)}); check --broker / "
-        "SLA_BROKER (`sla-engine run` and `sla-engine broker` print the embedded broker's address)"
+        f"SLA_BROKER (`{cmd} run` and `{cmd} broker` print the embedded broker's address)"
     )
 
 

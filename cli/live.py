@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from cli import tail
+from cli.invocation import self_command
 from cli.kafka_client import DEFAULT_CONNECT_TIMEOUT, Outage, config, fail, require_broker
 from topologies.settings import add_arguments, resolve
 
@@ -107,7 +108,7 @@ def need_broker(value: str | None, command: str) -> str:
     if not value:
         print(
             f"sla-engine {command}: no broker: pass --broker HOST:PORT or set SLA_BROKER "
-            "(`sla-engine run` starts an embedded one and prints its address)",
+            f"(`{self_command()} run` starts an embedded one and prints its address)",
             file=sys.stderr,
         )
         raise SystemExit(2)
@@ -129,22 +130,6 @@ def create_worker_topics(bootstrap: str, settings: Any) -> None:
         create_topics(bootstrap, compacted, {"cleanup.policy": "compact"})
     except (BrokerError, KafkaException, TimeoutError) as e:
         raise fail("run", f"cannot create the topics on {bootstrap}: {e}") from None
-
-
-def self_command() -> str:
-    """How a person runs this same `sla-engine` from the current directory, as typed."""
-    import shutil
-
-    exe = Path(sys.argv[0])
-    if exe.name != "sla-engine" or not exe.is_file():
-        return f"{sys.executable} -m cli.main"
-    on_path = shutil.which("sla-engine")
-    if on_path is not None and Path(on_path).resolve() == exe.resolve():
-        return "sla-engine"
-    try:
-        return str(exe.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(exe.resolve())
 
 
 # The embedded demo keeps everything of a run (worker state, broker log) in one folder,

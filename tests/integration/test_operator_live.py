@@ -198,10 +198,12 @@ def test_embedded_run_on_a_terminal(tmp_path: Path) -> None:
     lines come, Ctrl-C ends it at once and silently with 130, and nothing is left behind."""
     master, slave = pty.openpty()
     data = tmp_path / "data"
+    elsewhere = tmp_path / "home"  # the operator's shell is not in the repository
+    elsewhere.mkdir()
     proc = subprocess.Popen(
-        [SLA, "run", "--metrics-port", str(free_port()), "--data-dir", str(data)],
-        cwd=ROOT,
-        env=env(),
+        [ROOT / "scripts" / "run", "--metrics-port", str(free_port()), "--data-dir", str(data)],
+        cwd=elsewhere,
+        env=env(PATH="/usr/local/bin:/usr/bin:/bin"),
         stdin=slave,
         stdout=slave,
         stderr=slave,
@@ -215,10 +217,11 @@ def test_embedded_run_on_a_terminal(tmp_path: Path) -> None:
         run_dir = read_until(master, r"run state +(\S+)", seen, 5).group(1)
         assert Path(run_dir).parent == data
         assert [p.name for p in Path(run_dir).glob("tansu-*.log")]  # the broker's log is there
+        assert command.startswith(os.path.relpath(ROOT, elsewhere)), command
         tail = subprocess.run(
             f"{command} --from-beginning --max 1 --json",
             shell=True,
-            cwd=ROOT,
+            cwd=elsewhere,
             env=env(PATH="/usr/bin:/bin"),  # a fresh shell: no virtualenv on PATH
             capture_output=True,
             text=True,
