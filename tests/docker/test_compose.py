@@ -305,10 +305,11 @@ def test_dockerfile(services: dict[str, dict[str, Any]]) -> None:
     assert dict(steps)["ENTRYPOINT"] == '["sla-engine"]'
     assert dict(steps)["CMD"] == '["run"]'
     copied = {v.split()[0] for k, v in steps if k == "COPY"}
-    packages = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
         "setuptools"
-    ]["packages"]
-    assert set(packages) <= copied
+    ]["packages"]["find"]["include"]
+    packages = {pattern.rstrip("*") for pattern in found}  # "cli*": cli and its subpackages
+    assert packages <= copied
     assert "pyproject.toml" in copied
 
 
