@@ -211,3 +211,39 @@ def test_replay_names_the_first_reject_reasons(tmp_path: Path) -> None:
     assert "line 3:" not in with_file.stderr  # the file has them all
     rejects = [orjson.loads(x) for x in (tmp_path / "r.jsonl").read_bytes().splitlines()]
     assert [r["line"] for r in rejects] == [3, 4, 5, 6, 7]
+
+
+def test_report_marks_empty_weeks_lists_missing_fields_and_rates_teams_with_enough_surveys(
+    tmp_path: Path,
+) -> None:
+    """The worked week's November report: W49 (one day of the month, 0 tickets accepted) is
+    marked and not plotted; record completeness says which fields are missing how often; a
+    team with 3 surveys is not flagged (default `min_surveys` 5) and says why."""
+    import base64
+    import re
+
+    kpis, page = tmp_path / "kpis.jsonl", tmp_path / "r.html"
+    replay = [SLA, "replay", "--input", WEEK, "--until", UNTIL, "--output", os.devnull]
+    subprocess.run([*replay, "--kpis", str(kpis)], cwd=ROOT, env=env(), check=True)
+    done = subprocess.run(
+        [SLA, "report", "--input", str(kpis), "--period", "2026-11", "--html", str(page)],
+        env=env(),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = {line.split("│")[1].strip(): line for line in done.stdout.splitlines() if "│" in line}
+    assert "2026-W49 * †" in rows
+    assert "† no ticket accepted in it: rates from older tickets, not plotted" in done.stdout
+    assert "Missing record fields (93 closed tickets)" in done.stdout
+    assert re.search(r"│ customer_confirmed\s+│\s+93 │\s+100\.0 % │", done.stdout)
+    assert "teams with at least 5 surveys" in done.stdout
+    assert "too few surveys" in rows["team-3"] and "FLAGGED" not in rows["team-3"]
+    assert "FLAGGED" in rows["team-1"]
+    html = page.read_text(encoding="utf-8")
+    assert "<td>2026-W49 * †</td>" in html and "<td>too few surveys</td>" in html
+    assert "<h3>Missing record fields (93 closed tickets)</h3>" in html
+    pattern = r'<img alt="(Line chart[^"]+)" src="data:image/svg\+xml;base64,([^"]+)"'
+    ((_, svg),) = re.findall(pattern, html)
+    line = base64.b64decode(svg).decode().split('id="trend-csat"', 1)[1].split("</g>", 1)[0]
+    assert line.count("<use") == 1  # W48 only: the empty W49 has no point

@@ -119,8 +119,13 @@ def test_the_whatif_rows_are_real() -> None:
     assert command.startswith(".venv/bin/sla-engine whatif")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLA_")}
     done = subprocess.run(
-        command, shell=True, cwd=ROOT, env=env | {"COLUMNS": "200"}, capture_output=True,
-        text=True, timeout=300,
+        command,
+        shell=True,
+        cwd=ROOT,
+        env=env | {"COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     real = {" ".join(x.split()) for x in done.stdout.splitlines()}
