@@ -14,8 +14,12 @@ Three rows, all on the Prometheus datasource provisioned with uid `prometheus`
 - Engine health: throughput, consumer lag, timer lag p50/p99, dead-letter rate, workers up,
   recovery duration, state size, build and policy version.
 
-Expressions use fixed `[5m]` windows rather than Grafana's `$__rate_interval`, so that every
-query runs as it is against Prometheus's HTTP API.
+Template variables `team`, `priority`, `clock` and `instance` (the worker; multi-value, "All"
+= `.*`) filter every panel whose metric has that label. The breaches-by-team panel and the
+flagged-teams panel link each team to this dashboard filtered to it (`var-team`).
+
+Expressions use fixed `[5m]` windows rather than Grafana's `$__rate_interval`; `queries()`
+gives them with each variable at its "All" value, as they run against Prometheus's HTTP API.
 """
 
 from __future__ import annotations
@@ -40,6 +44,23 @@ OUTPUT = Path(__file__).resolve().parent.parent / "docker/grafana/dashboards/sla
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="prometheus")
 WINDOW = "5m"  # rate windows
 KPI_TODAY = 'unit="day",dimension="overall"'
+ALL = ".*"  # a variable's "All" value: a regex matching every label value
+# name, label, the metric whose label values it offers
+VARIABLES: tuple[tuple[str, str, str], ...] = (
+    ("team", "Team", "sla_alerts_total"),
+    ("priority", "Priority", "sla_open_clocks"),
+    ("clock", "Clock", "sla_open_clocks"),
+    ("instance", "Worker", "sla_build_info"),
+)
+TEAM_LINK = f"/d/{UID}/sla-engine?${{__url_time_range}}&var-team=${{__field.labels.team}}"
+
+
+def _by(*names: str) -> str:
+    """Label matchers of the variables `names`: `team=~"$team",…`."""
+    return ",".join(f'{n}=~"${n}"' for n in names)
+
+
+INSTANCE = _by("instance")
 
 
 @dataclass(frozen=True)
@@ -64,6 +85,7 @@ class Panel:
     thresholds: tuple[tuple[float | None, str], ...] = ((None, "green"),)
     mappings: dict[str, tuple[str, str]] = field(default_factory=dict)  # value: (text, color)
     stacked: bool = False
+    team_link: bool = False  # each series (by team) links to the dashboard filtered to it
 
 
 def _rate(metric: str, selector: str = "") -> str:
@@ -86,9 +108,8 @@ def _kpi(metric: str, title: str, description: str) -> Panel:
 
 
 def _quantile(q: float) -> str:
-    return (
-        f"histogram_quantile({q}, sum by (instance, le) ({_rate('sla_timer_lag_seconds_bucket')}))"
-    )
+    lag = _rate("sla_timer_lag_seconds_bucket", INSTANCE)
+    return f"histogram_quantile({q}, sum by (instance, le) ({lag}))"
 
 
 ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
@@ -103,7 +124,11 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 (
                     Query(
                         "sum by (clock, kind, level) ("
-                        + _rate("sla_alerts_total", 'kind=~"warning|breach|escalation"')
+                        + _rate(
+                            "sla_alerts_total",
+                            'kind=~"warning|breach|escalation",'
+                            + _by("team", "priority", "clock", "instance"),
+                        )
                         + ") * 60",
                         "{{clock}} {{kind}} {{level}}",
                     ),
@@ -116,7 +141,14 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "Clocks at risk",
                 "Running clocks within 20 % of their limit and not yet breached, by clock and "
                 "priority: the breaches of the next minutes unless someone acts.",
-                (Query("sum by (clock, priority) (sla_clocks_at_risk)", "{{clock}} {{priority}}"),),
+                (
+                    Query(
+                        "sum by (clock, priority) (sla_clocks_at_risk{"
+                        + _by("priority", "clock", "instance")
+                        + "})",
+                        "{{clock}} {{priority}}",
+                    ),
+                ),
                 width=12,
                 stacked=True,
             ),
@@ -124,14 +156,21 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "stat",
                 "Open tickets",
                 "Tickets with a pending deadline, all workers.",
-                (Query("sum(sla_open_tickets)", "open tickets"),),
+                (Query(f"sum(sla_open_tickets{{{INSTANCE}}})", "open tickets"),),
                 width=4,
             ),
             Panel(
                 "timeseries",
                 "Open clocks by clock",
                 "Running or paused SLA clocks, by clock.",
-                (Query("sum by (clock) (sla_open_clocks)", "{{clock}}"),),
+                (
+                    Query(
+                        "sum by (clock) (sla_open_clocks{"
+                        + _by("priority", "clock", "instance")
+                        + "})",
+                        "{{clock}}",
+                    ),
+                ),
                 width=10,
                 stacked=True,
             ),
@@ -141,6 +180,25 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "Open tickets now by age band (time since creation), all partitions.",
                 (Query("max by (band) (sla_open_backlog)", "{{band}}", instant=True),),
                 width=10,
+            ),
+            Panel(
+                "bargauge",
+                "Breaches and escalations by team, last hour",
+                "Breaches and escalations emitted in the last hour per responsible team. Click a "
+                "team: this dashboard filtered to its alerts.",
+                (
+                    Query(
+                        "sum by (team) (increase(sla_alerts_total{"
+                        + 'kind=~"breach|escalation",'
+                        + _by("team", "priority", "clock", "instance")
+                        + "}[1h]))",
+                        "{{team}}",
+                        instant=True,
+                    ),
+                ),
+                width=24,
+                height=6,
+                team_link=True,
             ),
         ),
     ),
@@ -188,11 +246,17 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "stat",
                 "Teams flagged for low CSAT",
                 "1 = the team's CSAT today is at least 15 % below the mean of all teams "
-                "(kpis.team_csat_flag).",
-                (Query('max by (team) (sla_team_csat_flagged{unit="day"})', "{{team}}"),),
+                "(kpis.team_csat_flag). Click a team: this dashboard filtered to its alerts.",
+                (
+                    Query(
+                        'max by (team) (sla_team_csat_flagged{unit="day",' + _by("team") + "})",
+                        "{{team}}",
+                    ),
+                ),
                 width=12,
                 thresholds=((None, "green"), (1, "red")),
                 mappings={"0": ("ok", "green"), "1": ("flagged", "red")},
+                team_link=True,
             ),
         ),
     ),
@@ -205,10 +269,15 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "Ticket events consumed per second, per worker, and alerts emitted per second.",
                 (
                     Query(
-                        f"sum by (instance) ({_rate('sla_events_consumed_total')})",
+                        f"sum by (instance) ({_rate('sla_events_consumed_total', INSTANCE)})",
                         "events {{instance}}",
                     ),
-                    Query(f"sum({_rate('sla_alerts_total')})", "alerts"),
+                    Query(
+                        "sum("
+                        + _rate("sla_alerts_total", _by("team", "priority", "clock", "instance"))
+                        + ")",
+                        "alerts",
+                    ),
                 ),
                 unit="ops",
             ),
@@ -216,7 +285,12 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "timeseries",
                 "Consumer lag",
                 "Messages of the events topic not yet processed, per partition.",
-                (Query("max by (partition) (sla_consumer_lag)", "partition {{partition}}"),),
+                (
+                    Query(
+                        f"max by (partition) (sla_consumer_lag{{{INSTANCE}}})",
+                        "partition {{partition}}",
+                    ),
+                ),
             ),
             Panel(
                 "timeseries",
@@ -236,7 +310,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "Input messages sent to tickets.dlq per minute, by reason.",
                 (
                     Query(
-                        f"sum by (reason) ({_rate('sla_events_rejected_total')}) * 60",
+                        f"sum by (reason) ({_rate('sla_events_rejected_total', INSTANCE)}) * 60",
                         "{{reason}}",
                     ),
                 ),
@@ -246,7 +320,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "stat",
                 "Workers up",
                 "Workers whose /metrics Prometheus scrapes.",
-                (Query('sum(up{job="sla-engine"})', "workers up"),),
+                (Query(f'sum(up{{job="sla-engine",{INSTANCE}}})', "workers up"),),
                 width=4,
                 thresholds=((None, "red"), (1, "yellow"), (2, "green")),
             ),
@@ -254,7 +328,12 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "stat",
                 "Recovery duration",
                 "Seconds from a worker's start to the end of its last table recovery.",
-                (Query("max by (instance) (sla_recovery_duration_seconds)", "{{instance}}"),),
+                (
+                    Query(
+                        f"max by (instance) (sla_recovery_duration_seconds{{{INSTANCE}}})",
+                        "{{instance}}",
+                    ),
+                ),
                 width=4,
                 unit="s",
             ),
@@ -262,7 +341,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "timeseries",
                 "State on disk",
                 "Bytes of RocksDB state and timer indexes per worker.",
-                (Query("sum by (instance) (sla_state_bytes)", "{{instance}}"),),
+                (Query(f"sum by (instance) (sla_state_bytes{{{INSTANCE}}})", "{{instance}}"),),
                 unit="bytes",
             ),
             Panel(
@@ -271,7 +350,8 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "Engine version and policy version (sha256 of the policy content) per worker.",
                 (
                     Query(
-                        "max by (instance, version, policy_version) (sla_build_info)",
+                        "max by (instance, version, policy_version) "
+                        f"(sla_build_info{{{INSTANCE}}})",
                         instant=True,
                         table=True,
                     ),
@@ -355,6 +435,14 @@ def _panel(p: Panel, panel_id: int) -> Any:
         b = b.min(p.min)
     if p.max is not None:
         b = b.max(p.max)
+    if p.team_link:
+        b = b.data_links(
+            [
+                dash.DashboardLink("Alerts of team ${__field.labels.team}")
+                .type(model.DashboardLinkType.LINK)
+                .url(TEAM_LINK)
+            ]
+        )
     if p.mappings:
         b = b.mappings(
             [
@@ -396,6 +484,19 @@ def build() -> model.Dashboard:
             .icon_color("rgba(0, 211, 255, 1)")
         )
     )
+    for name, label, metric in VARIABLES:
+        d = d.with_variable(
+            dash.QueryVariable(name)
+            .label(label)
+            .datasource(DATASOURCE)
+            .query(f"label_values({metric}, {name})")
+            .multi(True)
+            .include_all(True)
+            .all_value(ALL)
+            .current(model.VariableOption(selected=True, text="All", value="$__all"))
+            .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+            .sort(model.VariableSort.ALPHABETICAL_ASC)
+        )
     panel_id = 0
     for title, panels in ROWS:
         panel_id += 1
@@ -421,9 +522,16 @@ def _targets(data: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def expand(expr: str) -> str:
+    """A panel's expression with every variable at its "All" value: plain PromQL."""
+    for name, _, _ in VARIABLES:
+        expr = expr.replace(f'"${name}"', f'"{ALL}"')
+    return expr
+
+
 def queries() -> list[str]:
-    """Every PromQL expression of the dashboard, in panel order."""
-    return [t["expr"] for t in _targets(json.loads(to_json()))]
+    """Every PromQL expression of the dashboard, in panel order, variables at "All"."""
+    return [expand(t["expr"]) for t in _targets(json.loads(to_json()))]
 
 
 def main(argv: list[str] | None = None) -> int:
