@@ -40,6 +40,7 @@ class StatusLine:
         self.recovery: Any = None  # faust's Recovery service, once the app exists
         self._stop = threading.Event()
         self._restore_total = 0
+        self._assigned = threading.Event()  # no status line before the first assignment
 
     def say(self, text: str) -> None:
         print(f"{time.strftime('%H:%M:%S')} {text}", file=self.out, flush=True)
@@ -47,6 +48,7 @@ class StatusLine:
     def on_assigned(self, topic: str, partitions: list[int]) -> None:
         shown = ",".join(str(p) for p in sorted(partitions)) or "none"
         self.say(f"partitions of {topic} assigned: {shown}")
+        self._assigned.set()
 
     def _restore_left(self) -> int | None:
         """Changelog records still to restore, None when not recovering."""
@@ -81,7 +83,7 @@ class StatusLine:
                 )
                 continue
             now = time.monotonic()
-            if now < next_line:
+            if now < next_line or not self._assigned.is_set():
                 continue
             events = _total(self.registry, "sla_events_consumed_total")
             self.say(self.line((events - last_events) / max(now - last_at, 1e-9)))

@@ -165,7 +165,7 @@ def test_tail_says_once_the_broker_went_away_and_gives_up(tmp_path: Path) -> Non
         tail = Tail(own.bootstrap, "sla.alerts", "--connect-timeout", "3")
         assert "following sla.alerts" in tail.started
         own.stop()
-        lines, err, code = tail.finish(timeout=60)
+        _, err, code = tail.finish(timeout=60)
     finally:
         own.close()
     assert code == 2, err
@@ -198,6 +198,7 @@ def test_embedded_run_on_a_terminal(tmp_path: Path) -> None:
     lines come, Ctrl-C ends it at once and silently with 130, and nothing is left behind."""
     master, slave = pty.openpty()
     data = tmp_path / "data"
+    (data / "embedded-999999999").mkdir(parents=True)  # left by a killed run: removed
     elsewhere = tmp_path / "home"  # the operator's shell is not in the repository
     elsewhere.mkdir()
     proc = subprocess.Popen(
@@ -216,6 +217,9 @@ def test_embedded_run_on_a_terminal(tmp_path: Path) -> None:
         command = banner.group(1).strip()
         run_dir = read_until(master, r"run state +(\S+)", seen, 5).group(1)
         assert Path(run_dir).parent == data
+        assert not (data / "embedded-999999999").exists()
+        metrics = read_until(master, r"metrics +http://127\.0\.0\.1:(\d+)/metrics", seen, 5)
+        assert listening(int(metrics.group(1))) == ["127.0.0.1"]  # loopback, not 0.0.0.0
         assert [p.name for p in Path(run_dir).glob("tansu-*.log")]  # the broker's log is there
         assert command.startswith(os.path.relpath(ROOT, elsewhere)), command
         tail = subprocess.run(
@@ -250,3 +254,62 @@ def test_embedded_run_on_a_terminal(tmp_path: Path) -> None:
     after = "".join(seen)[before:]
     assert after.replace("^C", "").strip() == "", after  # silent: no librdkafka line
     assert list(data.iterdir()) == []  # the run's folder (state and broker log) is gone
+
+
+def test_run_on_a_broker_says_where_and_exits_by_signal(
+    broker: BrokerHandle, tmp_path: Path
+) -> None:
+    """`run --broker`: one start line, then (with --status-interval, as on a terminal) the
+    assignment and status lines; 130 after SIGINT, 0 after SIGTERM; /metrics on loopback."""
+    for sig, expected in ((signal.SIGINT, 130), (signal.SIGTERM, 0)):
+        port = free_port()
+        group = f"operator-{int(sig)}-{time.monotonic_ns()}"
+        proc = subprocess.Popen(
+            [
+                SLA,
+                "run",
+                "--broker",
+                broker.bootstrap,
+                "--group",
+                group,
+                "--metrics-port",
+                str(port),
+                "--data-dir",
+                str(tmp_path / group),
+                "--status-interval",
+                "1",
+            ],
+            env=env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        assert first.startswith(f"sla-engine run: worker of group {group} on {broker.bootstrap}")
+        assert f"metrics http://127.0.0.1:{port}/metrics" in first
+        lines = []
+        while not any(" events/s · " in x for x in lines):
+            lines.append(proc.stderr.readline())
+            assert lines[-1], "".join(lines)
+        assert any("partitions of tickets.events assigned:" in x for x in lines)
+        assert listening(port) == ["127.0.0.1"]
+        proc.send_signal(sig)
+        assert proc.wait(timeout=60) == expected
+        proc.stderr.close()
+
+
+def listening(port: int) -> list[str]:
+    """Addresses a TCP socket listens on at `port` (from /proc/net/tcp and tcp6)."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            local, state = row.split()[1], row.split()[3]
+            addr, _, hexport = local.partition(":")
+            if state == "0A" and int(hexport, 16) == port:
+                found.append(
+                    ".".join(str(b) for b in reversed(bytes.fromhex(addr)))
+                    if len(addr) == 8
+                    else addr
+                )
+    return found
