@@ -313,3 +313,78 @@ def listening(port: int) -> list[str]:
                     else addr
                 )
     return found
+
+
+def consumed(port: int) -> float:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            text = r.read().decode()
+    except OSError:
+        return -1
+    found = re.search(r"^sla_events_consumed_total (\S+)$", text, re.M)
+    return float(found.group(1)) if found else -1
+
+
+def test_run_shows_the_restore_progress(broker: BrokerHandle, tmp_path: Path) -> None:
+    """A worker started into an empty data dir restores its tables from the changelogs and
+    shows it: `restoring state [###…] N % (done of total changelog records)`."""
+    from cli.workload import lines
+
+    events = lines(3000, seed=16)
+    (tmp_path / "events.jsonl").write_bytes(b"\n".join(events) + b"\n")
+    topic = f"restore-events-{time.monotonic_ns()}"
+    group = f"restore-{time.monotonic_ns()}"
+
+    def start(state: str) -> tuple[subprocess.Popen[str], int]:
+        port = free_port()
+        proc = subprocess.Popen(
+            [
+                SLA,
+                "run",
+                "--broker",
+                broker.bootstrap,
+                "--group",
+                group,
+                "--events-topic",
+                topic,
+                "--metrics-port",
+                str(port),
+                "--data-dir",
+                str(tmp_path / state),
+                "--status-interval",
+                "1",
+            ],
+            env=env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        return proc, port
+
+    first, port = start("a")
+    produce_cmd = [SLA, "produce", "--input", str(tmp_path / "events.jsonl"), "--topic", topic]
+    subprocess.run([*produce_cmd, "--broker", broker.bootstrap], env=env(), check=True)
+    deadline = time.monotonic() + 300
+    while consumed(port) < len(events):
+        assert time.monotonic() < deadline and first.poll() is None, "events not consumed"
+        time.sleep(0.5)
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=60) == 0
+    assert first.stderr is not None
+    first.stderr.close()
+    second, _ = start("b")  # empty: every table comes back from its changelog
+    assert second.stderr is not None
+    seen: list[str] = []
+    try:
+        while not any(" events/s · " in x for x in seen):
+            seen.append(second.stderr.readline())
+            assert seen[-1], "".join(seen)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=60)
+        second.stderr.close()
+    bars = [x for x in seen if "restoring state [" in x]
+    assert bars, "".join(seen)
+    assert re.search(r"\[[#.]{24}\] +\d+ % \([\d,]+ of [\d,]+ changelog records\)", bars[-1])
