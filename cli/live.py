@@ -319,6 +319,7 @@ def cmd_demo_stream(args: argparse.Namespace) -> int:
     from topologies.demo import run_stream
 
     bootstrap = need_broker(args.broker, "demo-stream")
+    require_broker(bootstrap, "demo-stream", 3 * DEFAULT_CONNECT_TIMEOUT)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `docker stop`: flush, then exit
     try:
