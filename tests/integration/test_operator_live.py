@@ -138,7 +138,8 @@ def test_tail_names_the_likely_topic(broker: BrokerHandle, make_topic: TopicFact
 
 def test_tail_json_into_head_ends_quietly(broker: BrokerHandle, make_topic: TopicFactory) -> None:
     topic = make_topic(partitions=1)
-    produce(broker.bootstrap, topic, [orjson.dumps(alert(i)) for i in range(50)])
+    # More than a pipe's buffer (64 KiB): tail writes after head has gone, and must notice.
+    produce(broker.bootstrap, topic, [orjson.dumps(alert(i)) for i in range(1000)])
     done = subprocess.run(
         [
             "bash",
