@@ -358,6 +358,12 @@ def cmd_produce(args: argparse.Namespace) -> int:
         )
     )
     sent = 0
+    failed: list[str] = []
+
+    def delivered(err: Any, msg: Any) -> None:
+        if err is not None:
+            failed.append(str(err))
+
     with src:
         for line in src:
             line = line.rstrip(b"\r\n")
@@ -372,7 +378,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
                 pass
             while True:
                 try:
-                    producer.produce(args.topic, key=key, value=line)
+                    producer.produce(args.topic, key=key, value=line, on_delivery=delivered)
                     break
                 except BufferError:
                     producer.poll(0.1)
@@ -381,9 +387,11 @@ def cmd_produce(args: argparse.Namespace) -> int:
             if sent % 1000 == 0:
                 producer.poll(0)
     left = producer.flush(args.connect_timeout + 5)
-    if left:
+    if left or failed:
+        why = f" ({failed[0]})" if failed else ""
         print(
-            f"sla-engine produce: {left} of {sent} messages not delivered to {bootstrap}",
+            f"sla-engine produce: {left + len(failed)} of {sent} messages not delivered to "
+            f"{bootstrap}{why}",
             file=sys.stderr,
         )
         return 1

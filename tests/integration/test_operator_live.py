@@ -389,3 +389,37 @@ def test_run_shows_the_restore_progress(broker: BrokerHandle, tmp_path: Path) ->
     bars = [x for x in seen if "restoring state [" in x]
     assert bars, "".join(seen)
     assert re.search(r"\[[#.]{24}\] +\d+ % \([\d,]+ of [\d,]+ changelog records\)", bars[-1])
+
+
+def test_produce_says_the_broker_went_away_and_what_was_lost(tmp_path: Path) -> None:
+    own = EmbeddedBroker(log_dir=tmp_path).start()
+    try:
+        own.create_topics({"tickets.events": 4})
+        proc = subprocess.Popen(
+            [SLA, "produce", "--input", "-", "--broker", own.bootstrap, "--connect-timeout", "3"],
+            env=env(),
+            stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert proc.stdin is not None and proc.stderr is not None
+        first = [orjson.dumps(alert(i)) for i in range(500)]
+        proc.stdin.write(b"\n".join(first) + b"\n")
+        proc.stdin.flush()
+        own.stop()
+        proc.stdin.write(b"\n".join(orjson.dumps(alert(i)) for i in range(500, 1000)) + b"\n")
+        proc.stdin.close()
+        code = proc.wait(timeout=60)
+        err = proc.stderr.read().decode()
+    finally:
+        own.close()
+    assert code == 1, err
+    said = err.strip().splitlines()
+    assert said[0] == (
+        f"sla-engine produce: the broker at {own.bootstrap} does not answer; giving up after "
+        "3 s (--connect-timeout)"
+    ), err
+    assert re.fullmatch(
+        rf"sla-engine produce: \d+ of 1000 messages not delivered to {own.bootstrap} \(.+\)",
+        said[-1],
+    ), err
+    assert len(said) == 2 and "Traceback" not in err  # no librdkafka flood
