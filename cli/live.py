@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import threading
@@ -13,6 +12,7 @@ from typing import Any
 import orjson
 
 from cli import tail
+from cli.embedded import Embedded, embedded_run_dir
 from cli.invocation import self_command
 from cli.kafka_client import DEFAULT_CONNECT_TIMEOUT, Outage, config, fail, require_broker
 from topologies.settings import add_arguments, resolve
@@ -132,37 +132,6 @@ def create_worker_topics(bootstrap: str, settings: Any) -> None:
         raise fail("run", f"cannot create the topics on {bootstrap}: {e}") from None
 
 
-# The embedded demo keeps everything of a run (worker state, broker log) in one folder,
-# `<--data-dir>/embedded-<pid>/`, removed when the run ends; folders of runs that were killed
-# are removed by the next one.
-EMBEDDED_PREFIX = "embedded-"
-
-
-def embedded_run_dir(data_dir: Path) -> Path:
-    """This run's folder under `data_dir`, after removing those of dead runs."""
-    import shutil
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    for old in data_dir.glob(EMBEDDED_PREFIX + "*"):
-        pid = old.name[len(EMBEDDED_PREFIX) :]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(old, ignore_errors=True)
-    run_dir = data_dir / f"{EMBEDDED_PREFIX}{os.getpid()}"
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir()
-    return run_dir
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     import shutil
     from dataclasses import replace
@@ -222,34 +191,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         stop.set()
         embedded.stop()
         shutil.rmtree(run_dir, ignore_errors=True)
-
-
-class Embedded:
-    """What the embedded demo must tear down; `exit_now` ends the process at once, silently:
-    the broker keeps nothing, so there is nothing to flush or commit."""
-
-    def __init__(self, broker: Any, run_dir: Path, stop: threading.Event) -> None:
-        self.broker = broker
-        self.run_dir = run_dir
-        self.stop = stop
-
-    def exit_now(self, code: int) -> None:
-        import shutil
-        import signal
-
-        self.stop.set()
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError):
-                stream.flush()
-        # Client threads may still log the broker going away: nobody needs to read that.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        pid = self.broker.pid
-        if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
-        shutil.rmtree(self.run_dir, ignore_errors=True)
-        os._exit(code)
 
 
 def run_worker(
