@@ -94,6 +94,9 @@ def check_reachable(bootstrap: str, timeout: float) -> None:
     errors = []
     for server in bootstrap.split(","):
         host, _, port = server.strip().rpartition(":")
+        if not host or not port.isdigit():
+            errors.append(f"{server.strip()}: not HOST:PORT (the port is missing)")
+            continue
         try:
             with socket.create_connection(
                 (host.strip("[]") or "localhost", int(port)), timeout=timeout

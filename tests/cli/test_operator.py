@@ -116,6 +116,19 @@ def test_a_dead_broker_is_one_clear_line(argv: list[str]) -> None:
     assert_no_traceback(done.stderr)
 
 
+def test_a_broker_without_a_port_is_named() -> None:
+    done = subprocess.run(
+        [SLA, "run", "--broker", "127.0.0.1", "--metrics-port", "0"],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "no Kafka broker answers at 127.0.0.1 (127.0.0.1: not HOST:PORT" in done.stderr
+    assert_no_traceback(done.stderr)
+
+
 def test_run_reads_the_broker_from_sla_broker() -> None:
     addr = dead_address()
     done = subprocess.run(
