@@ -89,11 +89,14 @@ class RangeStats:
         )
 
 
-def _check_reachable(bootstrap: str, timeout: float) -> None:
+def check_reachable(bootstrap: str, timeout: float) -> None:
     """Fail fast, with the address, when no listed bootstrap server accepts a connection."""
     errors = []
     for server in bootstrap.split(","):
         host, _, port = server.strip().rpartition(":")
+        if not host or not port.isdigit():
+            errors.append(f"{server.strip()}: not HOST:PORT (the port is missing)")
+            continue
         try:
             with socket.create_connection(
                 (host.strip("[]") or "localhost", int(port)), timeout=timeout
@@ -101,9 +104,12 @@ def _check_reachable(bootstrap: str, timeout: float) -> None:
                 return
         except (OSError, ValueError) as e:
             errors.append(f"{server.strip()}: {getattr(e, 'strerror', None) or e}")
+    from cli.invocation import self_command
+
+    cmd = self_command()
     raise RangeError(
         f"no Kafka broker answers at {bootstrap} ({'; '.join(errors)}); check --broker / "
-        "SLA_BROKER (`sla-engine run` and `sla-engine broker` print the embedded broker's address)"
+        f"SLA_BROKER (`{cmd} run` and `{cmd} broker` print the embedded broker's address)"
     )
 
 
@@ -255,7 +261,7 @@ def read_range(
     order, and what reading them took."""
     from confluent_kafka import KafkaError, TopicPartition
 
-    _check_reachable(bootstrap, min(timeout, 5.0))
+    check_reachable(bootstrap, min(timeout, 5.0))
     stats = RangeStats(topic, since_ms, until_ms)
     out: dict[int, list[TopicRecord]] = {}
     prober = _consumer(bootstrap, **{"max.partition.fetch.bytes": 65536})

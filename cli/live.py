@@ -6,12 +6,15 @@ import argparse
 import os
 import sys
 import threading
-import uuid
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from cli import tail
+from cli.embedded import Embedded, embedded_run_dir
+from cli.invocation import self_command
+from cli.kafka_client import DEFAULT_CONNECT_TIMEOUT, Outage, config, fail, require_broker
 from topologies.settings import add_arguments, resolve
 
 DEFAULT_BROKER_ENV = "SLA_BROKER"
@@ -30,7 +33,14 @@ def add_parsers(sub: Any) -> None:
         "--demo-rate",
         type=float,
         default=1.0,
-        help="demo stream: new tickets per second (embedded mode only)",
+        help="demo stream: new tickets per second (embedded mode only; default 1)",
+    )
+    run.add_argument(
+        "--status-interval",
+        type=float,
+        default=None,
+        help="seconds between status lines (events/s, open tickets, alerts, lag) on stderr; "
+        "0 = none (default: 10 when stderr is a terminal, else none)",
     )
     run.set_defaults(func=cmd_run)
 
@@ -56,7 +66,18 @@ def add_parsers(sub: Any) -> None:
         default=os.environ.get(DEFAULT_BROKER_ENV),
         help="Kafka bootstrap HOST:PORT (env SLA_BROKER)",
     )
-    produce.add_argument("--topic", default=os.environ.get("SLA_EVENTS_TOPIC", "tickets.events"))
+    produce.add_argument(
+        "--topic",
+        default=os.environ.get("SLA_EVENTS_TOPIC", "tickets.events"),
+        help="topic to publish to (env SLA_EVENTS_TOPIC; default tickets.events)",
+    )
+    produce.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=DEFAULT_CONNECT_TIMEOUT,
+        help="give up (exit 2) when the broker does not answer for this many seconds "
+        f"(default {DEFAULT_CONNECT_TIMEOUT:g})",
+    )
     produce.set_defaults(func=cmd_produce)
 
     stream = sub.add_parser(
@@ -70,42 +91,24 @@ def add_parsers(sub: Any) -> None:
         default=os.environ.get(DEFAULT_BROKER_ENV),
         help="Kafka bootstrap HOST:PORT (env SLA_BROKER)",
     )
-    stream.add_argument("--topic", default=os.environ.get("SLA_EVENTS_TOPIC", "tickets.events"))
-    stream.add_argument("--rate", type=float, default=1.0, help="new tickets per second")
+    stream.add_argument(
+        "--topic",
+        default=os.environ.get("SLA_EVENTS_TOPIC", "tickets.events"),
+        help="topic to publish to (env SLA_EVENTS_TOPIC; default tickets.events)",
+    )
+    stream.add_argument(
+        "--rate", type=float, default=1.0, help="new tickets per second (default 1)"
+    )
     stream.set_defaults(func=cmd_demo_stream)
 
-    tail = sub.add_parser(
-        "tail",
-        help="follow sla.alerts and pretty-print",
-        description="Follow the alerts topic; filter and pretty-print.",
-    )
-    tail.add_argument(
-        "--broker",
-        default=os.environ.get(DEFAULT_BROKER_ENV),
-        help="Kafka bootstrap HOST:PORT (env SLA_BROKER)",
-    )
-    tail.add_argument("--topic", default=os.environ.get("SLA_ALERTS_TOPIC", "sla.alerts"))
-    tail.add_argument("--kind", help="warning|breach|escalation|retraction")
-    tail.add_argument("--clock", help="clock name, e.g. first_response")
-    tail.add_argument("--priority", help="A|B|C")
-    tail.add_argument("--team", help="responsible team")
-    tail.add_argument("--json", action="store_true", help="raw JSON lines")
-    tail.add_argument("--from-beginning", action="store_true", help="start at the oldest alert")
-    tail.add_argument("--max", type=int, default=0, help="stop after N alerts (0 = follow)")
-    tail.add_argument(
-        "--idle-timeout",
-        type=float,
-        default=0,
-        help="stop after this many seconds without an alert (0 = never)",
-    )
-    tail.set_defaults(func=cmd_tail)
+    tail.add_parser(sub, os.environ.get(DEFAULT_BROKER_ENV))
 
 
 def need_broker(value: str | None, command: str) -> str:
     if not value:
         print(
             f"sla-engine {command}: no broker: pass --broker HOST:PORT or set SLA_BROKER "
-            "(`sla-engine run` starts an embedded one and prints its address)",
+            f"(`{self_command()} run` starts an embedded one and prints its address)",
             file=sys.stderr,
         )
         raise SystemExit(2)
@@ -113,33 +116,59 @@ def need_broker(value: str | None, command: str) -> str:
 
 
 def create_worker_topics(bootstrap: str, settings: Any) -> None:
-    """The worker's topics with their partition counts; KPI topics compacted."""
-    from topologies.broker import create_topics
+    """The worker's topics with their partition counts; KPI topics compacted; exit 2 with the
+    address when the broker does not answer."""
+    from confluent_kafka import KafkaException
+
+    from topologies.broker import BrokerError, create_topics
 
     topics = settings.topics
     plain = {t: n for t, n in topics.items() if t not in settings.compacted}
     compacted = {t: n for t, n in topics.items() if t in settings.compacted}
-    create_topics(bootstrap, plain)
-    create_topics(bootstrap, compacted, {"cleanup.policy": "compact"})
+    try:
+        create_topics(bootstrap, plain)
+        create_topics(bootstrap, compacted, {"cleanup.policy": "compact"})
+    except (BrokerError, KafkaException, TimeoutError) as e:
+        raise fail("run", f"cannot create the topics on {bootstrap}: {e}") from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from topologies.broker import EmbeddedBroker
+    import shutil
+    from dataclasses import replace
+
+    from config.loader import load
+    from topologies import metrics
+    from topologies.broker import BrokerError, EmbeddedBroker
     from topologies.demo import run_stream
 
     settings = resolve(args)
-    embedded = None
-    stop = threading.Event()
-    if settings.broker is None:
-        data_dir = Path(settings.data_dir)
-        data_dir.mkdir(parents=True, exist_ok=True)
-        embedded = EmbeddedBroker(log_dir=data_dir).start()
-        from dataclasses import replace
-
-        # A fresh broker has no history: start from an empty state directory.
-        settings = replace(
-            settings, broker=embedded.bootstrap, data_dir=data_dir / f"demo-{uuid.uuid4().hex[:8]}"
+    load(settings.policy)  # a bad policy stops here, before anything is started or printed
+    metrics.serve(settings.metrics_port, settings.metrics_host)
+    metrics_url = (
+        f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"
+        if settings.metrics_port
+        else "off (--metrics-port 0)"
+    )
+    if settings.broker is not None:
+        require_broker(settings.broker, "run", DEFAULT_CONNECT_TIMEOUT)
+        create_worker_topics(settings.broker, settings)
+        print(
+            f"sla-engine run: worker of group {settings.group} on {settings.broker}; state in "
+            f"{settings.data_dir}; metrics {metrics_url}; Ctrl-C stops it",
+            file=sys.stderr,
+            flush=True,
         )
+        return run_worker(settings, args.status_interval)
+    stop = threading.Event()
+    run_dir = embedded_run_dir(Path(settings.data_dir))
+    embedded = EmbeddedBroker(log_dir=run_dir)
+    try:
+        try:
+            embedded.start()
+        except BrokerError as e:
+            raise fail("run", f"the embedded broker did not start: {e}") from None
+        # A fresh broker has no history: start from an empty state directory.
+        settings = replace(settings, broker=embedded.bootstrap, data_dir=run_dir / "state")
         create_worker_topics(embedded.bootstrap, settings)
         threading.Thread(
             target=run_stream,
@@ -150,43 +179,80 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"""
   embedded broker   {embedded.bootstrap} (memory only; stops with this process)
   demo stream       {args.demo_rate:g} new tickets/s on {settings.events_topic}
-  alerts            sla-engine tail --broker {embedded.bootstrap}
-  metrics           http://127.0.0.1:{settings.metrics_port}/metrics
-  status API        {settings.advertised_api_url}/at-risk · sla-engine status TICKET_ID
+  alerts            {self_command()} tail --broker {embedded.bootstrap}
+  metrics           {metrics_url}
+  status API        {settings.advertised_api_url}/at-risk · {self_command()} status TICKET_ID
+  run state         {run_dir} (removed on exit)
   first alerts due within a minute; Ctrl-C stops everything
 """,
             flush=True,
         )
-    else:
-        create_worker_topics(settings.broker, settings)
-    try:
-        return run_worker(settings)
+        return run_worker(settings, args.status_interval, Embedded(embedded, run_dir, stop))
     finally:
         stop.set()
-        if embedded is not None:
-            embedded.stop()
+        embedded.stop()
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def run_worker(settings: Any) -> int:
+def run_worker(
+    settings: Any, status_interval: float | None = None, embedded: Embedded | None = None
+) -> int:
+    """Run the Faust worker until a signal; 130 after SIGINT (Ctrl-C), 0 after SIGTERM."""
     import logging
+    import signal
 
     from faust import Worker
 
+    from cli.status_line import StatusLine
     from topologies import metrics
     from topologies.app import build_app
 
-    metrics.serve(settings.metrics_port)
     app, engine = build_app(settings)
     worker = Worker(
         app, loglevel=settings.log_level, quiet=True, override_logging=True, console_port=0
     )
     logging.getLogger("faust").setLevel(settings.log_level)
     worker.spinner = None  # its handler sets the root logger to DEBUG: every debug call costs
+    interrupted = False
+    graceful_sigint = worker._on_sigint
+
+    def on_sigint() -> None:
+        nonlocal interrupted
+        interrupted = True
+        if embedded is not None:
+            embedded.exit_now(130)
+        graceful_sigint()
+
+    worker._on_sigint = on_sigint  # type: ignore[method-assign]
+    if embedded is not None:
+        worker._on_sigterm = lambda: embedded.exit_now(0)  # type: ignore[method-assign]
+    interval = (
+        status_interval if status_interval is not None else (10.0 if sys.stderr.isatty() else 0.0)
+    )
+    status = None
+    if interval > 0:
+        status = StatusLine(metrics.REGISTRY, interval)
+        status.recovery = app.tables.recovery
+        events_topic = settings.events_topic
+
+        async def assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+            parts = [tp.partition for tp in assigned if tp.topic == events_topic]
+            if status is not None:
+                status.on_assigned(events_topic, parts)
+
+        app.on_partitions_assigned.connect(assigned)
+        status.start()
     try:
         worker.execute_from_commandline()
+    except SystemExit as e:
+        if e.code not in (0, None):
+            raise
     finally:
+        if status is not None:
+            status.stop()
         engine.close()
-    return 0
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    return 130 if interrupted else 0
 
 
 def cmd_demo_stream(args: argparse.Namespace) -> int:
@@ -195,6 +261,7 @@ def cmd_demo_stream(args: argparse.Namespace) -> int:
     from topologies.demo import run_stream
 
     bootstrap = need_broker(args.broker, "demo-stream")
+    require_broker(bootstrap, "demo-stream", 3 * DEFAULT_CONNECT_TIMEOUT)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `docker stop`: flush, then exit
     try:
@@ -214,15 +281,31 @@ def cmd_produce(args: argparse.Namespace) -> int:
     from confluent_kafka import Producer
 
     bootstrap = need_broker(args.broker, "produce")
-    producer = Producer(
-        {"bootstrap.servers": bootstrap, "linger.ms": 20, "partitioner": "murmur2_random"}
-    )
-    sent = 0
     try:
         src = sys.stdin.buffer if args.input == "-" else Path(args.input).open("rb")  # noqa: SIM115
     except OSError as e:
         print(f"sla-engine produce: {args.input}: {e.strerror}", file=sys.stderr)
         return 2
+    require_broker(bootstrap, "produce", args.connect_timeout)
+    outage = Outage("produce", bootstrap, args.connect_timeout)
+    producer = Producer(
+        config(
+            bootstrap,
+            **{
+                "linger.ms": 20,
+                "partitioner": "murmur2_random",
+                "error_cb": outage.error_cb,
+                "message.timeout.ms": int(max(args.connect_timeout, 1) * 1000),
+            },
+        )
+    )
+    sent = 0
+    failed: list[str] = []
+
+    def delivered(err: Any, msg: Any) -> None:
+        if err is not None:
+            failed.append(str(err))
+
     with src:
         for line in src:
             line = line.rstrip(b"\r\n")
@@ -237,84 +320,22 @@ def cmd_produce(args: argparse.Namespace) -> int:
                 pass
             while True:
                 try:
-                    producer.produce(args.topic, key=key, value=line)
+                    producer.produce(args.topic, key=key, value=line, on_delivery=delivered)
                     break
                 except BufferError:
                     producer.poll(0.1)
+                    outage.check(producer)
             sent += 1
             if sent % 1000 == 0:
                 producer.poll(0)
-    left = producer.flush(30)
-    if left:
-        print(f"sla-engine produce: {left} messages not delivered", file=sys.stderr)
+    left = producer.flush(args.connect_timeout + 5)
+    if left or failed:
+        why = f" ({failed[0]})" if failed else ""
+        print(
+            f"sla-engine produce: {left + len(failed)} of {sent} messages not delivered to "
+            f"{bootstrap}{why}",
+            file=sys.stderr,
+        )
         return 1
     print(f"produced {sent} events to {args.topic}", file=sys.stderr)
-    return 0
-
-
-def _matches(a: dict[str, Any], args: argparse.Namespace) -> bool:
-    return (
-        (not args.kind or a.get("kind") == args.kind)
-        and (not args.clock or a.get("clock") == args.clock)
-        and (not args.priority or a.get("priority") == args.priority)
-        and (not args.team or (a.get("responsible") or {}).get("team") == args.team)
-    )
-
-
-def cmd_tail(args: argparse.Namespace) -> int:
-    import time
-
-    from confluent_kafka import Consumer
-    from rich.console import Console
-
-    bootstrap = need_broker(args.broker, "tail")
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"sla-tail-{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest" if args.from_beginning else "latest",
-            "enable.auto.commit": False,
-            "session.timeout.ms": 6000,
-        }
-    )
-    consumer.subscribe([args.topic])
-    console = Console()
-    style = {"warning": "yellow", "breach": "red", "escalation": "bold red", "retraction": "dim"}
-    shown = 0
-    last = time.monotonic()
-    try:
-        while True:
-            msg = consumer.poll(0.5)
-            if msg is None or msg.error():
-                if args.idle_timeout and time.monotonic() - last > args.idle_timeout:
-                    break
-                continue
-            last = time.monotonic()
-            a = orjson.loads(msg.value())
-            if not _matches(a, args):
-                continue
-            if args.json:
-                sys.stdout.write(msg.value().decode() + "\n")
-                sys.stdout.flush()
-            else:
-                who = a.get("responsible") or {}
-                grade = a["level"] or ""
-                extra = (
-                    f" retracts {a['retracts'][:12]} ({a.get('reason')})"
-                    if a.get("retracts")
-                    else ""
-                )
-                kind = f"[{style.get(a['kind'], '')}]{a['kind']:<10}[/]"
-                console.print(
-                    f"{kind} {grade:<8} {a['ticket_id']:<14} {a['clock']:<18} "
-                    f"P{a['priority']} due {a['due_at']} team={who.get('team')} "
-                    f"agent={who.get('agent')} → {','.join(a['notify'])}{extra}"
-                )
-            shown += 1
-            if args.max and shown >= args.max:
-                break
-    except KeyboardInterrupt:
-        pass
-    finally:
-        consumer.close()
     return 0

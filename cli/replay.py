@@ -40,6 +40,10 @@ class ReplayResult:
     kpi_snapshots: int = 0
     kpi_final: int = 0
     untargeted: Counter[str] = field(default_factory=Counter)  # cycles no target matched
+    first_rejects: list[str] = field(default_factory=list)  # "line 3: reason", the first few
+
+
+FIRST_REJECTS = 3  # reasons the summary shows when no --rejects file keeps them all
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +121,8 @@ def evaluate(
             event = parse_event(rec.raw)
         except InvalidEvent as e:
             result.rejected += 1
+            if len(result.first_rejects) < FIRST_REJECTS:
+                result.first_rejects.append(f"{_where(rec.where)}: {e.reason}")
             if reject is not None:
                 reject(rec, e.reason)
             continue
@@ -133,6 +139,24 @@ def evaluate(
             _count(result, alert, emit(alert, arrivals.get(alert["ticket_id"])))
     result.tickets = len(tickets)
     return result, proc
+
+
+def _where(where: dict[str, Any]) -> str:
+    if "line" in where:
+        return f"line {where['line']}"
+    return f"{where.get('topic')}[{where.get('partition')}] offset {where.get('offset')}"
+
+
+def reject_hint(result: ReplayResult, kept: bool) -> str:
+    """The first reject reasons and where to find them all, when no --rejects file keeps them."""
+    if not result.rejected or kept:
+        return ""
+    lines = [f"  {r}" for r in result.first_rejects]
+    more = result.rejected - len(result.first_rejects)
+    if more > 0:
+        lines.append(f"  … and {more} more")
+    lines.append("  --rejects FILE keeps every rejected record with its reason and raw bytes")
+    return "\n" + "\n".join(lines)
 
 
 def _count(result: ReplayResult, alert: dict[str, Any], written: bool) -> None:
@@ -422,7 +446,8 @@ def run(args: argparse.Namespace) -> int:
         result = replay(source, policy, args.until, out, rejects, size, kpis, status)
     print(
         f"replayed {result.events} events of {result.tickets} tickets; "
-        f"{result.rejected} rejected; alerts: {_alert_counts(result)}",
+        f"{result.rejected} rejected; alerts: {_alert_counts(result)}"
+        f"{reject_hint(result, bool(args.rejects))}",
         file=sys.stderr,
     )
     if args.kpis:
@@ -476,7 +501,11 @@ def run_topic(args: argparse.Namespace) -> int:
         except RangeError as e:
             print(f"sla-engine replay: {e}", file=sys.stderr)
             return 2
-    print(topic_summary(done, args.since, args.until_, args.lookback), file=sys.stderr)
+    print(
+        topic_summary(done, args.since, args.until_, args.lookback)
+        + reject_hint(done.result, bool(args.rejects)),
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -233,6 +233,7 @@ class FlagRule:
     below: float = 0.15
     mode: str = "relative"
     policy_version: str | None = None
+    min_surveys: int = 5  # kpis.team_csat_flag.min_surveys: fewer and a team is not rated
 
     def threshold(self, mean: float) -> float:
         """The CSAT at or below which a team is flagged."""
@@ -240,7 +241,14 @@ class FlagRule:
 
     def describe(self) -> str:
         unit = "%" if self.mode == "relative" else "points"
-        return f"{self.below * 100:.0f} {unit} or more below the teams' mean"
+        return (
+            f"{self.below * 100:.0f} {unit} or more below the teams' mean; teams with at least "
+            f"{self.min_surveys} surveys"
+        )
+
+    def rated(self, surveys: float | None) -> bool:
+        """Whether a team has enough counted surveys to be compared (and flagged)."""
+        return surveys is not None and surveys >= self.min_surveys
 
 
 # --------------------------------------------------------------------------------------------
@@ -439,6 +447,15 @@ class TrendPoint:
     accepted: float | None
     values: dict[str, float | None]
 
+    @property
+    def empty(self) -> bool:
+        """No ticket accepted in it: its rates come from a few older tickets (not plotted)."""
+        return not self.accepted
+
+
+EMPTY_MARK = "†"
+EMPTY_NOTE = f"{EMPTY_MARK} no ticket accepted in it: rates from older tickets, not plotted"
+
 
 def trend_points(data: ReportData) -> list[TrendPoint]:
     start, end = data.overall.window.start, data.overall.window.end
@@ -453,6 +470,17 @@ def trend_points(data: ReportData) -> list[TrendPoint]:
         )
         for s in data.trend
     ]
+
+
+def missing_fields(snap: KpiSnapshot) -> tuple[int, list[tuple[str, int]]]:
+    """Closed tickets of the window, and how many of them miss each record field (most first)."""
+    closed = int(_number(snap.metrics, "records.closed") or 0)
+    missing = [
+        (name.removeprefix("records.missing."), int(value))
+        for name, value in snap.metrics.items()
+        if name.startswith("records.missing.") and isinstance(value, int | float) and value
+    ]
+    return closed, sorted(missing, key=lambda m: (-m[1], m[0]))
 
 
 def breaches_by_clock(
@@ -598,6 +626,19 @@ def print_report(
         )
     console.print(table)
 
+    closed, missing = missing_fields(snap)
+    if missing:
+        t = Table(
+            title=f"Missing record fields ({closed:,} closed tickets)",
+            title_justify="left",
+        )
+        t.add_column("field")
+        t.add_column("missing", justify="right")
+        t.add_column("share", justify="right")
+        for name, count in missing:
+            t.add_row(name, f"{count:,}", fmt_value("rate", count / closed if closed else None))
+        console.print(t)
+
     teams = team_rows(data)
     if teams:
         t = Table(
@@ -617,7 +658,9 @@ def print_report(
                 fmt_value("count", tr.surveys),
                 fmt_value("rate", tr.csat),
                 fmt_vs_mean(tr),
-                Text("FLAGGED", style="bold red") if tr.flagged else "",
+                Text("FLAGGED", style="bold red")
+                if tr.flagged
+                else ("" if rule.rated(tr.surveys) else Text("too few surveys", style="dim")),
             )
         console.print(t)
 
@@ -630,11 +673,14 @@ def print_report(
             t.add_column(title, justify="right")
         for p in points:
             t.add_row(
-                p.label + (" *" if p.partial else ""),
+                p.label + (" *" if p.partial else "") + (f" {EMPTY_MARK}" if p.empty else ""),
                 fmt_value("count", p.accepted),
                 *(fmt_value("rate", p.values[m]) for m, _ in TREND_METRICS),
+                style="dim" if p.empty else None,
             )
-        t.caption = "* reaches outside the period" if any(p.partial for p in points) else None
+        captions = ["* reaches outside the period"] if any(p.partial for p in points) else []
+        captions += [EMPTY_NOTE] if any(p.empty for p in points) else []
+        t.caption = "\n".join(captions) or None
         console.print(t)
 
     by_clock = breaches_by_clock(snap, clock_order)
@@ -699,6 +745,7 @@ def run(args: argparse.Namespace) -> int:
         below=policy.kpis.team_csat_below,
         mode=policy.kpis.team_csat_mode,
         policy_version=policy.version,
+        min_surveys=policy.kpis.team_csat_min_surveys,
     )
     if args.html:  # first: a reader closing the terminal output early still gets the file
         from cli.report_html import render_html

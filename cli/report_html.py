@@ -17,6 +17,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from cli.report import (
+    EMPTY_MARK,
+    EMPTY_NOTE,
     LEVELS,
     TREND_METRICS,
     FlagRule,
@@ -32,6 +34,7 @@ from cli.report import (
     fmt_vs_mean,
     kpi_rows,
     last_year_label,
+    missing_fields,
     notes,
     team_rows,
     trend_points,
@@ -117,7 +120,7 @@ def trend_chart(data: ReportData) -> str | None:
                 ax.axvspan(i - 0.5, i + 0.5, color="#dfe4e8", zorder=0, lw=0)
         for metric, title in TREND_METRICS:
             color = TREND_COLORS[metric]
-            ys = [p.values[metric] for p in points]
+            ys = [None if p.empty else p.values[metric] for p in points]  # no volume: no point
             ax.plot(
                 xs,
                 [float("nan") if y is None else y for y in ys],
@@ -378,7 +381,7 @@ def _trend_table(data: ReportData, points: Sequence[TrendPoint]) -> str:
     for p in points:
         last = p.end - timedelta(microseconds=1)
         cells = (
-            p.label + (" *" if p.partial else ""),
+            p.label + (" *" if p.partial else "") + (f" {EMPTY_MARK}" if p.empty else ""),
             f"{p.start:%d %b} - {last:%d %b}" if p.end - p.start > timedelta(days=1) else "",
             fmt_value("count", p.accepted),
             *(fmt_value("rate", p.values[m]) for m, _ in TREND_METRICS),
@@ -388,7 +391,22 @@ def _trend_table(data: ReportData, points: Sequence[TrendPoint]) -> str:
     return "".join(parts)
 
 
-def _team_table(teams: Sequence[TeamRow]) -> str:
+def _missing_table(data: ReportData) -> str:
+    closed, missing = missing_fields(data.overall)
+    if not missing:
+        return ""
+    parts = [
+        f"<h3>Missing record fields ({closed:,} closed tickets)</h3>",
+        "<table><thead><tr><th>field</th><th>missing</th><th>share</th></tr></thead><tbody>",
+    ]
+    for name, count in missing:
+        share = fmt_value("rate", count / closed if closed else None)
+        parts.append(f"<tr><td>{_e(name)}</td><td>{count:,}</td><td>{_e(share)}</td></tr>")
+    parts.append("</tbody></table>")
+    return "".join(parts)
+
+
+def _team_table(teams: Sequence[TeamRow], rule: FlagRule) -> str:
     heads = ("team", "accepted", "resolution rate", "SLA attainment", "surveys", "CSAT")
     parts = ["<table><thead><tr>", *(f"<th>{_e(h)}</th>" for h in heads)]
     parts.append("<th>vs teams' mean</th><th>flag</th></tr></thead><tbody>")
@@ -401,7 +419,11 @@ def _team_table(teams: Sequence[TeamRow]) -> str:
             fmt_value("rate", t.csat),
             fmt_vs_mean(t),
         )
-        flag = '<td class="flag">flagged</td>' if t.flagged else "<td></td>"
+        flag = (
+            '<td class="flag">flagged</td>'
+            if t.flagged
+            else ("<td></td>" if rule.rated(t.surveys) else "<td>too few surveys</td>")
+        )
         cls = ' class="flagged"' if t.flagged else ""
         parts.append(
             f'<tr{cls} data-team="{_e(t.team)}">'
@@ -427,6 +449,7 @@ def render_html(
         *(f'<p class="note">{_e(n)}</p>' for n in notes(data, rule.policy_version)),
         "<h2>KPIs</h2>",
         _kpi_table(data, clock_order),
+        _missing_table(data),
         '<p class="meta">Rates are shares of their base; gap = value − target in percentage '
         "points (pp); vs last year: pp for rates, relative change for times and counts. "
         "Business hours follow the policy's business calendar.</p>",
@@ -438,7 +461,7 @@ def render_html(
             " Shaded (* in the table): reaching outside the period."
             if any(p.partial for p in points)
             else ""
-        )
+        ) + (f" {EMPTY_NOTE}." if any(p.empty for p in points) else "")
         body.append(f"<h2>Trend by {period.sub_unit}</h2>")
         body.append(
             _figure(
@@ -462,7 +485,7 @@ def render_html(
                 "kpis.team_csat_flag). n = counted surveys.",
             )
         )
-        body.append(_team_table(teams))
+        body.append(_team_table(teams, rule))
     body.append("<h2>Breaches</h2>")
     pair = [
         _figure(

@@ -218,7 +218,7 @@ class KpiTeamFlag(_Strict):
         default="relative",
         description="relative: CSAT <= mean x (1 - below_mean); points: CSAT <= mean - below_mean",
     )
-    min_surveys: int = Field(default=1, ge=1, description="fewer counted surveys: left out")
+    min_surveys: int = Field(default=5, ge=1, description="fewer counted surveys: left out")
 
 
 class KpiSpec(_Strict):

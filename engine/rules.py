@@ -138,7 +138,7 @@ class KpiRules:
     invalid_reasons: frozenset[str] = frozenset({"malicious", "unrelated"})
     team_csat_below: float = 0.15  # flag a team this far below the mean of the teams' CSAT
     team_csat_mode: str = "relative"  # relative: a share of the mean; points: absolute
-    team_csat_min_surveys: int = 1  # teams with fewer counted surveys are left out of the mean
+    team_csat_min_surveys: int = 5  # teams with fewer counted surveys are left out of the mean
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,12 @@ Three rows, all on the Prometheus datasource provisioned with uid `prometheus`
 - Engine health: throughput, consumer lag, timer lag p50/p99, dead-letter rate, workers up,
   recovery duration, state size, build and policy version.
 
-Expressions use fixed `[5m]` windows rather than Grafana's `$__rate_interval`, so that every
-query runs as it is against Prometheus's HTTP API.
+Template variables `team`, `priority`, `clock` and `instance` (the worker; multi-value, "All"
+= `.*`) filter every panel whose metric has that label. The breaches-by-team panel and the
+flagged-teams panel link each team to this dashboard filtered to it (`var-team`).
+
+Expressions use fixed `[5m]` windows rather than Grafana's `$__rate_interval`; `queries()`
+gives them with each variable at its "All" value, as they run against Prometheus's HTTP API.
 """
 
 from __future__ import annotations
@@ -41,6 +45,23 @@ OUTPUT = Path(__file__).resolve().parent.parent / "docker/grafana/dashboards/sla
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="prometheus")
 WINDOW = "5m"  # rate windows
 KPI_TODAY = 'unit="day",dimension="overall"'
+ALL = ".*"  # a variable's "All" value: a regex matching every label value
+# name, label, the metric whose label values it offers
+VARIABLES: tuple[tuple[str, str, str], ...] = (
+    ("team", "Team", "sla_alerts_total"),
+    ("priority", "Priority", "sla_open_clocks"),
+    ("clock", "Clock", "sla_open_clocks"),
+    ("instance", "Worker", "sla_build_info"),
+)
+TEAM_LINK = f"/d/{UID}/sla-engine?${{__url_time_range}}&var-team=${{__field.labels.team}}"
+
+
+def _by(*names: str) -> str:
+    """Label matchers of the variables `names`: `team=~"$team",…`."""
+    return ",".join(f'{n}=~"${n}"' for n in names)
+
+
+INSTANCE = _by("instance")
 
 
 @dataclass(frozen=True)
@@ -65,6 +86,7 @@ class Panel:
     thresholds: tuple[tuple[float | None, str], ...] = ((None, "green"),)
     mappings: dict[str, tuple[str, str]] = field(default_factory=dict)  # value: (text, color)
     stacked: bool = False
+    team_link: bool = False  # each series (by team) links to the dashboard filtered to it
 
 
 def _rate(metric: str, selector: str = "") -> str:
@@ -87,9 +109,8 @@ def _kpi(metric: str, title: str, description: str) -> Panel:
 
 
 def _quantile(q: float) -> str:
-    return (
-        f"histogram_quantile({q}, sum by (instance, le) ({_rate('sla_timer_lag_seconds_bucket')}))"
-    )
+    lag = _rate("sla_timer_lag_seconds_bucket", INSTANCE)
+    return f"histogram_quantile({q}, sum by (instance, le) ({lag}))"
 
 
 ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
@@ -104,7 +125,11 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 (
                     Query(
                         "sum by (clock, kind, level) ("
-                        + _rate("sla_alerts_total", 'kind=~"warning|breach|escalation"')
+                        + _rate(
+                            "sla_alerts_total",
+                            'kind=~"warning|breach|escalation",'
+                            + _by("team", "priority", "clock", "instance"),
+                        )
                         + ") * 60",
                         "{{clock}} {{kind}} {{level}}",
                     ),
@@ -117,7 +142,14 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "Clocks at risk",
                 "Running clocks within 20 % of their limit and not yet breached, by clock and "
                 "priority: the breaches of the next minutes unless someone acts.",
-                (Query("sum by (clock, priority) (sla_clocks_at_risk)", "{{clock}} {{priority}}"),),
+                (
+                    Query(
+                        "sum by (clock, priority) (sla_clocks_at_risk{"
+                        + _by("priority", "clock", "instance")
+                        + "})",
+                        "{{clock}} {{priority}}",
+                    ),
+                ),
                 width=12,
                 stacked=True,
             ),
@@ -125,14 +157,21 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "stat",
                 "Open tickets",
                 "Tickets with a pending deadline, all workers.",
-                (Query("sum(sla_open_tickets)", "open tickets"),),
+                (Query(f"sum(sla_open_tickets{{{INSTANCE}}})", "open tickets"),),
                 width=4,
             ),
             Panel(
                 "timeseries",
                 "Open clocks by clock",
                 "Running or paused SLA clocks, by clock.",
-                (Query("sum by (clock) (sla_open_clocks)", "{{clock}}"),),
+                (
+                    Query(
+                        "sum by (clock) (sla_open_clocks{"
+                        + _by("priority", "clock", "instance")
+                        + "})",
+                        "{{clock}}",
+                    ),
+                ),
                 width=10,
                 stacked=True,
             ),
@@ -151,7 +190,9 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "(`sla-engine at-risk --within 1h` lists them).",
                 (
                     Query(
-                        "sum by (team, clock) (sla_at_risk_next_hour)",
+                        "sum by (team, clock) (sla_at_risk_next_hour{"
+                        + _by("team", "clock", "instance")
+                        + "})",
                         "{{team}} {{clock}}",
                     ),
                 ),
@@ -164,12 +205,33 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "The same, by team, clock and the kind of the next threshold.",
                 (
                     Query(
-                        "sum by (team, clock, kind) (sla_at_risk_next_hour)",
+                        "sum by (team, clock, kind) (sla_at_risk_next_hour{"
+                        + _by("team", "clock", "instance")
+                        + "})",
                         instant=True,
                         table=True,
                     ),
                 ),
                 width=10,
+            ),
+            Panel(
+                "bargauge",
+                "Breaches and escalations by team, last hour",
+                "Breaches and escalations emitted in the last hour per responsible team. Click a "
+                "team: this dashboard filtered to its alerts.",
+                (
+                    Query(
+                        "sum by (team) (increase(sla_alerts_total{"
+                        + 'kind=~"breach|escalation",'
+                        + _by("team", "priority", "clock", "instance")
+                        + "}[1h]))",
+                        "{{team}}",
+                        instant=True,
+                    ),
+                ),
+                width=24,
+                height=6,
+                team_link=True,
             ),
         ),
     ),
@@ -217,11 +279,17 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "stat",
                 "Teams flagged for low CSAT",
                 "1 = the team's CSAT today is at least 15 % below the mean of all teams "
-                "(kpis.team_csat_flag).",
-                (Query('max by (team) (sla_team_csat_flagged{unit="day"})', "{{team}}"),),
+                "(kpis.team_csat_flag). Click a team: this dashboard filtered to its alerts.",
+                (
+                    Query(
+                        'max by (team) (sla_team_csat_flagged{unit="day",' + _by("team") + "})",
+                        "{{team}}",
+                    ),
+                ),
                 width=12,
                 thresholds=((None, "green"), (1, "red")),
                 mappings={"0": ("ok", "green"), "1": ("flagged", "red")},
+                team_link=True,
             ),
         ),
     ),
@@ -234,10 +302,15 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "Ticket events consumed per second, per worker, and alerts emitted per second.",
                 (
                     Query(
-                        f"sum by (instance) ({_rate('sla_events_consumed_total')})",
+                        f"sum by (instance) ({_rate('sla_events_consumed_total', INSTANCE)})",
                         "events {{instance}}",
                     ),
-                    Query(f"sum({_rate('sla_alerts_total')})", "alerts"),
+                    Query(
+                        "sum("
+                        + _rate("sla_alerts_total", _by("team", "priority", "clock", "instance"))
+                        + ")",
+                        "alerts",
+                    ),
                 ),
                 unit="ops",
             ),
@@ -245,7 +318,12 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "timeseries",
                 "Consumer lag",
                 "Messages of the events topic not yet processed, per partition.",
-                (Query("max by (partition) (sla_consumer_lag)", "partition {{partition}}"),),
+                (
+                    Query(
+                        f"max by (partition) (sla_consumer_lag{{{INSTANCE}}})",
+                        "partition {{partition}}",
+                    ),
+                ),
             ),
             Panel(
                 "timeseries",
@@ -265,7 +343,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "Input messages sent to tickets.dlq per minute, by reason.",
                 (
                     Query(
-                        f"sum by (reason) ({_rate('sla_events_rejected_total')}) * 60",
+                        f"sum by (reason) ({_rate('sla_events_rejected_total', INSTANCE)}) * 60",
                         "{{reason}}",
                     ),
                 ),
@@ -275,7 +353,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "stat",
                 "Workers up",
                 "Workers whose /metrics Prometheus scrapes.",
-                (Query('sum(up{job="sla-engine"})', "workers up"),),
+                (Query(f'sum(up{{job="sla-engine",{INSTANCE}}})', "workers up"),),
                 width=4,
                 thresholds=((None, "red"), (1, "yellow"), (2, "green")),
             ),
@@ -283,7 +361,12 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "stat",
                 "Recovery duration",
                 "Seconds from a worker's start to the end of its last table recovery.",
-                (Query("max by (instance) (sla_recovery_duration_seconds)", "{{instance}}"),),
+                (
+                    Query(
+                        f"max by (instance) (sla_recovery_duration_seconds{{{INSTANCE}}})",
+                        "{{instance}}",
+                    ),
+                ),
                 width=4,
                 unit="s",
             ),
@@ -299,7 +382,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
             Panel(
                 "stat",
                 "Labels over the cap",
-                "Team names from event data beyond the label cap: counted as team=\"other\" or "
+                'Team names from event data beyond the label cap: counted as team="other" or '
                 "without a KPI gauge (docs/metrics.md, Label bounds).",
                 (Query("sum(sla_label_overflow_total)", "values"),),
                 width=4,
@@ -309,7 +392,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "timeseries",
                 "State on disk",
                 "Bytes of RocksDB state and timer indexes per worker.",
-                (Query("sum by (instance) (sla_state_bytes)", "{{instance}}"),),
+                (Query(f"sum by (instance) (sla_state_bytes{{{INSTANCE}}})", "{{instance}}"),),
                 unit="bytes",
             ),
             Panel(
@@ -318,7 +401,8 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "Engine version and policy version (sha256 of the policy content) per worker.",
                 (
                     Query(
-                        "max by (instance, version, policy_version) (sla_build_info)",
+                        "max by (instance, version, policy_version) "
+                        f"(sla_build_info{{{INSTANCE}}})",
                         instant=True,
                         table=True,
                     ),
@@ -402,6 +486,14 @@ def _panel(p: Panel, panel_id: int) -> Any:
         b = b.min(p.min)
     if p.max is not None:
         b = b.max(p.max)
+    if p.team_link:
+        b = b.data_links(
+            [
+                dash.DashboardLink("Alerts of team ${__field.labels.team}")
+                .type(model.DashboardLinkType.LINK)
+                .url(TEAM_LINK)
+            ]
+        )
     if p.mappings:
         b = b.mappings(
             [
@@ -443,6 +535,19 @@ def build() -> model.Dashboard:
             .icon_color("rgba(0, 211, 255, 1)")
         )
     )
+    for name, label, metric in VARIABLES:
+        d = d.with_variable(
+            dash.QueryVariable(name)
+            .label(label)
+            .datasource(DATASOURCE)
+            .query(f"label_values({metric}, {name})")
+            .multi(True)
+            .include_all(True)
+            .all_value(ALL)
+            .current(model.VariableOption(selected=True, text="All", value="$__all"))
+            .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+            .sort(model.VariableSort.ALPHABETICAL_ASC)
+        )
     panel_id = 0
     for title, panels in ROWS:
         panel_id += 1
@@ -468,9 +573,16 @@ def _targets(data: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def expand(expr: str) -> str:
+    """A panel's expression with every variable at its "All" value: plain PromQL."""
+    for name, _, _ in VARIABLES:
+        expr = expr.replace(f'"${name}"', f'"{ALL}"')
+    return expr
+
+
 def queries() -> list[str]:
-    """Every PromQL expression of the dashboard, in panel order."""
-    return [t["expr"] for t in _targets(json.loads(to_json()))]
+    """Every PromQL expression of the dashboard, in panel order, variables at "All"."""
+    return [expand(t["expr"]) for t in _targets(json.loads(to_json()))]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -138,14 +138,15 @@ def initialise(clocks: tuple[str, ...] = ()) -> None:
         UNTARGETED.labels(clock)
 
 
-def serve(port: int) -> None:
-    """Expose /metrics on `port` (0 = off); a port in use is a clear start-up error."""
+def serve(port: int, host: str = "127.0.0.1") -> None:
+    """Expose /metrics on `host:port` (port 0 = off); a port in use is a clear start-up error."""
     if not port:
         return
     try:
-        start_http_server(port, registry=REGISTRY)
+        start_http_server(port, addr=host, registry=REGISTRY)
     except OSError as e:
         raise SystemExit(
-            f"sla-engine: cannot serve metrics on port {port}: {e.strerror}; "
-            "choose another with --metrics-port or SLA_METRICS_PORT"
+            f"sla-engine: cannot serve metrics on {host}:{port}: {e.strerror}; "
+            "choose another with --metrics-port / SLA_METRICS_PORT or --metrics-host / "
+            "SLA_METRICS_HOST"
         ) from None

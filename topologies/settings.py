@@ -16,6 +16,7 @@ class Settings:
     broker: str | None = None  # host:port; None = start the embedded broker (demo)
     data_dir: Path = Path("data")
     metrics_port: int = 9108
+    metrics_host: str = "127.0.0.1"  # loopback: /metrics is not published unless asked for
     policy: str | None = None
     group: str = "sla-engine"
     events_topic: str = "tickets.events"
@@ -67,6 +68,8 @@ HELP = {
     "broker": "Kafka bootstrap HOST:PORT (env SLA_BROKER); none: start the embedded broker",
     "data_dir": "directory for RocksDB state and timer indexes (env SLA_DATA_DIR)",
     "metrics_port": "HTTP port of the Prometheus /metrics endpoint, 0 = off (env SLA_METRICS_PORT)",
+    "metrics_host": "address the /metrics endpoint listens on; 0.0.0.0 = every interface, as "
+    "a container needs (env SLA_METRICS_HOST)",
     "policy": "policy YAML (env SLA_POLICY; default: the bundled default policy)",
     "group": "consumer group and Faust app id (env SLA_GROUP)",
     "events_topic": "input topic of ticket events (env SLA_EVENTS_TOPIC)",
@@ -106,7 +109,9 @@ def add_arguments(p: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> Non
         if f.name in skip:
             continue
         flag = "--" + f.name.replace("_", "-")
-        p.add_argument(flag, dest=f.name, default=None, help=HELP[f.name])
+        default = f.default
+        shown = "" if default is None else f" (default: {default})"
+        p.add_argument(flag, dest=f.name, default=None, help=HELP[f.name] + shown)
 
 
 def _convert(name: str, raw: str) -> Any:

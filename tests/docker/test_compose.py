@@ -184,6 +184,8 @@ def test_engine_workers(services: dict[str, dict[str, Any]]) -> None:
         env = svc["environment"]
         assert env["SLA_BROKER"] == "kafka:9092"
         assert env["SLA_METRICS_PORT"] == "9108"
+        # The worker's default is loopback: in a container Prometheus could not reach it.
+        assert env["SLA_METRICS_HOST"] == "0.0.0.0"
         settings = resolve(environ=env)  # every SLA_* name is a real setting
         assert set(env) <= {"SLA_" + f.name.upper() for f in fields(Settings)}
         assert (settings.broker, settings.metrics_port) == ("kafka:9092", 9108)
@@ -304,10 +306,11 @@ def test_dockerfile(services: dict[str, dict[str, Any]]) -> None:
     assert dict(steps)["ENTRYPOINT"] == '["sla-engine"]'
     assert dict(steps)["CMD"] == '["run"]'
     copied = {v.split()[0] for k, v in steps if k == "COPY"}
-    packages = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
         "setuptools"
-    ]["packages"]
-    assert set(packages) <= copied
+    ]["packages"]["find"]["include"]
+    packages = {pattern.rstrip("*") for pattern in found}  # "cli*": cli and its subpackages
+    assert packages <= copied
     assert "pyproject.toml" in copied
 
 

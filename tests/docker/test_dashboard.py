@@ -97,7 +97,10 @@ def test_validates_against_the_sdk_model(board: dict[str, Any]) -> None:
 
 def test_queries_are_every_target(board: dict[str, Any]) -> None:
     exprs = [t["expr"] for p in panels(board) for t in p["targets"]]
-    assert dashboard.queries() == exprs
+    assert dashboard.queries() == [dashboard.expand(e) for e in exprs]
+    names = [name for name, _, _ in dashboard.VARIABLES]
+    for q in dashboard.queries():  # plain PromQL: every variable at its All value
+        assert not any(f'"${n}"' in q for n in names), q
     assert len(exprs) >= 15
 
 
@@ -124,8 +127,53 @@ def test_queries_use_catalog_metrics() -> None:
     catalog = catalog_metrics()
     for q in dashboard.queries():
         used = metric_names(q)
-        assert used or q == 'sum(up{job="sla-engine"})', q
+        assert used or q == 'sum(up{job="sla-engine",instance=~".*"})', q
         assert used <= catalog, f"{q}: not in docs/metrics.md: {used - catalog}"
     used_all = set().union(*(metric_names(q) for q in dashboard.queries()))
     # The dashboard shows every metric of the catalog.
     assert used_all == catalog
+
+
+def test_variables_filter_every_panel_with_the_label(board: dict[str, Any]) -> None:
+    """Issue 16 §17: team, priority, clock and worker filters; each panel whose metric carries
+    a variable's label filters by it (the catalog in docs/metrics.md says which labels)."""
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert list(variables) == ["team", "priority", "clock", "instance"]
+    for name, v in variables.items():
+        assert v["type"] == "query" and v["datasource"] == {
+            "type": "prometheus",
+            "uid": "prometheus",
+        }
+        assert v["query"].startswith("label_values(sla_") and v["query"].endswith(f", {name})")
+        assert v["multi"] and v["includeAll"] and v["allValue"] == ".*"
+    labels = {  # metric: its labels that are variables
+        "sla_alerts_total": {"team", "priority", "clock"},
+        "sla_clocks_at_risk": {"priority", "clock"},
+        "sla_open_clocks": {"priority", "clock"},
+        "sla_team_csat_flagged": {"team"},
+    }
+    per_worker_kpi = {"sla_kpi", "sla_kpi_target", "sla_open_backlog"}  # aggregator-wide
+    for p in panels(board):
+        for t in p["targets"]:
+            for metric in metric_names(t["expr"]):
+                wanted = set(labels.get(metric, set()))
+                if metric not in per_worker_kpi and metric != "sla_team_csat_flagged":
+                    wanted.add("instance")
+                for name in wanted:
+                    assert f'{name}=~"${name}"' in t["expr"], (p["title"], name, t["expr"])
+
+
+def test_a_team_links_to_its_alerts(board: dict[str, Any]) -> None:
+    linked = [p for p in panels(board) if p.get("fieldConfig", {}).get("defaults", {}).get("links")]
+    assert {p["title"] for p in linked} == {
+        "Breaches and escalations by team, last hour",
+        "Teams flagged for low CSAT",
+    }
+    for p in linked:
+        (link,) = p["fieldConfig"]["defaults"]["links"]
+        assert link["url"] == (
+            "/d/sla-engine/sla-engine?${__url_time_range}&var-team=${__field.labels.team}"
+        )
+        assert all("by (team)" in t["expr"] for t in p["targets"])  # the series carry `team`
+    alerts = next(p for p in panels(board) if p["title"].startswith("Warnings, breaches"))
+    assert 'team=~"$team"' in alerts["targets"][0]["expr"]  # the linked view filters alerts

@@ -363,7 +363,11 @@ def test_team_csat_flag_relative_to_the_mean_of_teams() -> None:
             name = f"{team}-{i}"
             t.created(name, cst(11, 24, 9), team=team)
             t.survey(name, cst(11, 24, 15), overall=overall)
-    snaps = snapshots(t.events, cst(11, 26))
+    # Two surveys a team: below the default minimum (5), so the rule is applied from 1.
+    base = dataclasses.replace(
+        POLICY, kpis=dataclasses.replace(POLICY.kpis, team_csat_min_surveys=1)
+    )
+    snaps = snapshots(t.events, cst(11, 26), base)
     # Mean of the teams = (1 + 1 + 0.5) / 3 = 0.833333; 15 % below it: <= 0.708333.
     for team, flagged in (("team-1", False), ("team-2", False), ("team-3", True)):
         snap = snaps[("day", "2026-11-24", "team", team)]
@@ -371,13 +375,14 @@ def test_team_csat_flag_relative_to_the_mean_of_teams() -> None:
         assert ("csat_below_team_mean" in snap["flags"]) is flagged
     assert "csat_teams_mean" not in metrics(snaps, "day", "2026-11-24")
     # Points mode: at or below 0.833333 - 0.15 = 0.683333; still team-3 only. With
-    # min_surveys 3 no team qualifies, so there is no mean and no flag.
+    # min_surveys 3 (or the default, 5) no team qualifies, so there is no mean and no flag.
     variants: list[tuple[dict[str, Any], float | None]] = [
         ({"team_csat_mode": "points"}, 0.833333),
         ({"team_csat_min_surveys": 3}, None),
+        ({"team_csat_min_surveys": POLICY.kpis.team_csat_min_surveys}, None),
     ]
     for rules, mean in variants:
-        policy = dataclasses.replace(POLICY, kpis=dataclasses.replace(POLICY.kpis, **rules))
+        policy = dataclasses.replace(base, kpis=dataclasses.replace(base.kpis, **rules))
         snaps = snapshots(t.events, cst(11, 26), policy)
         team3 = snaps[("day", "2026-11-24", "team", "team-3")]
         assert team3["metrics"]["csat_teams_mean"] == (

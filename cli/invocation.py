@@ -1,0 +1,25 @@
+"""How a person runs this same `sla-engine`, as typed: what the commands print must run as is."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+# Set by `scripts/run` to the directory it was started from (it changes to the repository).
+CALLER_DIR_ENV = "SLA_ENGINE_CALLER_DIR"
+
+
+def self_command() -> str:
+    """`sla-engine` when that name on PATH is this program, else its path relative to the
+    caller's directory (`.venv/bin/sla-engine` from a fresh clone), else `python -m cli.main`."""
+    exe = Path(sys.argv[0])
+    if exe.name != "sla-engine" or not exe.is_file():
+        return f"{sys.executable} -m cli.main"
+    on_path = shutil.which("sla-engine")
+    if on_path is not None and Path(on_path).resolve() == exe.resolve():
+        return "sla-engine"
+    here = os.environ.get(CALLER_DIR_ENV) or os.getcwd()
+    relative = os.path.relpath(exe.absolute(), here)
+    return relative if os.sep in relative else f".{os.sep}{relative}"
