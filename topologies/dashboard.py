@@ -375,7 +375,14 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "Clock cycles without a target",
                 "Clock cycles no target of the policy matched (not tracked): a policy gap to fix "
                 "(README, The policy).",
-                (Query("sum by (clock) (sla_clocks_untargeted_total)", "{{clock}}"),),
+                (
+                    Query(
+                        "sum by (clock) (sla_clocks_untargeted_total{"
+                        + _by("clock", "instance")
+                        + "})",
+                        "{{clock}}",
+                    ),
+                ),
                 width=4,
                 thresholds=((None, "green"), (1, "yellow")),
             ),
@@ -384,7 +391,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "Labels over the cap",
                 'Team names from event data beyond the label cap: counted as team="other" or '
                 "without a KPI gauge (docs/metrics.md, Label bounds).",
-                (Query("sum(sla_label_overflow_total)", "values"),),
+                (Query("sum(sla_label_overflow_total{" + INSTANCE + "})", "values"),),
                 width=4,
                 thresholds=((None, "green"), (1, "yellow")),
             ),

@@ -14,8 +14,10 @@ from engine.instant import US_PER_S, to_us
 
 H = 3600
 DEFAULT_TEXT = DEFAULT_POLICY.read_text(encoding="utf-8")
-# The default policy's content hash before the new fields existed: unused, they leave it be.
-DEFAULT_VERSION = "sha256:106a412240ba48d8"
+# The default policy's content hash without the new fields (calendar hours, versions,
+# ticket_values, untracked): unused, they leave it be. (It was sha256:106a412240ba48d8 until
+# kpis.team_csat_flag.min_surveys went from 1 to 5, a change of content.)
+DEFAULT_VERSION = "sha256:3b0235994c7cb33c"
 
 FEATURES = """\
 name: regional

@@ -151,6 +151,8 @@ def test_variables_filter_every_panel_with_the_label(board: dict[str, Any]) -> N
         "sla_clocks_at_risk": {"priority", "clock"},
         "sla_open_clocks": {"priority", "clock"},
         "sla_team_csat_flagged": {"team"},
+        "sla_clocks_untargeted_total": {"clock"},
+        "sla_at_risk_next_hour": {"team", "clock"},
     }
     per_worker_kpi = {"sla_kpi", "sla_kpi_target", "sla_open_backlog"}  # aggregator-wide
     for p in panels(board):
