@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from config import kafka_client
 from topologies.settings import add_arguments, resolve
 
 DEFAULT_BROKER_ENV = "SLA_BROKER"
@@ -122,6 +123,18 @@ def need_broker(value: str | None, command: str) -> str:
     return value
 
 
+def reachable(bootstrap: str, command: str) -> bool:
+    """Whether the broker accepts this client; else one line on stderr (TLS, SASL, address)."""
+    from topologies.broker import BrokerError, check_access
+
+    try:
+        check_access(bootstrap)
+    except BrokerError as e:
+        print(f"sla-engine {command}: {e}", file=sys.stderr)
+        return False
+    return True
+
+
 def create_worker_topics(bootstrap: str, settings: Any) -> None:
     """The worker's topics with their partition counts; KPI topics compacted."""
     from topologies.broker import create_topics
@@ -167,6 +180,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             flush=True,
         )
     else:
+        if not reachable(settings.broker, "run"):
+            return 2
         create_worker_topics(settings.broker, settings)
     try:
         return run_worker(settings)
@@ -227,8 +242,10 @@ def cmd_produce(args: argparse.Namespace) -> int:
     from confluent_kafka import Producer
 
     bootstrap = need_broker(args.broker, "produce")
+    if not reachable(bootstrap, "produce"):
+        return 2
     producer = Producer(
-        {"bootstrap.servers": bootstrap, "linger.ms": 20, "partitioner": "murmur2_random"}
+        kafka_client.conf(bootstrap, **{"linger.ms": 20, "partitioner": "murmur2_random"})
     )
     sent = 0
     try:
@@ -281,9 +298,11 @@ def cmd_tail(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     bootstrap = need_broker(args.broker, "tail")
+    if not reachable(bootstrap, "tail"):
+        return 2
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            **kafka_client.conf(bootstrap),
             "group.id": f"sla-tail-{uuid.uuid4().hex[:8]}",
             "auto.offset.reset": "earliest" if args.from_beginning else "latest",
             "enable.auto.commit": False,

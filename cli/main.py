@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from cli import accountability, audit, bench, demo, explain, live, replay, report, whatif
+from config import kafka_client
 from config.loader import PolicyError
 
 
@@ -25,11 +26,18 @@ def parser() -> argparse.ArgumentParser:
     report.add_parser(sub)
     explain.add_parser(sub)
     accountability.add_parser(sub)
+    for command in sub.choices.values():  # every command's Kafka clients connect alike
+        kafka_client.add_arguments(command)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    try:
+        kafka_client.set_current(kafka_client.resolve(args))
+    except kafka_client.ClientConfigError as e:
+        print(f"sla-engine {args.command}: {e}", file=sys.stderr)
+        return 2
     try:
         code: int = args.func(args)
     except PolicyError as e:

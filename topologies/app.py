@@ -37,6 +37,7 @@ import orjson
 from faust.types import TP
 from rocksdict import WriteBatch
 
+from config import kafka_client
 from config.loader import load
 from engine.history import from_model
 from engine.instant import iso
@@ -92,7 +93,7 @@ class Output:
 
             producer = Producer(
                 {
-                    "bootstrap.servers": bootstrap,
+                    **kafka_client.conf(bootstrap),
                     "linger.ms": 5,
                     # aiokafka's (so Faust's) placement of keyed messages, see streaming-notes
                     "partitioner": "murmur2_random",
@@ -493,7 +494,7 @@ def on_tansu(settings: Settings) -> bool:
     """Whether the broker is the embedded tansu (its cluster id says so)."""
     from confluent_kafka.admin import AdminClient
 
-    meta = AdminClient({"bootstrap.servers": settings.broker}).list_topics(timeout=10)
+    meta = AdminClient(kafka_client.conf(str(settings.broker))).list_topics(timeout=10)
     return bool(meta.cluster_id == EMBEDDED_CLUSTER_ID)
 
 
@@ -505,6 +506,20 @@ def consistency_check(settings: Settings, tansu: bool) -> bool:
     if settings.consistency_check in ("on", "off"):
         return settings.consistency_check == "on"
     return not tansu
+
+
+def faust_credentials(client: kafka_client.KafkaClient) -> Any:
+    """Faust's (aiokafka's) form of the process's Kafka client security settings."""
+    if client.sasl:
+        return faust.SASLCredentials(
+            username=client.sasl_username,
+            password=client.sasl_password,
+            ssl_context=client.ssl_context(),
+            mechanism=client.sasl_mechanism,
+        )
+    if client.tls:
+        return faust.SSLCredentials(client.ssl_context())
+    return None
 
 
 def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.App, Engine]:
@@ -523,6 +538,7 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
         topic_partitions=settings.partitions,
         **CONSUMER_SETTINGS,
         recovery_consistency_check=consistency_check(settings, tansu),
+        broker_credentials=faust_credentials(kafka_client.current()),
     )
     raw = {
         "key_type": bytes,
