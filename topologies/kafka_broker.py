@@ -56,6 +56,7 @@ ONE_NODE = {
     "num.network.threads": "2",
     "num.io.threads": "4",
     "num.recovery.threads.per.data.dir": "1",
+    "log.retention.ms": "-1",  # a development broker keeps histories stamped long ago
     "log.cleaner.threads": "1",
     "log.cleaner.backoff.ms": "1000",
     "log.cleaner.dedupe.buffer.size": "8388608",
