@@ -45,7 +45,7 @@ from engine.kpis import contributions, encode_facts
 from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
 from schemas.parse import InvalidEvent, parse_event
-from topologies import metrics, state, tansu_recovery
+from topologies import metrics, state, tansu_recovery, uncommitted
 from topologies.clock import PartitionClock
 from topologies.kpis import KpiAggregator, facts_message
 from topologies.settings import Settings
@@ -527,6 +527,7 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
     policy = load(settings.policy)
     (Path(settings.data_dir) / "faust").mkdir(parents=True, exist_ok=True)
     tansu = on_tansu(settings)
+    uncommitted.apply()
     if tansu:
         tansu_recovery.apply()
         tansu_recovery.shorten_fetch_wait()
