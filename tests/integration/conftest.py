@@ -69,6 +69,7 @@ def need_kafka() -> None:
 
 _KIND_OF: dict[str, str] = {}
 _OUTCOMES: dict[str, Counter[str]] = {}
+_SECONDS: dict[str, float] = {}  # setup + call + teardown of the tests of each kind
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -88,6 +89,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     kind = _KIND_OF.get(report.nodeid)
     if kind is None:
         return
+    _SECONDS[kind] = _SECONDS.get(kind, 0.0) + report.duration
     if report.when == "call" or (report.when == "setup" and not report.passed):
         _OUTCOMES.setdefault(kind, Counter())[report.outcome] += 1
 
@@ -99,7 +101,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("tests per broker")
     for kind, counts in sorted(_OUTCOMES.items()):
         text = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
-        terminalreporter.write_line(f"{kind}: {text}")
+        terminalreporter.write_line(f"{kind}: {text} in {_SECONDS.get(kind, 0.0):.0f} s")
 
 
 @pytest.fixture(scope="session", params=broker_kinds())
