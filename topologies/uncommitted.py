@@ -40,5 +40,5 @@ def apply() -> None:
         for tp in uncommitted:
             await self.seek(tp, earliest.get(tp) or 0)
 
-    Consumer.perform_seek = perform_seek
+    Consumer.perform_seek = perform_seek  # type: ignore[method-assign]
     _applied = True
