@@ -79,6 +79,13 @@ def add_parser(sub: Any) -> None:
     stream.add_argument(
         "--keep-dir", type=Path, default=None, help="work here and keep logs and state"
     )
+    where = stream.add_mutually_exclusive_group()
+    where.add_argument(
+        "--broker", default=None, help="measure on this Kafka broker HOST:PORT instead"
+    )
+    where.add_argument(
+        "--kafka", action="store_true", help="measure on a fresh Apache Kafka (the launcher)"
+    )
     stream.set_defaults(func=run_stream)
 
     risk = bsub.add_parser(
@@ -170,6 +177,8 @@ def run_stream(args: argparse.Namespace) -> int:
         profile_dir=args.profile_dir,
         keep=args.keep_dir,
         log=lambda s: print(f"bench stream: {s}", file=sys.stderr, flush=True),
+        broker=args.broker,
+        kafka=args.kafka,
     )
     print(json.dumps(result, indent=2))
     print(bench_stream.summary_line(result), file=sys.stderr)

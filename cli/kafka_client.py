@@ -9,6 +9,8 @@ import time
 from typing import Any
 
 from cli.kafka_range import RangeError, check_reachable, partitions_of
+from config import kafka_client
+from topologies.broker import BrokerError, check_access
 
 # librdkafka's own log lines (`FAIL … Connection refused`, one per retry) go to this logger,
 # silent unless a handler and level are configured for it; the commands say once what is wrong.
@@ -27,8 +29,9 @@ def fail(command: str, message: str) -> SystemExit:
 
 
 def config(bootstrap: str, **extra: Any) -> dict[str, Any]:
-    """Client settings: librdkafka logs through `logging` (silent by default)."""
-    return {"bootstrap.servers": bootstrap, "logger": KAFKA_LOG, **extra}
+    """Client settings: the process's security settings (TLS, SASL: `config.kafka_client`),
+    librdkafka logs through `logging` (silent by default)."""
+    return kafka_client.conf(bootstrap, **{"logger": KAFKA_LOG, **extra})
 
 
 def require_broker(bootstrap: str, command: str, timeout: float) -> None:
@@ -38,8 +41,9 @@ def require_broker(bootstrap: str, command: str, timeout: float) -> None:
 
     try:
         check_reachable(bootstrap, min(2.0, timeout))  # refused: say so now, not in 10 s
+        check_access(bootstrap, timeout)  # refused by TLS or SASL: one line with the reason
         AdminClient(config(bootstrap)).list_topics(timeout=timeout)
-    except RangeError as e:
+    except (RangeError, BrokerError) as e:
         raise fail(command, str(e)) from None
     except KafkaException as e:
         raise fail(

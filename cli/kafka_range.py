@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from config import kafka_client
+
 __all__ = ["PartitionRead", "RangeError", "RangeStats", "TopicRecord", "merged", "read_range"]
 
 
@@ -118,7 +120,7 @@ def _consumer(bootstrap: str, **extra: Any) -> Any:
 
     return Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            **kafka_client.conf(bootstrap),
             "group.id": f"sla-engine-range-{uuid.uuid4().hex[:8]}",  # assign() only: never joins
             "enable.auto.commit": False,
             "enable.partition.eof": True,

@@ -46,19 +46,30 @@ def add_parsers(sub: Any) -> None:
 
     broker = sub.add_parser(
         "broker",
-        help="run the embedded Kafka-protocol broker (foreground)",
+        help="run the embedded Kafka-protocol broker, or Apache Kafka with --kafka (foreground)",
         description="Run the embedded tansu broker on loopback until Ctrl-C. "
-        "Memory storage: every topic is lost when it stops.",
+        "Memory storage: every topic is lost when it stops. With --kafka: a one-node Apache "
+        "Kafka (KRaft) instead, its jars fetched once by mvn, its data kept in --data-dir.",
     )
     broker.add_argument("--port", type=int, default=9092, help="listener port (default 9092)")
+    broker.add_argument(
+        "--kafka", action="store_true", help="run Apache Kafka (needs Java 17+ and mvn)"
+    )
+    broker.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("kafka-data"),
+        help="--kafka: log dir, kept across restarts (default ./kafka-data)",
+    )
     broker.set_defaults(func=cmd_broker)
 
     produce = sub.add_parser(
         "produce",
         help="publish a JSONL file of events to tickets.events",
         description="Publish events, keyed by ticket_id, to the events "
-        "topic. Lines that are not valid JSON are sent as they are (the "
-        "worker dead-letters them).",
+        "topic, each record stamped with its event's occurred_at (so replays and audits by "
+        "time range read the right records). Lines that are not valid JSON are sent as they "
+        "are (the worker dead-letters them), stamped by the broker.",
     )
     produce.add_argument("--input", required=True, help="JSONL file ('-' = stdin)")
     produce.add_argument(
@@ -272,6 +283,10 @@ def cmd_demo_stream(args: argparse.Namespace) -> int:
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
+    if args.kafka:
+        from topologies.kafka_broker import main as kafka_main
+
+        return kafka_main(args.port, args.data_dir)
     from topologies.broker import main
 
     return main(args.port)
@@ -311,16 +326,19 @@ def cmd_produce(args: argparse.Namespace) -> int:
             line = line.rstrip(b"\r\n")
             if not line.strip():
                 continue
-            key = None
+            key, stamp = None, 0
             try:
                 obj = orjson.loads(line)
                 if isinstance(obj, dict) and isinstance(obj.get("ticket_id"), str):
                     key = obj["ticket_id"].encode()
+                stamp = record_timestamp(obj)
             except orjson.JSONDecodeError:
                 pass
             while True:
                 try:
-                    producer.produce(args.topic, key=key, value=line, on_delivery=delivered)
+                    producer.produce(
+                        args.topic, key=key, value=line, timestamp=stamp, on_delivery=delivered
+                    )
                     break
                 except BufferError:
                     producer.poll(0.1)
@@ -339,3 +357,19 @@ def cmd_produce(args: argparse.Namespace) -> int:
         return 1
     print(f"produced {sent} events to {args.topic}", file=sys.stderr)
     return 0
+
+
+def record_timestamp(obj: Any) -> int:
+    """The record timestamp of an event (ms): its `occurred_at`, with an offset; 0 (the
+    producer's clock) when it has none. A bulk `produce` of a history then keeps each record
+    at its time, as a live source would have published it."""
+    from datetime import datetime
+
+    text = obj.get("occurred_at") if isinstance(obj, dict) else None
+    if not isinstance(text, str):
+        return 0
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return 0
+    return int(at.timestamp() * 1000) if at.tzinfo is not None and at.year > 1970 else 0

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from cli import accountability, audit, bench, demo, explain, live, replay, report, status, whatif
+from config import kafka_client
 from config.loader import PolicyError
 
 
@@ -27,6 +28,8 @@ def parser() -> argparse.ArgumentParser:
     explain.add_parser(sub)
     accountability.add_parser(sub)
     status.add_parsers(sub)
+    for command in sub.choices.values():  # every command's Kafka clients connect alike
+        kafka_client.add_arguments(command)
     return p
 
 
@@ -47,6 +50,11 @@ def _quiet_broken_pipe() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    try:
+        kafka_client.set_current(kafka_client.resolve(args))
+    except kafka_client.ClientConfigError as e:
+        print(f"sla-engine {args.command}: {e}", file=sys.stderr)
+        return 2
     try:
         code: int = args.func(args)
         sys.stdout.flush()

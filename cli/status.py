@@ -86,13 +86,17 @@ def from_topic(bootstrap: str, topic: str, ticket_id: str, timeout: float = 10.0
     (compacted: about one message per ticket)."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+    from cli.kafka_client import config
+
     c = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": "sla-engine-status-cli",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-        }
+        config(
+            bootstrap,
+            **{
+                "group.id": "sla-engine-status-cli",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+            },
+        )
     )
     try:
         meta = c.list_topics(topic, timeout=timeout).topics.get(topic)

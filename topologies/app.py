@@ -37,6 +37,7 @@ import orjson
 from faust.types import TP
 from rocksdict import WriteBatch
 
+from config import kafka_client
 from config.loader import load
 from engine.history import from_model
 from engine.instant import iso
@@ -45,7 +46,7 @@ from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
 from schemas.parse import InvalidEvent, parse_event
 from schemas.redact import redact
-from topologies import metrics, query_api, state, tansu_recovery
+from topologies import metrics, query_api, state, tansu_recovery, uncommitted
 from topologies.clock import PartitionClock
 from topologies.kpis import KpiAggregator, facts_message
 from topologies.labels import TEAMS
@@ -96,7 +97,7 @@ class Output:
 
             producer = Producer(
                 {
-                    "bootstrap.servers": bootstrap,
+                    **kafka_client.conf(bootstrap),
                     "linger.ms": 5,
                     # aiokafka's (so Faust's) placement of keyed messages, see streaming-notes
                     "partitioner": "murmur2_random",
@@ -497,7 +498,7 @@ def on_tansu(settings: Settings) -> bool:
     """Whether the broker is the embedded tansu (its cluster id says so)."""
     from confluent_kafka.admin import AdminClient
 
-    meta = AdminClient({"bootstrap.servers": settings.broker}).list_topics(timeout=10)
+    meta = AdminClient(kafka_client.conf(str(settings.broker))).list_topics(timeout=10)
     return bool(meta.cluster_id == EMBEDDED_CLUSTER_ID)
 
 
@@ -511,11 +512,26 @@ def consistency_check(settings: Settings, tansu: bool) -> bool:
     return not tansu
 
 
+def faust_credentials(client: kafka_client.KafkaClient) -> Any:
+    """Faust's (aiokafka's) form of the process's Kafka client security settings."""
+    if client.sasl:
+        return faust.SASLCredentials(
+            username=client.sasl_username,
+            password=client.sasl_password,
+            ssl_context=client.ssl_context(),
+            mechanism=client.sasl_mechanism,
+        )
+    if client.tls:
+        return faust.SSLCredentials(client.ssl_context())
+    return None
+
+
 def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.App, Engine]:
     """The Faust app and its engine, wired to the topics of `settings`."""
     policy = load(settings.policy)
     (Path(settings.data_dir) / "faust").mkdir(parents=True, exist_ok=True)
     tansu = on_tansu(settings)
+    uncommitted.apply()
     if tansu:
         tansu_recovery.apply()
         tansu_recovery.shorten_fetch_wait()
@@ -528,6 +544,7 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
         **CONSUMER_SETTINGS,
         recovery_consistency_check=consistency_check(settings, tansu),
         canonical_url=settings.advertised_api_url,  # the query API, advertised to the group
+        broker_credentials=faust_credentials(kafka_client.current()),
     )
     raw = {
         "key_type": bytes,

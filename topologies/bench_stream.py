@@ -33,7 +33,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -163,7 +163,8 @@ def summary_line(result: dict[str, Any]) -> str:
     """One human line for stderr."""
     r = result.get("events_per_s", {})
     parts = [
-        f"{result.get('events', 0):,} events: raw {_fmt(r.get('raw'), ',')}/s",
+        f"{result.get('broker', 'broker')}, {result.get('events', 0):,} events: "
+        f"raw {_fmt(r.get('raw'), ',')}/s",
         f"faust {_fmt(r.get('faust'), ',')}/s",
         f"engine {_fmt(r.get('engine'), ',')}/s",
         f"c/a {_fmt(result.get('ratio_c_a'), '.3f')}",
@@ -739,6 +740,30 @@ def bench_timers(
         w.stop()
 
 
+@contextlib.contextmanager
+def bench_broker(
+    work: Path, external: str | None, kafka: bool, config: dict[str, Any]
+) -> Iterator[str]:
+    """The bootstrap of the broker to measure on: the given one, a fresh Apache Kafka, or a
+    fresh embedded tansu (the default); which one goes into the report."""
+    from topologies.broker import EmbeddedBroker, wait_until_ready
+
+    if external is not None:
+        wait_until_ready(external, timeout=30)
+        config["broker"] = f"external {external}"
+        yield external
+    elif kafka:
+        from topologies.kafka_broker import KafkaBroker
+
+        with KafkaBroker(work / "kafka") as k:
+            config["broker"] = f"Apache Kafka {k.version}"
+            yield k.bootstrap
+    else:
+        with EmbeddedBroker(log_dir=work) as b:
+            config["broker"] = "embedded tansu"
+            yield b.bootstrap
+
+
 def run(
     events: int = 200_000,
     open_tickets: int = 100_000,
@@ -751,10 +776,11 @@ def run(
     profile_dir: Path | None = None,
     keep: Path | None = None,
     log: Callable[[str], None] = lambda s: None,
+    broker: str | None = None,
+    kafka: bool = False,
 ) -> dict[str, Any]:
-    """The whole benchmark on a fresh embedded broker; the report as a dict."""
-    from topologies.broker import EmbeddedBroker
-
+    """The whole benchmark on a fresh embedded broker (or Apache Kafka, or the broker at
+    `broker`); the report as a dict."""
     work = Path(tempfile.mkdtemp(prefix="bench-stream-")) if keep is None else keep
     work.mkdir(parents=True, exist_ok=True)
     if profile_dir is not None:
@@ -763,8 +789,7 @@ def run(
     timers: dict[str, Any] | None = None
     config: dict[str, Any] = {"events": events, "partitions": partitions, "seed": seed}
     try:
-        with EmbeddedBroker(log_dir=work) as broker:
-            bootstrap = broker.bootstrap
+        with bench_broker(work, broker, kafka, config) as bootstrap:
             engine = Worker(bootstrap, f"tp-{uuid.uuid4().hex[:6]}", work, partitions)
             if profile_dir is not None:
                 engine.profile = profile_dir / "engine.txt"

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BrokerError",
     "EmbeddedBroker",
+    "check_access",
     "create_topics",
     "end_offsets",
     "free_port",
@@ -131,7 +132,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 def _admin(bootstrap: str) -> AdminClient:
     from confluent_kafka.admin import AdminClient
 
-    return AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    from config import kafka_client
+
+    return AdminClient(kafka_client.conf(bootstrap, log_level=0))
 
 
 def wait_until_ready(bootstrap: str, timeout: float = 20.0) -> None:
@@ -150,6 +153,30 @@ def wait_until_ready(bootstrap: str, timeout: float = 20.0) -> None:
             last = exc
             time.sleep(0.05)
     raise BrokerError(f"no Kafka broker answers at {bootstrap} after {timeout:.0f} s: {last}")
+
+
+def check_access(bootstrap: str, timeout: float = 15.0) -> None:
+    """Raise one `BrokerError` line when the broker does not answer or refuses this client
+    (TLS or SASL settings, credentials): what a worker must say before it retries forever."""
+    from confluent_kafka.admin import AdminClient
+
+    from config import kafka_client
+
+    errors: list[str] = []
+    admin = AdminClient(
+        kafka_client.conf(bootstrap, log_level=0, error_cb=lambda e: errors.append(e.str()))
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            admin.list_topics(timeout=min(1.0, max(0.1, deadline - time.monotonic())))
+            return
+        except Exception as exc:  # KafkaException: timed out, refused, rejected
+            admin.poll(0.1)  # serve error_cb: the reason (authentication, TLS) comes that way
+            refused = [e for e in errors if "uthenticat" in e or "SSL" in e]
+            if refused or time.monotonic() >= deadline:
+                reason = (refused or errors or [str(exc)])[0]
+                raise BrokerError(f"cannot use the Kafka broker at {bootstrap}: {reason}") from None
 
 
 def create_topics(
@@ -200,15 +227,19 @@ def end_offsets(
     wanted = list(dict.fromkeys(partitions))
     if not wanted:
         return {}
+    from config import kafka_client
+
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": "sla-engine-end-offsets",  # never joins: assign() only, no commits
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "fetch.wait.max.ms": 10,
-            "log_level": 0,
-        }
+        kafka_client.conf(
+            bootstrap,
+            **{
+                "group.id": "sla-engine-end-offsets",  # never joins: assign() only, no commits
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "fetch.wait.max.ms": 10,
+                "log_level": 0,
+            },
+        )
     )
     try:
         result: dict[tuple[str, int], int] = {}

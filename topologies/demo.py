@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from cli.workload import ticket_events
+from config import kafka_client
 
 
 def backlog(rng: random.Random, now: datetime, run: str, count: int = 12) -> list[dict[str, Any]]:
@@ -32,7 +33,7 @@ def run_stream(
     from confluent_kafka import Producer
 
     producer = Producer(
-        {"bootstrap.servers": bootstrap, "linger.ms": 5, "partitioner": "murmur2_random"}
+        kafka_client.conf(bootstrap, **{"linger.ms": 5, "partitioner": "murmur2_random"})
     )
     rng = random.Random(seed)
     run = f"{int(time.time()):x}"  # ticket ids unique per run: a restart does not repeat event ids

@@ -1,15 +1,19 @@
-"""Fixtures for tests against a real Kafka-protocol broker.
+"""Fixtures for tests against real Kafka-protocol brokers.
 
-By default one embedded ``tansu`` broker (in-memory storage, free loopback port)
-is started for the whole session. Set ``SLA_TEST_BOOTSTRAP=host:port`` to run the
-same tests against an external broker (e.g. the Apache Kafka of ``docker/``).
+Every test that takes the ``broker`` fixture runs twice: on the embedded ``tansu`` broker
+(in-memory, its known quirks) and on Apache Kafka (KRaft, one node, started by
+``topologies.kafka_broker``). One broker of each kind serves the whole session.
+``SLA_TEST_BROKERS=tansu`` (or ``kafka``) runs on one kind only. ``SLA_TEST_BOOTSTRAP=host:port``
+runs the same tests against an external broker instead (e.g. the Apache Kafka of ``docker/``).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +23,24 @@ import pytest
 from topologies.broker import EmbeddedBroker, create_topics, wait_until_ready
 
 EXTERNAL_BOOTSTRAP_ENV = "SLA_TEST_BOOTSTRAP"
+BROKERS_ENV = "SLA_TEST_BROKERS"
+KINDS = ("tansu", "kafka")
+JAVA_HINT = (
+    "Apache Kafka needs Java 17+ and Maven: run scripts/bootstrap as root, or "
+    "apt-get install openjdk-17-jre-headless maven (SLA_TEST_BROKERS=tansu skips Kafka)"
+)
+
+
+def broker_kinds() -> list[str]:
+    """The broker kinds this session runs the integration tests on."""
+    if os.environ.get(EXTERNAL_BOOTSTRAP_ENV):
+        return ["external"]
+    raw = os.environ.get(BROKERS_ENV, ",".join(KINDS))
+    kinds = [k.strip() for k in raw.split(",") if k.strip()]
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        raise pytest.UsageError(f"{BROKERS_ENV}: unknown broker kind(s) {unknown}; use {KINDS}")
+    return kinds
 
 
 @dataclass(frozen=True)
@@ -28,6 +50,7 @@ class BrokerHandle:
     bootstrap: str
     embedded: bool  # True: the embedded tansu broker, with its known limits
     log_path: Path | None = None
+    kind: str = "tansu"  # tansu | kafka | external
 
     def create_topics(
         self, topics: Mapping[str, int], config: Mapping[str, str] | None = None
@@ -35,26 +58,79 @@ class BrokerHandle:
         create_topics(self.bootstrap, topics, config)
 
 
+def need_kafka() -> None:
+    """Skip (fail on CI) when Java or Maven is missing."""
+    if shutil.which("java") and shutil.which("mvn"):
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(JAVA_HINT)
+    pytest.skip(JAVA_HINT)
+
+
+_KIND_OF: dict[str, str] = {}
+_OUTCOMES: dict[str, Counter[str]] = {}
+_SECONDS: dict[str, float] = {}  # setup + call + teardown of the tests of each kind
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.integration)
+        callspec = getattr(item, "callspec", None)
+        kind = callspec.params.get("broker") if callspec is not None else None
+        if kind is None and item.get_closest_marker("kafka_only"):
+            kind = "kafka"
+        if kind is not None:
+            _KIND_OF[item.nodeid] = str(kind)
 
 
-@pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerHandle]:
-    """A Kafka-protocol broker for the whole test session."""
-    external = os.environ.get(EXTERNAL_BOOTSTRAP_ENV)
-    if external:
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    kind = _KIND_OF.get(report.nodeid)
+    if kind is None:
+        return
+    _SECONDS[kind] = _SECONDS.get(kind, 0.0) + report.duration
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        _OUTCOMES.setdefault(kind, Counter())[report.outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The count of tests run on each broker kind."""
+    if not _OUTCOMES:
+        return
+    terminalreporter.section("tests per broker")
+    for kind, counts in sorted(_OUTCOMES.items()):
+        text = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+        terminalreporter.write_line(f"{kind}: {text} in {_SECONDS.get(kind, 0.0):.0f} s")
+
+
+@pytest.fixture(scope="session", params=broker_kinds())
+def broker(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BrokerHandle]:
+    """A Kafka-protocol broker of one kind for the whole test session."""
+    kind = str(request.param)
+    if kind == "external":
+        external = os.environ[EXTERNAL_BOOTSTRAP_ENV]
         wait_until_ready(external, timeout=30)
-        yield BrokerHandle(bootstrap=external, embedded=False)
+        yield BrokerHandle(bootstrap=external, embedded=False, kind=kind)
+        return
+    if kind == "kafka":
+        need_kafka()
+        from topologies.kafka_broker import KafkaBroker
+
+        kafka = KafkaBroker(data_dir=tmp_path_factory.mktemp("kafka"))
+        kafka.start()
+        try:
+            yield BrokerHandle(kafka.bootstrap, False, kafka.data_dir / "kafka.log", kind)
+        finally:
+            kafka.stop()
         return
     log_dir = tmp_path_factory.mktemp("broker")
     embedded = EmbeddedBroker(log_dir=log_dir)
     embedded.start()
     try:
-        yield BrokerHandle(bootstrap=embedded.bootstrap, embedded=True, log_path=embedded.log_path)
+        yield BrokerHandle(embedded.bootstrap, True, embedded.log_path, kind)
     finally:
         embedded.stop()
 

@@ -71,6 +71,7 @@ class WorkerProcess:
     metrics_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
     extra: list[str] = field(default_factory=list)
+    env: dict[str, str] | None = None  # default: this process's
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
@@ -117,7 +118,7 @@ class WorkerProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ},
+            env={**(self.env if self.env is not None else os.environ)},
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -275,43 +275,63 @@ def test_sigkill_and_recovery_into_an_empty_data_dir(broker: BrokerHandle, tmp_p
          "occurred_at": iso(now - timedelta(seconds=1))}
         for i in range(N_KILL)
     ]  # fmt: skip
+    everything = events + later
+    proc = Processor(load(None))
+    for e in everything:
+        ev = parse_event(orjson.dumps(e))
+        proc.ingest(ev.ticket_id, from_model(ev))
+    final = {tid: [e.id for e in t.history] for tid, t in proc.tickets.items()}
+    before = {tid: ids[:-1] for tid, ids in final.items()}  # without the `-3` event
+    changelog = f"{topics.group}-tickets-changelog"
     w1 = WorkerProcess(broker.bootstrap, topics, tmp_path / "d1", tmp_path / "w1.log").start()
     produce(broker.bootstrap, topics.events, keyed(events))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and w1.sample("sla_events_consumed_total") < len(events):
-        time.sleep(0.2)
-    time.sleep(1)  # let the changelog writes of the last events go out
+    # Killed once its changelog holds every ticket as of its last event: the new worker then
+    # recovers them from the changelog, not by reprocessing.
+    assert stored_histories(broker.bootstrap, changelog, before) == before, w1.log_tail()
     w1.kill()
     produce(broker.bootstrap, topics.events, keyed(later))
+    # The first-response breaches of unanswered tickets (created 100-139 s ago, due at 120 s) all
+    # fall due within 25 s; what replay decides up to then is what the alerts topic must hold.
+    until = to_us(now + timedelta(seconds=25))
+    lines = [orjson.dumps(e) + b"\n" for e in everything]
+    want = due_by(replay_keys(lines, until), until)
+    assert any(k[3] == "breach" for k in want)
     w2 = WorkerProcess(broker.bootstrap, topics, tmp_path / "d2", tmp_path / "w2.log").start()
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and w2.sample("sla_events_consumed_total") < len(later):
-            time.sleep(0.2)
-        time.sleep(25)  # first-response breaches of unanswered tickets fall due meanwhile
-        until = to_us(datetime.now(UTC)) - 3_000_000
-        everything = events + later
-        lines = [orjson.dumps(e) + b"\n" for e in everything]
-        want = due_by(replay_keys(lines, until), until)
-        got_all = alerts_of(consume(broker.bootstrap, topics.alerts, timeout=60, idle=3))
-        got = due_by(effective_keys(got_all), until)
-        assert any(k[3] == "breach" for k in want)
-        assert got == want
         # What the new worker holds (its changelog) equals replay's state of every ticket.
-        proc = Processor(load(None))
-        for e in everything:
-            ev = parse_event(orjson.dumps(e))
-            proc.ingest(ev.ticket_id, from_model(ev))
-        changelog = consume(
-            broker.bootstrap, f"{topics.group}-tickets-changelog", timeout=30, idle=2
+        got_state = stored_histories(broker.bootstrap, changelog, final, timeout=90)
+        wrong = {t: (got_state.get(t), ids) for t, ids in final.items() if got_state.get(t) != ids}
+        consumed = w2.sample("sla_events_consumed_total")
+        assert not wrong, (
+            f"{len(wrong)} tickets differ: {sorted(wrong.items())[:3]}; the new worker processed "
+            f"{consumed:g} events:\n{w2.log_tail(60)}"
         )
-        stored = {m.key().decode(): m.value() for m in changelog}
-        assert set(stored) == set(proc.tickets)
-        for tid, raw in stored.items():
-            ticket = decode(raw, load(None))
-            assert [e.id for e in ticket.history] == [e.id for e in proc.tickets[tid].history]
+
+        def all_due(msgs: list[Any]) -> bool:
+            return due_by(effective_keys(alerts_of(msgs)), until) >= want
+
+        got_all = alerts_of(consume(broker.bootstrap, topics.alerts, until=all_due, timeout=90))
+        assert due_by(effective_keys(got_all), until) == want
     finally:
         w2.stop()
+
+
+def stored_histories(
+    bootstrap: str, changelog: str, want: dict[str, list[str]], timeout: float = 60
+) -> dict[str, list[str]]:
+    """Each ticket's event ids in its latest changelog record, read until they are `want`."""
+    policy = load(None)
+    got: dict[str, list[str]] = {}
+
+    def done(msgs: list[Any]) -> bool:
+        got.clear()
+        for m in msgs:
+            if m.value() is not None:
+                got[m.key().decode()] = [e.id for e in decode(m.value(), policy).history]
+        return got == want
+
+    consume(bootstrap, changelog, until=done, timeout=timeout, idle=0)
+    return dict(got)
 
 
 def test_two_workers_then_one_stops(broker: BrokerHandle, tmp_path: Path) -> None:
