@@ -309,6 +309,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
             **{
                 "linger.ms": 20,
                 "partitioner": "murmur2_random",
+                "enable.idempotence": True,  # one ticket's events stay in order across retries
                 "error_cb": outage.error_cb,
                 "message.timeout.ms": int(max(args.connect_timeout, 1) * 1000),
             },
@@ -359,10 +360,13 @@ def cmd_produce(args: argparse.Namespace) -> int:
     return 0
 
 
-def record_timestamp(obj: Any) -> int:
+def record_timestamp(obj: Any, now_ms: int | None = None) -> int:
     """The record timestamp of an event (ms): its `occurred_at`, with an offset; 0 (the
     producer's clock) when it has none. A bulk `produce` of a history then keeps each record
-    at its time, as a live source would have published it."""
+    at its time, as a live source would have published it. Never later than now: a source
+    cannot publish an event before it happens, and Kafka 4 refuses records stamped more than
+    `log.message.timestamp.after.max.ms` (1 h) ahead of the broker."""
+    import time
     from datetime import datetime
 
     text = obj.get("occurred_at") if isinstance(obj, dict) else None
@@ -372,4 +376,7 @@ def record_timestamp(obj: Any) -> int:
         at = datetime.fromisoformat(text)
     except ValueError:
         return 0
-    return int(at.timestamp() * 1000) if at.tzinfo is not None and at.year > 1970 else 0
+    if at.tzinfo is None or at.year <= 1970:
+        return 0
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    return min(int(at.timestamp() * 1000), now_ms)

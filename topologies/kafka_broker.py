@@ -285,7 +285,9 @@ class KafkaBroker:
         """`kafka-storage format` once: a new cluster id, and the SCRAM users of `Secure`."""
         if (self.data_dir / "log" / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = "-"
+        while cluster_id.startswith("-"):  # the tool's parser reads "-…" as an option
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         scram: list[str] = []
         for user, password in (self.secure.users if self.secure else {}).items():
             for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512"):

@@ -28,7 +28,13 @@ def producer(bootstrap: str, **extra: Any) -> Producer:
     # murmur2_random is the Java client's (and aiokafka's, hence Faust's) partitioner:
     # every producer of a keyed topic must use the same one, or one ticket's events
     # land in two partitions. librdkafka's default (consistent_random, CRC32) differs.
-    conf = {"bootstrap.servers": bootstrap, "linger.ms": 5, "partitioner": "murmur2_random"}
+    # Idempotence keeps each partition in send order across retries (Kafka under load retries).
+    conf = {
+        "bootstrap.servers": bootstrap,
+        "linger.ms": 5,
+        "partitioner": "murmur2_random",
+        "enable.idempotence": True,
+    }
     conf.update(extra)
     return Producer(conf)
 
