@@ -112,9 +112,9 @@ class Spill:
 
     def entries(self, diffs: tuple[str, ...] | None = None) -> Iterator[bytes]:
         """The findings stored, as JSON, by (due_at, ticket, clock, alert id, class)."""
-        where, args = "", ()
+        where, args = "", list[str]()
         if diffs is not None:
-            where, args = f"WHERE diff IN ({', '.join('?' * len(diffs))})", diffs
+            where, args = f"WHERE diff IN ({', '.join('?' * len(diffs))})", list(diffs)
         query = f"SELECT body FROM entries {where} ORDER BY due, ticket_id, clock, alert_id, diff"
         for (body,) in self.db.execute(query, args):
             yield body

@@ -44,8 +44,8 @@ FINDINGS = {
     "level_differs": "other level",
     "responsible_differs": "other responsible / attribution",
     "fields_differ": "other fields differ",
-    "late": "announced late",
-    "early": "announced before due_at",
+    "late": "emitted late",
+    "early": "emitted before due_at",
     "unreadable": "unreadable live records",
 }
 CHURN = {

@@ -194,14 +194,11 @@ def test_audit_finds_the_removed_the_delayed_and_the_moved(
 ) -> None:
     code, entries = audit_diff(recording, W1, tmp_path)
     assert code == 1
-    failing = {
-        (e["diff"], e["alert_id"])
-        for e in entries
-        if e["diff"] not in ("transient", "not_comparable")
-    }
+    failing = {(e["diff"], e["alert_id"]) for e in entries if e["class"] not in ("churn", "note")}
     assert failing == {
         ("missing", recording.removed["alert_id"]),
-        ("missing", recording.retraction["alert_id"]),
+        # the retraction removed: the breach it withdrew still stands live
+        ("extra", recording.retraction["retracts"]),
         ("late", recording.delayed["alert_id"]),
         ("due_at_differs", recording.moved["alert_id"]),
     }
@@ -211,9 +208,9 @@ def test_audit_finds_the_removed_the_delayed_and_the_moved(
     moved = next(e for e in entries if e["diff"] == "due_at_differs")
     assert moved["live_alert_id"] == "f" * 32
     assert _us(moved["live_due_at"]) - _us(moved["due_at"]) == 1_000_000
-    missing = next(e for e in entries if e["alert_id"] == recording.retraction["alert_id"])
-    assert missing["replay"]["retracts"] == recording.retraction["retracts"]
-    assert missing["live"] is None
+    extra = next(e for e in entries if e["diff"] == "extra")
+    assert extra["live"]["kind"] == recording.retraction["retracted_kind"]
+    assert extra["replay"] is None and extra["class"] == "decision"
     out = capsys.readouterr().out
     assert "DIFFER" in out and "4 differences" in out
     assert recording.removed["ticket_id"] in out  # listed, readable
@@ -283,4 +280,4 @@ def test_audit_agrees_with_a_real_worker(
     code, entries = audit_diff(rec, window, tmp_path, "--grace", "5s")
     assert entries == []
     assert code == 0
-    assert "AGREE: 32 alerts matched" in capsys.readouterr().out  # 16 warnings, 16 breaches
+    assert "AGREE: 32 decisions matched" in capsys.readouterr().out  # 16 warnings, 16 breaches
