@@ -81,6 +81,10 @@ def add_parser(sub: Any) -> None:
     )
     stream.set_defaults(func=run_stream)
 
+    from cli import bench_audit
+
+    bench_audit.add_parser(bsub)
+
 
 def _best(fn: Any, repeat: int) -> float:
     best = float("inf")
