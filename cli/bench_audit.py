@@ -201,9 +201,11 @@ def _live_alerts(
     return _LiveAlerts(bootstrap, topic, since, until, grace, drop_every)
 
 
-def audit_child(bootstrap: str, prep: Prepared, diff: Path | None = None) -> dict[str, Any]:
-    """`sla-engine audit` of the whole range in a child process: exit code, wall seconds, peak
-    RSS (MiB), its output."""
+def audit_child(
+    bootstrap: str, prep: Prepared, diff: Path | None = None, until: int | None = None
+) -> dict[str, Any]:
+    """`sla-engine audit` of the range (up to `until` if given) in a child process: exit code,
+    wall seconds, peak RSS (MiB), its output."""
     argv = [
         sys.executable,
         "-m",
@@ -218,7 +220,7 @@ def audit_child(bootstrap: str, prep: Prepared, diff: Path | None = None) -> dic
         "--from",
         iso(prep.since),
         "--to",
-        iso(prep.until),
+        iso(until if until is not None else prep.until),
         "--lookback",
         "1d",
         "--grace",

@@ -11,8 +11,8 @@ otherwise the offset is found by a binary search over offsets that reads one rec
 answers offset 0 to every timestamp lookup, and its listed end offset is approximate, so the end
 is taken from the high watermark of a fetch response. Then the range is read sequentially from
 the start until a record at or after `until` (or the end of the partition as it was when
-located), one consumer for all partitions, each partition's records buffered by at most a chunk
-(a full partition is paused), merged lazily: memory does not grow with the range. Every record
+located), a consumer a partition read a chunk at a time as the merge takes its records: memory
+does not grow with the range. Every record
 the reader handles is counted, the lookups' apart from the range's, so a
 caller can show (and a test can check) that nothing before the start was read. (The client
 fetches whole record batches; records of a batch before the requested offset are dropped by it
@@ -261,10 +261,21 @@ def _locate(
         part.probes = probe.count
 
 
+# The client's own buffers, capped: its prefetch queue and the size of one fetch response (the
+# defaults, 64 MiB and 50 MiB, would dwarf the reader's chunks).
+_BOUNDED = {
+    "queued.min.messages": 1000,
+    "queued.max.messages.kbytes": 1024,
+    "fetch.max.bytes": 1024 * 1024 + 512,  # librdkafka: at least message.max.bytes (1 MB)
+    "max.partition.fetch.bytes": 256 * 1024,
+}
+
+
 class _Reader:
-    """One consumer over every partition of the range, each with a buffer of at most `chunk`
-    records (a partition whose buffer is full is paused until the merge has taken them): memory
-    is bounded by `chunk` a partition plus the client's queue, not by the range."""
+    """A consumer a partition, each read in chunks of at most `chunk` records as the merge takes
+    them: memory is bounded by a chunk and the client's capped queue a partition, not by the
+    range. (One consumer for all partitions would need pause/resume to keep a partition from
+    running ahead; librdkafka restarts a resumed partition's fetching only after a back-off.)"""
 
     def __init__(
         self,
@@ -283,89 +294,62 @@ class _Reader:
             chunk,
         )
         self.parts = {p.partition: p for p in stats.partitions}
-        self.pending = {p.partition for p in stats.partitions if p.start < p.end}
-        self.buffers: dict[int, deque[TopicRecord]] = {p: deque() for p in self.parts}
-        self.next = {p.partition: p.start for p in stats.partitions}
-        self.paused: set[int] = set()
         self.progress = progress
-        self.consumer: Any = None
-        if self.pending:
-            self.consumer = _consumer(bootstrap, **{"queued.max.messages.kbytes": 4096})
-            self.consumer.assign(
-                [TopicPartition(self.topic, p, self.parts[p].start) for p in sorted(self.pending)]
-            )
+        self.consumers: dict[int, Any] = {}
+        for p in sorted(self.parts):
+            if self.parts[p].start < self.parts[p].end:
+                c = self.consumers[p] = _consumer(bootstrap, **_BOUNDED)
+                c.assign([TopicPartition(self.topic, p, self.parts[p].start)])
 
     def close(self) -> None:
-        if self.consumer is not None:
-            self.consumer.close()
-            self.consumer = None
+        for p in list(self.consumers):
+            self._done(p)
+
+    def _done(self, p: int) -> None:
+        c = self.consumers.pop(p, None)
+        if c is not None:
+            c.close()
 
     def records(self, p: int) -> Iterator[TopicRecord]:
         """Partition `p`'s records of the range, in offset order, read as they are taken."""
-        buf = self.buffers[p]
+        buf: deque[TopicRecord] = deque()
         while True:
             while buf:
                 yield buf.popleft()
-            if p not in self.pending:
+            if p not in self.consumers:
                 return
-            self._fill(p)
+            self._fill(p, buf)
 
-    def _tp(self, p: int) -> Any:
-        from confluent_kafka import TopicPartition
-
-        return TopicPartition(self.topic, p)
-
-    def _done(self, p: int) -> None:
-        self.pending.discard(p)
-        self.paused.discard(p)
-        self.consumer.incremental_unassign([self._tp(p)])
-
-    def _fill(self, want: int) -> None:
-        """Consume until partition `want` has a record in its buffer or is finished."""
+    def _fill(self, p: int, buf: deque[TopicRecord]) -> None:
+        """Read the next chunk of partition `p` (or find that it is finished)."""
         from confluent_kafka import KafkaError
 
-        if want in self.paused:
-            self.paused.discard(want)
-            self.consumer.resume([self._tp(want)])
+        consumer, part = self.consumers[p], self.parts[p]
         last_progress = time.monotonic()
-        while not self.buffers[want] and want in self.pending:
-            batch = self.consumer.consume(500, 0.2)
+        while not buf and p in self.consumers:
+            batch = consumer.consume(self.chunk, 0.05)
             if batch:
                 last_progress = time.monotonic()
             elif time.monotonic() - last_progress > self.timeout:
-                raise RangeError(
-                    f"{self.topic}: partitions {sorted(self.pending)} stalled for {self.timeout} s"
-                )
+                raise RangeError(f"{self.topic}[{p}]: stalled for {self.timeout} s")
             for msg in batch:
-                p = int(msg.partition())
-                if p not in self.pending:
-                    continue  # already finished: prefetched by the client, not looked at
                 err = msg.error()
                 if err is not None:
                     if err.code() == KafkaError._PARTITION_EOF:
                         self._done(p)
-                        continue
+                        return
                     raise RangeError(f"{self.topic}[{p}]: {err}")
-                self._take(p, msg)
-
-    def _take(self, p: int, msg: Any) -> None:
-        part, offset = self.parts[p], int(msg.offset())
-        if offset < self.next[p]:
-            return  # fetched again after a pause: already taken
-        self.next[p] = offset + 1
-        part.read += 1
-        if self.progress is not None:
-            self.progress(1)
-        ts = _timestamp(msg, self.topic)
-        if ts >= self.until_ms:
-            part.stop = offset
-        elif offset < part.end:
-            self.buffers[p].append(TopicRecord(p, offset, ts, msg.key(), msg.value()))
-        if ts >= self.until_ms or offset + 1 >= part.end:
-            self._done(p)
-        elif len(self.buffers[p]) >= self.chunk and p not in self.paused:
-            self.paused.add(p)
-            self.consumer.pause([self._tp(p)])
+                part.read += 1
+                if self.progress is not None:
+                    self.progress(1)
+                offset, ts = int(msg.offset()), _timestamp(msg, self.topic)
+                if ts >= self.until_ms:
+                    part.stop = offset
+                elif offset < part.end:
+                    buf.append(TopicRecord(p, offset, ts, msg.key(), msg.value()))
+                if ts >= self.until_ms or offset + 1 >= part.end:
+                    self._done(p)
+                    return
 
 
 def locate_range(

@@ -17,6 +17,7 @@ from typing import IO, Any
 import orjson
 
 from cli.kafka_range import RangeError, RangeStats, TopicRecord, stream_range
+from cli.spill import Spill
 from config.loader import load
 from config.model import parse_duration
 from engine.history import from_model
@@ -429,6 +430,7 @@ def run_topic(args: argparse.Namespace) -> int:
             print(f"sla-engine replay: {e.filename}: {e.strerror}", file=sys.stderr)
             return 2
         write = out.write
+        spill = stack.enter_context(Spill())  # idle tickets wait on disk: memory stays flat
 
         def keep(alert: dict[str, Any], arrived: int | None) -> bool:
             write(orjson.dumps(alert) + b"\n")
@@ -445,6 +447,7 @@ def run_topic(args: argparse.Namespace) -> int:
                 keep,
                 _rejects_to(rejects),
                 timeout=args.timeout,
+                parked=spill.parked,
             )
         except RangeError as e:
             print(f"sla-engine replay: {e}", file=sys.stderr)

@@ -38,7 +38,7 @@ class Spill:
         for pragma in (
             "journal_mode = OFF",
             "synchronous = OFF",
-            "cache_size = -16384",  # 16 MiB page cache, whatever the size of the file
+            "cache_size = -4096",  # 4 MiB page cache, whatever the size of the file
             "temp_store = FILE",
         ):
             self.db.execute(f"PRAGMA {pragma}")

@@ -4,14 +4,17 @@ The clock is stream time: after each event it is the largest `occurred_at` seen 
 threshold due by then fires, for every ticket (a heap of next deadlines finds them). At the end
 of input the clock advances to the `until` instant so pending timers fire.
 
-With `parked`, a closed ticket with no timer left leaves memory for that mapping (as
-`Ticket.to_bytes`, the worker's stored form) until its next event, if any: a long replay then
-holds the open tickets, not every ticket it ever saw (the caller may back the mapping by disk).
+With `parked`, the tickets with no timer left (closed, or open with every threshold passed)
+beyond the `idle` most recently touched leave memory for that mapping (as `Ticket.to_bytes`, the
+worker's stored form) until their next event, if any: a long replay then holds the tickets with
+a pending threshold and a bounded number of idle ones, not every ticket it ever saw (the caller
+may back the mapping by disk).
 """
 
 from __future__ import annotations
 
 import heapq
+from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +30,9 @@ class Processor:
     tickets: dict[str, Ticket] = field(default_factory=dict)
     timers: list[tuple[int, str]] = field(default_factory=list)
     clock: int = -(2**62)
-    parked: MutableMapping[str, bytes] | None = None  # closed tickets with no timer, as bytes
+    parked: MutableMapping[str, bytes] | None = None  # tickets with no timer, as bytes
+    idle: int = 2_000  # tickets with no timer kept in memory (least recently touched parked)
+    _idle: OrderedDict[str, None] = field(default_factory=OrderedDict)
 
     def knows(self, ticket_id: str) -> bool:
         """Whether an event of this ticket was ingested (its state in memory or parked)."""
@@ -58,9 +63,16 @@ class Processor:
         return out
 
     def _park(self, ticket: Ticket) -> None:
-        if self.parked is not None and ticket.next_due() is None and ticket.is_closed():
-            self.parked[ticket.ticket_id] = ticket.to_bytes()
-            del self.tickets[ticket.ticket_id]
+        """Note whether the ticket is idle (no timer); park the least recently touched idle
+        tickets beyond `idle`."""
+        if self.parked is None:
+            return
+        self._idle.pop(ticket.ticket_id, None)
+        if ticket.next_due() is None:
+            self._idle[ticket.ticket_id] = None
+        while len(self._idle) > self.idle:
+            ticket_id, _ = self._idle.popitem(last=False)
+            self.parked[ticket_id] = self.tickets.pop(ticket_id).to_bytes()
 
     def advance(self, now: int) -> list[dict[str, Any]]:
         """Move the clock to `now` and fire every timer due by then."""

@@ -333,10 +333,10 @@ def test_explain_from_the_topic_equals_explain_from_the_same_records_as_a_file(
     )
 
 
-def test_streaming_with_tiny_chunks_pauses_and_gives_the_same_records(recorded: Recorded) -> None:
-    """A chunk of 3 records a partition forces the reader to pause full partitions and resume
-    them as the merge takes their records: the same records in the same merged order, each read
-    once, and never more than a chunk (plus what the client had fetched) held a partition."""
+def test_streaming_in_tiny_chunks_gives_the_same_records(recorded: Recorded) -> None:
+    """A chunk of 3 records a partition: the reader reads each partition in many small chunks
+    as the merge takes its records: the same records in the same merged order, each read
+    once."""
     from cli.kafka_range import TopicRecord, merged, stream_range
 
     first_ms, end_ms = (SINCE - LOOKBACK) // 1000, UNTIL // 1000
