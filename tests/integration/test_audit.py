@@ -11,6 +11,7 @@ the recording) hold alerts retracted by a late event.
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -21,12 +22,21 @@ import pytest
 
 from cli import workload
 from cli.main import main
-from cli.replay import replay_range
+from cli.replay import replay, replay_range
 from config.loader import load
 from engine.instant import iso, to_us
 from tests.cli.test_replay import created, event
 from tests.integration.conftest import BrokerHandle
-from tests.integration.harness import Topics, WorkerProcess, alerts_of, consume, keyed, produce
+from tests.integration.harness import (
+    Topics,
+    WorkerProcess,
+    alerts_of,
+    consume,
+    effective,
+    key_of,
+    keyed,
+    produce,
+)
 from tests.integration.test_replay_topic import at_ms, publish
 
 CST = timezone(timedelta(hours=8))
@@ -281,3 +291,76 @@ def test_audit_agrees_with_a_real_worker(
     assert entries == []
     assert code == 0
     assert "AGREE: 32 decisions matched" in capsys.readouterr().out  # 16 warnings, 16 breaches
+
+
+def _standing(alerts: list[dict[str, Any]], since: int, until: int) -> set[tuple[Any, ...]]:
+    """Standing decisions by content, due in [since, until): an independent computation (the
+    harness's `effective`: repeats dropped, retractions applied)."""
+    return {key_of(a) for a in effective(alerts).values() if since <= _us(a["due_at"]) < until}
+
+
+def test_audit_after_a_worker_killed_mid_run_reports_exactly_the_real_losses(
+    broker: BrokerHandle, tmp_path: Path
+) -> None:
+    """The reliability scenario: a real worker SIGKILLed while its timers fire, a new one
+    recovering from the changelog. What the audit calls missing (extra) must be exactly the
+    standing decisions absent from (only on) the alerts topic, computed independently from a
+    file replay and the topic; ids re-issued by the restart and transient alerts come out as
+    churn, never as findings."""
+    topics = Topics.unique(broker.bootstrap)
+    now = datetime.now(UTC)
+    events = []
+    for i in range(60):  # warnings and breaches fall due around the kill and after it
+        t = f"KA{i:03d}"
+        events.append(created(f"{t}-1", t, now - timedelta(seconds=80 + i % 30), "ABC"[i % 3]))
+        if i % 4 == 0:
+            events.append(event(f"{t}-2", t, "responded", now - timedelta(seconds=70)))
+    # half the priority-A tickets answered after the kill, before their breach is due
+    later = [event(f"KA{i:03d}-3", f"KA{i:03d}", "responded", now) for i in range(0, 60, 6)]
+    w1 = WorkerProcess(broker.bootstrap, topics, tmp_path / "d1", tmp_path / "w1.log").start()
+    w2 = WorkerProcess(broker.bootstrap, topics, tmp_path / "d2", tmp_path / "w2.log")
+    try:
+        produce(broker.bootstrap, topics.events, keyed(events))
+        consume(broker.bootstrap, topics.alerts, until=lambda m: len(m) >= 10, timeout=60, idle=0)
+        w1.kill()  # mid-run: alerts out, more timers due, changelog writes in flight
+        produce(broker.bootstrap, topics.events, keyed(later))
+        w2.start()
+        until = datetime.now(UTC) + 25 * S  # breaches of A (120 s) and B (300 s) due by then
+        live_msgs = consume(
+            broker.bootstrap,
+            topics.alerts,
+            until=lambda m: datetime.now(UTC) > until + 8 * S,
+            timeout=120,
+            idle=2,
+        )
+    finally:
+        w1.kill()
+        w2.stop()
+    since = now - 200 * S
+    window = (since, until)
+    code, entries = audit_diff(
+        Audited(broker.bootstrap, topics.events, topics.alerts), window, tmp_path, "--grace", "5s"
+    )
+    out = io.BytesIO()
+    everything = [orjson.dumps(e) + b"\n" for e in events + later]
+    replay(io.BytesIO(b"".join(everything)), load(None), to_us(until + 5 * S), out, None)
+    replayed = [orjson.loads(x) for x in out.getvalue().splitlines()]
+    live = [a for a in alerts_of(live_msgs) if _us(a["detected_at"]) < to_us(until + 5 * S)]
+    want, got = (_standing(x, to_us(since), to_us(until)) for x in (replayed, live))
+    assert len(want) > 15 and any(k[3] == "breach" for k in want)
+
+    def keys(diff: str) -> set[tuple[Any, ...]]:
+        return {key_of(e["replay"] or e["live"]) for e in entries if e["diff"] == diff}
+
+    moved = keys("due_at_differs") | keys("level_differs")
+    assert keys("missing") | {k for k in moved if k in want} == want - got
+    assert keys("extra") == got - want - {
+        key_of(e["live"])
+        for e in entries
+        if e["live"] and e["diff"] in ("due_at_differs", "level_differs")
+    }
+    churn = [e for e in entries if e["class"] == "churn"]
+    assert all(e["diff"] in ("reissued", "transient") for e in churn)
+    failing = [e for e in entries if e["class"] in ("decision", "timing", "input")]
+    assert code == (1 if failing else 0)
+    assert all(e["diff"] not in ("reissued", "transient") for e in failing)
