@@ -1,6 +1,7 @@
-"""`sla-engine audit` on a recorded topic of the embedded broker: it finds an alert removed, an
-alert emitted 60 s late, a retraction removed and a moved deadline, accepts live repeats, and
-agrees (exit 0) on a window nobody tampered with.
+"""`sla-engine audit` on a recorded topic of the embedded broker: it finds a breach removed, an
+alert emitted 60 s late, a retraction removed, a moved deadline and a changed level, counts a
+re-issued id as churn, accepts live repeats, and agrees (exit 0) on a window nobody tampered
+with; and after a real worker killed mid-run it reports exactly the real losses.
 
 The "live" alerts topic is recorded from a replay of the whole events topic, each alert
 published when a live engine would have (100–200 ms after it could be known), then tampered
@@ -91,6 +92,8 @@ class Recording(Audited):
     retraction: dict[str, Any]
     moved: dict[str, Any]
     repeated: dict[str, Any]
+    leveled: dict[str, Any]
+    reissued: dict[str, Any]
     live: int
 
 
@@ -135,6 +138,21 @@ def recording(broker: BrokerHandle) -> Recording:
         for a in candidates
         if a["kind"] == "escalation" and a["ticket_id"] not in (removed["ticket_id"],)
     )
+    used = {removed["ticket_id"], delayed["ticket_id"], moved["ticket_id"]}
+    escalations: dict[str, int] = {}
+    for a in candidates:
+        escalations[a["ticket_id"]] = escalations.get(a["ticket_id"], 0) + (
+            a["kind"] == "escalation"
+        )
+    leveled = next(
+        a
+        for a in candidates
+        if a["kind"] == "escalation"
+        and escalations[a["ticket_id"]] == 1
+        and a["ticket_id"] not in used
+    )
+    used.add(leveled["ticket_id"])
+    reissued = next(a for a in candidates if a["kind"] == "breach" and a["ticket_id"] not in used)
     retraction = next(
         a
         for a in live
@@ -152,6 +170,25 @@ def recording(broker: BrokerHandle) -> Recording:
             a = a | {"detected_at": iso(_us(a["detected_at"]) + 60_000_000)}
         elif a["alert_id"] == moved["alert_id"]:
             a = a | {"alert_id": "f" * 32, "due_at": iso(_us(a["due_at"]) + 1_000_000)}
+        elif a["alert_id"] == leveled["alert_id"]:
+            other = "severe" if a["level"] == "moderate" else "moderate"
+            a = a | {"alert_id": "e" * 32, "level": other}
+        elif a["alert_id"] == reissued["alert_id"]:
+            # a restart: retracted and announced again under a new id, the same decision
+            later = iso(_us(a["detected_at"]) + 1_000_000)
+            tampered.append(a)
+            tampered.append(
+                a
+                | {
+                    "alert_id": "d" * 32,
+                    "kind": "retraction",
+                    "retracts": a["alert_id"],
+                    "retracted_kind": a["kind"],
+                    "reason": "re-evaluated",
+                    "detected_at": later,
+                }
+            )
+            a = a | {"alert_id": "c" * 32, "detected_at": later}
         tampered.append(a)
         if a["alert_id"] == repeated["alert_id"]:
             tampered.append(a | {"detected_at": iso(_us(a["detected_at"]) + 3_000_000)})
@@ -166,6 +203,8 @@ def recording(broker: BrokerHandle) -> Recording:
         retraction,
         moved,
         repeated,
+        leveled,
+        reissued,
         len(tampered),
     )
 
@@ -211,7 +250,14 @@ def test_audit_finds_the_removed_the_delayed_and_the_moved(
         ("extra", recording.retraction["retracts"]),
         ("late", recording.delayed["alert_id"]),
         ("due_at_differs", recording.moved["alert_id"]),
+        ("level_differs", recording.leveled["alert_id"]),
     }
+    # the re-issued breach: churn, apart (its first id retracted live, its second matched)
+    churn = {(e["diff"], e["alert_id"]) for e in entries if e["class"] == "churn"}
+    assert ("reissued", recording.reissued["alert_id"]) in churn
+    assert ("transient", recording.reissued["alert_id"]) in churn
+    level = next(e for e in entries if e["diff"] == "level_differs")
+    assert level["live_alert_id"] == "e" * 32 and level["live_level"] != level["level"]
     late = next(e for e in entries if e["diff"] == "late")
     assert 59.9 < late["late_seconds"] < 60.3
     assert late["live"]["detected_at"] != late["replay"]["detected_at"]
@@ -222,7 +268,7 @@ def test_audit_finds_the_removed_the_delayed_and_the_moved(
     assert extra["live"]["kind"] == recording.retraction["retracted_kind"]
     assert extra["replay"] is None and extra["class"] == "decision"
     out = capsys.readouterr().out
-    assert "DIFFER" in out and "4 differences" in out
+    assert "DIFFER: 5 differences" in out
     assert recording.removed["ticket_id"] in out  # listed, readable
 
 
