@@ -396,7 +396,9 @@ def _merged_stream(
 
 
 def _progress_bar(stack: ExitStack, stats: RangeStats) -> Callable[[int], None] | None:
-    """`records read / total` on stderr when it is a terminal; None (no bar) otherwise."""
+    """`records read / total` on stderr when it is a terminal; None (no bar) otherwise. The total
+    is what the partitions held from the start on when located: the range may end before (its
+    end is found by reading, not located), so the bar may vanish short of it."""
     total = sum(p.end - p.start for p in stats.partitions)
     if not sys.stderr.isatty() or total < 10_000:
         return None
