@@ -93,7 +93,8 @@ def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes, in
 
 
 def create_topics(bootstrap: str, topics: dict[str, int]) -> None:
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import AdminClient
+    from confluent_kafka.cimpl import NewTopic
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     futures = admin.create_topics([NewTopic(t, n) for t, n in topics.items()])
@@ -308,9 +309,9 @@ def run(args: argparse.Namespace) -> int:
         result = audit_child(bootstrap, prep, work / "diff.jsonl")
         missing = failing = 0
         for line in (work / "diff.jsonl").read_bytes().splitlines():
-            e = orjson.loads(line)
-            missing += e["diff"] == "missing"
-            failing += e["class"] in ("decision", "timing", "input")
+            found = orjson.loads(line)
+            missing += found["diff"] == "missing"
+            failing += found["class"] in ("decision", "timing", "input")
     summary = {
         "tickets": args.tickets,
         "days": args.days,
