@@ -327,7 +327,9 @@ class _Reader:
         consumer, part = self.consumers[p], self.parts[p]
         last_progress = time.monotonic()
         while not buf and p in self.consumers:
-            batch = consumer.consume(self.chunk, 0.05)
+            # what the client has queued, without waiting; else wait for the first record only
+            # (a batch call waits its whole timeout for a full batch)
+            batch = consumer.consume(self.chunk, 0) or consumer.consume(1, 0.05)
             if batch:
                 last_progress = time.monotonic()
             elif time.monotonic() - last_progress > self.timeout:
