@@ -207,9 +207,11 @@ def add_parser(sub: Any) -> None:
         help="replay a time range of the events topic and compare with the alerts the live "
         "engine emitted",
         description="Replay the events topic over a time range (as `replay --topic` does) and "
-        "compare the alerts due in [--from, --to) with those on the alerts topic: missing, "
-        "extra, different due_at or level, other fields, emitted late. Exit code 0 when they "
-        "agree, 1 when they differ, 2 when the audit cannot run.",
+        "compare the standing decisions due in [--from, --to) with those of the alerts topic, "
+        "by content (ticket, clock, cycle, kind, level, due_at): missing, extra, moved due_at, "
+        "other level, other responsible/attribution, other fields, announced late. Re-issued "
+        "ids and transient alerts are churn, reported apart. Exit code 0 when they agree, 1 "
+        "when they differ, 2 when the audit cannot run.",
     )
     p.add_argument(
         "--events",
