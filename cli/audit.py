@@ -1,5 +1,5 @@
-"""`sla-engine audit`: replay a time range of the events topic and compare the alerts with what
-the live engine emitted on the alerts topic.
+"""`sla-engine audit`: replay a time range of the events topic and compare the standing
+decisions with those of the alerts the live engine emitted on the alerts topic.
 
 Both sides are the alerts (and retractions) **due** in `[--from, --to)`:
 
@@ -10,18 +10,16 @@ Both sides are the alerts (and retractions) **due** in `[--from, --to)`:
   never emits an alert before it is due), repeats of an `alert_id` dropped (consumers do that).
 
 `--grace` lets the live engine emit alerts due just before `--to` after it, and puts the events
-that can still move or retract them on both sides. Alerts are keyed by `alert_id` (a hash of
-ticket, clock, cycle, kind, level and due_at); what is left unmatched is paired by
-(ticket, clock, cycle, kind, level) to say "due_at differs", then by (ticket, clock, cycle,
-kind) to say "level differs", and the rest is missing (replay only) or extra (live only). A
-matched alert is late when `detected_at` is more than `--late-threshold` after the moment the
-engine could know it: its `due_at`, or the publication of the ticket's last event before it
-when that is later (an event published late is the source's delay, not the engine's).
+that can still move or retract them on both sides. The comparison is `engine.audit`'s: standing
+decisions by content, ticket by ticket; re-issued ids and transient alerts are churn, reported
+apart, never failures. A decision is late when its first live announcement is more than
+`--late-threshold` after the moment the engine could know it: its `due_at`, or the publication
+of the ticket's last event before it when that is later (an event published late is the
+source's delay, not the engine's).
 
-An alert emitted and retracted on one side only (the pair is in neither set on the other) is
-reported as `transient` but is not a disagreement: the effective alerts agree, and which
-transient decisions were ever true depends on the clock at each event (the wall clock live,
-stream time in the replay).
+Both topics are streamed (`kafka_range.stream_range`); the alerts of both sides, the tickets the
+replay parks and the findings go to a temporary SQLite file (`cli.spill`): memory does not grow
+with the range.
 """
 
 from __future__ import annotations
@@ -30,16 +28,15 @@ import argparse
 import os
 import sys
 import time
-from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime
+from itertools import islice
 from typing import IO, Any
 
 import orjson
 
-from cli.kafka_range import RangeError, RangeStats, merged, read_range
+from cli.kafka_range import RangeError, RangeStats, stream_range
 from cli.replay import (
     TopicReplay,
     _ms_at_or_after,
@@ -50,142 +47,40 @@ from cli.replay import (
     replay_range,
     topic_summary,
 )
+from cli.spill import Spill
 from config.loader import load
-from engine.instant import iso, to_us
+from engine.audit import CHURN, FINDINGS, NOTES, compare_ticket, entry, order, us
+from engine.instant import iso
 
-# What makes the audit fail, in the order the summary lists it.
-DISAGREEMENTS = {
-    "missing": "missing: replay only",
-    "extra": "extra: live only",
-    "due_at_differs": "due_at differs",
-    "level_differs": "level differs",
-    "fields_differ": "other fields differ",
-    "late": "emitted late",
-    "early": "emitted before due_at",
-    "unreadable": "unreadable live records",
-}
-# Reported, not failing.
-NOTES = {
-    "transient": "transient: emitted and retracted on one side",
-    "not_comparable": "not comparable: ticket's history before the look-back",
-}
 Alert = dict[str, Any]
-
-
-def _us(text: str) -> int:
-    return to_us(datetime.fromisoformat(text))
 
 
 @dataclass
 class Audit:
-    entries: list[dict[str, Any]] = field(default_factory=list)
+    """What the comparison found; the entries themselves are in the spill file (`Spill`)."""
+
     counts: Counter[str] = field(default_factory=Counter)
-    matched: int = 0
-    replay_alerts: int = 0  # unique ids due in the window, comparable tickets
+    matched: int = 0  # standing decisions on both sides (by content)
+    standing_replay: int = 0
+    standing_live: int = 0
+    replay_alerts: int = 0  # alerts and retractions due in the window, comparable tickets
     live_records: int = 0  # records read from the alerts topic
     live_unique: int = 0  # distinct alert ids among them
     live_in_window: int = 0  # distinct ids due in the window
+    entries: int = 0
 
     @property
     def differences(self) -> int:
-        return sum(self.counts[k] for k in DISAGREEMENTS)
+        return sum(self.counts[k] for k in FINDINGS)
 
-    def add(self, diff: str, replay: Alert | None, live: Alert | None, **extra: Any) -> None:
-        a = replay if replay is not None else live
-        assert a is not None
-        self.counts[diff] += 1
-        self.entries.append(
-            {
-                "diff": diff,
-                "alert_id": a.get("alert_id"),
-                "ticket_id": a.get("ticket_id"),
-                "clock": a.get("clock"),
-                "cycle": a.get("cycle"),
-                "kind": a.get("kind"),
-                "level": a.get("level"),
-                "due_at": a.get("due_at"),
-                **extra,
-                "replay": replay,
-                "live": live,
-            }
-        )
+    @property
+    def churn(self) -> int:
+        return sum(self.counts[k] for k in CHURN)
 
-
-def _decision(a: Alert, with_level: bool = True) -> tuple[Any, ...]:
-    kind = a["kind"] if a["kind"] != "retraction" else f"retraction:{a.get('retracted_kind')}"
-    key = (a["ticket_id"], a["clock"], a["cycle"], kind)
-    return (*key, a["level"]) if with_level else key
-
-
-def compare(
-    replayed: dict[str, tuple[Alert, int]],
-    live: dict[str, Alert],
-    late_threshold: int,
-    comparable: Callable[[str], bool],
-) -> Audit:
-    """`replayed`: alert id → (alert, the instant the engine could know it, µs); `live`: alert
-    id → the first record of that id. Both already restricted to the window."""
-    audit = Audit(replay_alerts=len(replayed))
-    live = dict(live)
-    for alert_id, a in list(live.items()):
-        if not comparable(a["ticket_id"]):
-            audit.add("not_comparable", None, a)
-            del live[alert_id]
-    for alert_id in sorted(replayed.keys() & live.keys()):
-        (r, knowable), l_ = replayed[alert_id], live[alert_id]
-        audit.matched += 1
-        fields = sorted(k for k in r.keys() & l_.keys() if k != "detected_at" and r[k] != l_[k])
-        if fields:
-            audit.add("fields_differ", r, l_, fields=fields)
-        detected, due = _us(l_["detected_at"]), _us(r["due_at"])
-        if detected - knowable > late_threshold:
-            audit.add(
-                "late",
-                r,
-                l_,
-                late_seconds=round((detected - knowable) / 1e6, 3),
-                knowable_at=iso(knowable),
-            )
-        elif detected < due - late_threshold:
-            audit.add("early", r, l_, early_seconds=round((due - detected) / 1e6, 3))
-    only_r = {k: v[0] for k, v in replayed.items() if k not in live}
-    only_l = {k: v for k, v in live.items() if k not in replayed}
-    for side, name in ((only_r, "replay"), (only_l, "live")):
-        for alert_id, a in sorted(side.items()):
-            target = a.get("retracts")
-            if a["kind"] == "retraction" and target in side and alert_id in side:
-                for x in (side.pop(target), side.pop(alert_id)):
-                    audit.add(
-                        "transient",
-                        x if name == "replay" else None,
-                        x if name == "live" else None,
-                        side=name,
-                    )
-    for with_level, diff in ((True, "due_at_differs"), (False, "level_differs")):
-        groups: dict[tuple[Any, ...], list[list[Alert]]] = defaultdict(lambda: [[], []])
-        for i, side in enumerate((only_r, only_l)):
-            for a in side.values():
-                groups[_decision(a, with_level)][i].append(a)
-        for rs, ls in groups.values():
-            rs.sort(key=lambda a: (_us(a["due_at"]), a["alert_id"]))
-            ls.sort(key=lambda a: (_us(a["due_at"]), a["alert_id"]))
-            for r, l_ in zip(rs, ls, strict=False):
-                del only_r[r["alert_id"]], only_l[l_["alert_id"]]
-                audit.add(diff, r, l_, live_alert_id=l_["alert_id"], live_due_at=l_["due_at"])
-    for a in only_r.values():
-        audit.add("missing", a, None)
-    for a in only_l.values():
-        audit.add("extra", None, a)
-    audit.entries.sort(
-        key=lambda e: (
-            _us(e["due_at"]) if isinstance(e["due_at"], str) else 0,
-            str(e["ticket_id"]),
-            str(e["clock"]),
-            str(e["alert_id"]),
-            e["diff"],
-        )
-    )
-    return audit
+    def add(self, spill: Spill, e: dict[str, Any]) -> None:
+        self.counts[e["diff"]] += 1
+        self.entries += 1
+        spill.add_entry(order(e)[0], e)
 
 
 _REQUIRED = ("alert_id", "ticket_id", "clock", "cycle", "kind", "level", "due_at", "detected_at")
@@ -204,7 +99,7 @@ def _live_alert(raw: bytes | None) -> Alert:
         raise ValueError(f"no {', '.join(missing)}")
     for k in ("due_at", "detected_at"):
         try:
-            _us(a[k])
+            us(a[k])
         except (TypeError, ValueError):
             raise ValueError(f"{k}: not an instant with an offset: {a[k]!r}") from None
     return a
@@ -215,6 +110,7 @@ class AuditRun:
     audit: Audit
     replayed: TopicReplay
     live_stats: RangeStats
+    spill: Spill
 
 
 def run_audit(
@@ -227,14 +123,18 @@ def run_audit(
     lookback: int,
     grace: int,
     late_threshold: int,
+    spill: Spill,
     timeout: float = 10.0,
 ) -> AuditRun:
+    """Replay, read the alerts topic, compare ticket by ticket; every side's alerts, the parked
+    tickets and the findings go to `spill`, so memory does not grow with the range."""
     policy = load(policy_path)
-    replayed: dict[str, tuple[Alert, int]] = {}
+    audit = Audit()
 
     def keep(alert: Alert, arrived: int | None) -> bool:
-        due = _us(alert["due_at"])
-        replayed.setdefault(alert["alert_id"], (alert, max(due, arrived or due)))
+        due = us(alert["due_at"])
+        spill.add_alert(0, alert, max(due, arrived or due))
+        audit.replay_alerts += 1
         return True
 
     done = replay_range(
@@ -247,42 +147,58 @@ def run_audit(
         keep,
         read_until=until + grace,
         timeout=timeout,
+        parked=spill.parked,
     )
-    records, live_stats = read_range(
-        bootstrap, alerts_topic, _ms_at_or_after(since), _ms_at_or_after(until + grace)
+    records, live_stats = stream_range(
+        bootstrap,
+        alerts_topic,
+        _ms_at_or_after(since),
+        _ms_at_or_after(until + grace),
+        timeout=timeout,
     )
-    live: dict[str, Alert] = {}
-    unreadable: list[dict[str, Any]] = []
-    ids: set[str] = set()
-    n = 0
-    for rec in merged(records):
-        n += 1
+    for rec in records:
+        audit.live_records += 1
         try:
             a = _live_alert(rec.value)
         except ValueError as e:
             where = {"topic": alerts_topic, "partition": rec.partition, "offset": rec.offset}
-            unreadable.append({**where, "reason": str(e)})
+            audit.counts["unreadable"] += 1
+            audit.entries += 1
+            spill.add_entry(0, {"diff": "unreadable", "class": "input", **where, "reason": str(e)})
             continue
-        alert_id, due = a["alert_id"], _us(a["due_at"])
-        ids.add(alert_id)
-        if not since <= due < until:
-            continue
-        first = live.get(alert_id)
-        if first is None or _us(a["detected_at"]) < _us(first["detected_at"]):
-            live[alert_id] = a
+        spill.add_alert(1 if since <= us(a["due_at"]) < until else 2, a)
     headless = done.result.headless
+    live_ids: set[str] = set()
+    for ticket_id, replayed, live_all in spill.by_ticket():
+        live = _first_of_each_id(live_all, live_ids)
+        audit.live_in_window += len(live)
+        if not done.knows(ticket_id) or ticket_id in headless:
+            for a in live:
+                audit.add(spill, entry("not_comparable", None, a))
+            continue
+        got = compare_ticket(replayed, live, late_threshold)
+        audit.matched += got.matched
+        audit.standing_replay += got.standing_replay
+        audit.standing_live += got.standing_live
+        for found in got.entries:
+            audit.add(spill, found)
+    audit.live_unique = len(live_ids)
+    return AuditRun(audit, done, live_stats, spill)
 
-    def comparable(ticket_id: str) -> bool:
-        return ticket_id in done.tickets and ticket_id not in headless
 
-    audit = compare(replayed, live, late_threshold, comparable)
-    audit.live_records = n
-    audit.live_unique = len(ids)
-    audit.live_in_window = len(live)
-    for u in unreadable:
-        audit.counts["unreadable"] += 1
-        audit.entries.append({"diff": "unreadable", **u})
-    return AuditRun(audit, done, live_stats)
+def _first_of_each_id(records: list[tuple[Alert, int]], seen: set[str]) -> list[Alert]:
+    """One ticket's live records (side 1: due in the window, side 2: outside) as one record an
+    id, the first detected, in the order read; every id goes into `seen` (a count of distinct
+    ids; ids are 32 characters: small beside the alerts, which stay on disk)."""
+    first: dict[str, Alert] = {}
+    for a, side in records:
+        seen.add(a["alert_id"])
+        if side == 2:
+            continue
+        had = first.get(a["alert_id"])
+        if had is None or us(a["detected_at"]) < us(had["detected_at"]):
+            first[a["alert_id"]] = a
+    return list(first.values())
 
 
 def add_parser(sub: Any) -> None:
@@ -291,9 +207,11 @@ def add_parser(sub: Any) -> None:
         help="replay a time range of the events topic and compare with the alerts the live "
         "engine emitted",
         description="Replay the events topic over a time range (as `replay --topic` does) and "
-        "compare the alerts due in [--from, --to) with those on the alerts topic: missing, "
-        "extra, different due_at or level, other fields, emitted late. Exit code 0 when they "
-        "agree, 1 when they differ, 2 when the audit cannot run.",
+        "compare the standing decisions due in [--from, --to) with those of the alerts topic, "
+        "by content (ticket, clock, cycle, kind, level, due_at): missing, extra, moved due_at, "
+        "other level, other responsible/attribution, other fields, announced late. Re-issued "
+        "ids and transient alerts are churn, reported apart. Exit code 0 when they agree, 1 "
+        "when they differ, 2 when the audit cannot run.",
     )
     p.add_argument(
         "--events",
@@ -342,6 +260,7 @@ def run(args: argparse.Namespace) -> int:
         except OSError as e:
             print(f"sla-engine audit: {e.filename}: {e.strerror}", file=sys.stderr)
             return 2
+        spill = stack.enter_context(Spill())
         try:
             result = run_audit(
                 bootstrap,
@@ -353,14 +272,15 @@ def run(args: argparse.Namespace) -> int:
                 args.lookback,
                 args.grace,
                 args.late_threshold,
+                spill,
                 args.timeout,
             )
         except RangeError as e:
             print(f"sla-engine audit: {e}", file=sys.stderr)
             return 2
         if diff is not None:
-            for entry in result.audit.entries:
-                diff.write(orjson.dumps(entry) + b"\n")
+            for line in spill.entries():
+                diff.write(line + b"\n")
         summary_to = sys.stderr if args.diff == "-" else sys.stdout
         print_summary(result, args, summary_to)
     return 0 if result.audit.differences == 0 else 1
@@ -370,16 +290,15 @@ def _line(e: dict[str, Any]) -> str:
     if e["diff"] == "unreadable":
         return f"unreadable  {e['topic']}[{e['partition']}]@{e['offset']}: {e['reason']}"
     what = f"{e['kind']} {e['level'] or ''}".strip()
-    text = f"{e['diff']:<14} {what:<20} {e['ticket_id']} {e['clock']} #{e['cycle']}"
+    text = f"{e['diff']:<19} {what:<20} {e['ticket_id']} {e['clock']} #{e['cycle']}"
     text += f" due {e['due_at']}"
     if e["diff"] == "late":
         text += f": {e['late_seconds']:g} s late"
     elif e["diff"] == "early":
         text += f": {e['early_seconds']:g} s early"
     elif e["diff"] in ("due_at_differs", "level_differs"):
-        live = e["live"]
-        text += f"; live: {live['level'] or ''} due {live['due_at']}"
-    elif e["diff"] == "fields_differ":
+        text += f"; live: {e['live_level'] or ''} due {e['live_due_at']}"
+    elif e["diff"] in ("fields_differ", "responsible_differs"):
         text += f": {', '.join(e['fields'])}"
     return text
 
@@ -391,7 +310,7 @@ def print_summary(result: AuditRun, args: argparse.Namespace, file: IO[str]) -> 
     audit, since, until = result.audit, args.since, args.until_
     console = Console(file=file, highlight=False, soft_wrap=True)
     console.print(
-        f"[bold]audit[/] of {args.alerts} against a replay of {args.events}: alerts due in "
+        f"[bold]audit[/] of {args.alerts} against a replay of {args.events}: decisions due in "
         f"[{iso(since)}, {iso(until)}), grace {args.grace / 1e6:g} s, late after "
         f"{args.late_threshold / 1e6:g} s"
     )
@@ -406,23 +325,33 @@ def print_summary(result: AuditRun, args: argparse.Namespace, file: IO[str]) -> 
             "[yellow]--to + --grace is in the future: alerts not emitted yet count as missing[/]"
         )
     table = Table(show_header=True, header_style="bold")
-    table.add_column("outcome")
+    table.add_column("standing decisions (by content)")
     table.add_column("count", justify="right")
-    table.add_row("matched by alert_id", str(audit.matched))
-    for key, label in DISAGREEMENTS.items():
+    table.add_row("in the replay", str(audit.standing_replay))
+    table.add_row("live", str(audit.standing_live))
+    table.add_row("matched", str(audit.matched), end_section=True)
+    for key, label in FINDINGS.items():
         n = audit.counts[key]
         table.add_row(f"[red]{label}[/]" if n else label, str(n))
-    for key, label in NOTES.items():
+    table.add_section()
+    table.add_row("[bold]apart, never failures[/]", "")
+    for key, label in {**CHURN, **NOTES}.items():
         table.add_row(f"[dim]{label}[/]", str(audit.counts[key]))
     console.print(table)
-    failing = [e for e in audit.entries if e["diff"] in DISAGREEMENTS]
-    for e in failing[: args.show]:
-        console.print("  " + _line(e), markup=False)
-    if len(failing) > args.show:
-        console.print(f"  … and {len(failing) - args.show} more (--diff has them all)")
+    failing = tuple(FINDINGS)
+    for line in islice(result.spill.entries(failing), args.show):
+        console.print("  " + _line(orjson.loads(line)), markup=False)
+    if audit.differences > args.show:
+        console.print(f"  … and {audit.differences - args.show} more (--diff has them all)")
     if args.diff and args.diff != "-":
-        console.print(f"diff: {args.diff} ({len(audit.entries)} lines)", markup=False)
+        console.print(f"diff: {args.diff} ({audit.entries} lines)", markup=False)
     if audit.differences:
-        console.print(f"[bold red]DIFFER[/]: {audit.differences} differences")
+        console.print(
+            f"[bold red]DIFFER[/]: {audit.differences} differences in the standing decisions "
+            f"({audit.churn} churn apart)"
+        )
     else:
-        console.print(f"[bold green]AGREE[/]: {audit.matched} alerts matched")
+        console.print(
+            f"[bold green]AGREE[/]: {audit.matched} decisions matched ({audit.churn} churn: "
+            "re-issued or transient, not a failure)"
+        )

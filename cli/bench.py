@@ -102,6 +102,10 @@ def add_parser(sub: Any) -> None:
     risk.add_argument("--seed", type=int, default=7)
     risk.set_defaults(func=run_at_risk)
 
+    from cli import bench_audit
+
+    bench_audit.add_parser(bsub)
+
 
 def _best(fn: Any, repeat: int) -> float:
     best = float("inf")

@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
 def run_topic(args: argparse.Namespace) -> int:
     """Explain from a time range of the events topic: the same records `replay --topic` reads
     (look-back included), replayed with the clock ending at --to."""
-    from cli.kafka_range import RangeError, merged, read_range
+    from cli.kafka_range import RangeError, stream_range
     from cli.live import need_broker
 
     problem = check_range(args, "explain")
@@ -129,7 +129,7 @@ def run_topic(args: argparse.Namespace) -> int:
     bootstrap = need_broker(args.broker, "explain")
     policy = load(args.policy)
     try:
-        records, stats = read_range(
+        records, stats = stream_range(
             bootstrap,
             args.topic,
             -(-(args.since - args.lookback) // 1000),
@@ -139,9 +139,12 @@ def run_topic(args: argparse.Namespace) -> int:
     except RangeError as e:
         print(f"sla-engine explain: {e}", file=sys.stderr)
         return 2
+    try:
+        replayed = replay_lines((r.value or b"" for r in records), policy, args.until_)
+    except RangeError as e:
+        print(f"sla-engine explain: {e}", file=sys.stderr)
+        return 2
     print(stats.line(), file=sys.stderr)
-    lines = (r.value or b"" for r in merged(records))
-    replayed = replay_lines(lines, policy, args.until_)
     return show(replayed, args.alert_id, args.json, sys.stdout, source=f"topic {args.topic}")
 
 

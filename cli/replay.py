@@ -7,7 +7,7 @@ import argparse
 import gc
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +16,8 @@ from typing import IO, Any
 
 import orjson
 
-from cli.kafka_range import RangeError, RangeStats, TopicRecord, merged, read_range
+from cli.kafka_range import RangeError, RangeStats, TopicRecord, stream_range
+from cli.spill import Spill
 from config.loader import load
 from config.model import parse_duration
 from engine.history import from_model
@@ -108,13 +109,13 @@ def evaluate(
     emit: Emit,
     reject: Callable[[Record, str], None] | None = None,
     result: ReplayResult | None = None,
+    parked: MutableMapping[str, bytes] | None = None,
 ) -> tuple[ReplayResult, Processor]:
     """The replay loop: every record through the engine in the order given, the clock being
     stream time (`Processor`); at the end the clock advances to `until`. Every alert goes to
-    `emit`, every invalid record to `reject`."""
-    proc = Processor(policy)
+    `emit`, every invalid record to `reject`. `parked`: where closed tickets wait (`Processor`)."""
+    proc = Processor(policy, parked=parked)
     result = result if result is not None else ReplayResult()
-    tickets = proc.tickets
     arrivals: dict[str, int] = {}
     for rec in records:
         try:
@@ -128,16 +129,18 @@ def evaluate(
             continue
         result.events += 1
         ticket_id = event.ticket_id
-        if ticket_id not in tickets and event.type != "created":
+        if event.type != "created" and not proc.knows(ticket_id):
             result.headless.add(ticket_id)
         if rec.arrived is not None:
             arrivals[ticket_id] = rec.arrived
         for alert in proc.ingest(ticket_id, from_model(event)):
             _count(result, alert, emit(alert, arrivals.get(alert["ticket_id"])))
+        if parked is not None and ticket_id not in proc.tickets:
+            arrivals.pop(ticket_id, None)  # parked: its next alert follows its next event
     if until is not None:
         for alert in proc.advance(until):
             _count(result, alert, emit(alert, arrivals.get(alert["ticket_id"])))
-    result.tickets = len(tickets)
+    result.tickets = proc.count()
     return result, proc
 
 
@@ -230,14 +233,14 @@ class TopicReplay:
 
     result: ReplayResult
     stats: RangeStats  # records read, per partition
-    tickets: set[str]  # every ticket with an event read
+    knows: Callable[[str], bool]  # whether the ticket had an event read
     outside: int = 0  # alerts emitted with due_at outside [since, until)
     left_out: int = 0  # alerts of tickets whose history starts before what was read
 
 
-def topic_records(topic: str, records: dict[int, list[TopicRecord]]) -> Iterator[Record]:
-    """The records of every partition merged in timestamp order (`kafka_range.merged`)."""
-    for r in merged(records):
+def topic_records(topic: str, records: Iterable[TopicRecord]) -> Iterator[Record]:
+    """The records of a topic (merged in timestamp order: `kafka_range.stream_range`)."""
+    for r in records:
         where = {"topic": topic, "partition": r.partition, "offset": r.offset}
         yield Record(r.value or b"", where, r.timestamp_ms * 1000)
 
@@ -253,19 +256,21 @@ def replay_range(
     rejects: Callable[[Record, str], None] | None = None,
     read_until: int | None = None,
     timeout: float = 10.0,
+    parked: MutableMapping[str, bytes] | None = None,
 ) -> TopicReplay:
     """Replay the events published in `[since - lookback, read_until or until)` (record
     timestamps, µs), located by offset lookup by timestamp on every partition, merged by
     timestamp, through `evaluate`; the clock ends at `read_until or until`. `keep` gets the
     alerts due in `[since, until)` of tickets whose `created` event was read; the others are
     counted. A ticket whose first event read is not `created` started before the look-back:
-    its state would be a guess, so its alerts are left out (and `result.headless` names it)."""
+    its state would be a guess, so its alerts are left out (and `result.headless` names it).
+    The records are streamed (`stream_range`); `parked` keeps closed tickets out of memory."""
     end = read_until if read_until is not None else until
-    records, stats = read_range(
+    records, stats = stream_range(
         bootstrap, topic, _ms_at_or_after(since - lookback), _ms_at_or_after(end), timeout=timeout
     )
     result = ReplayResult()
-    run = TopicReplay(result, stats, set())
+    run = TopicReplay(result, stats, lambda _: False)
 
     def emit(alert: dict[str, Any], arrived: int | None) -> bool:
         if alert["ticket_id"] in result.headless:
@@ -276,8 +281,8 @@ def replay_range(
             return False
         return keep(alert, arrived)
 
-    _, proc = evaluate(topic_records(topic, records), policy, end, emit, rejects, result)
-    run.tickets = set(proc.tickets)
+    _, proc = evaluate(topic_records(topic, records), policy, end, emit, rejects, result, parked)
+    run.knows = proc.knows
     return run
 
 
@@ -481,6 +486,7 @@ def run_topic(args: argparse.Namespace) -> int:
             print(f"sla-engine replay: {e.filename}: {e.strerror}", file=sys.stderr)
             return 2
         write = out.write
+        spill = stack.enter_context(Spill())  # idle tickets wait on disk: memory stays flat
 
         def keep(alert: dict[str, Any], arrived: int | None) -> bool:
             write(orjson.dumps(alert) + b"\n")
@@ -497,6 +503,7 @@ def run_topic(args: argparse.Namespace) -> int:
                 keep,
                 _rejects_to(rejects),
                 timeout=args.timeout,
+                parked=spill.parked,
             )
         except RangeError as e:
             print(f"sla-engine replay: {e}", file=sys.stderr)

@@ -140,6 +140,34 @@ def generate(
     yield from merged
 
 
+def stream(
+    tickets: int, seed: int = 7, start: datetime | None = None, span: timedelta = timedelta(days=7)
+) -> Iterator[dict[str, Any]]:
+    """Like `generate`, lazily: a ticket's life is made when stream time reaches its creation,
+    so memory holds the tickets in progress, not the whole workload (a month of a large centre
+    for `bench audit`). The same tickets as `generate` with the same arguments."""
+    rng = random.Random(seed)
+    start = start or datetime(2026, 11, 23, tzinfo=CST)
+    step = span / max(tickets, 1)
+    heap: list[tuple[datetime, str, int, dict[str, Any]]] = []
+    n = 0
+    made = 0
+    while made < tickets or heap:
+        if made < tickets:
+            created = start + step * made + timedelta(seconds=rng.uniform(0, step.total_seconds()))
+            created = created.replace(microsecond=0)
+            for e in ticket_events(rng, f"T{made:07d}", created):
+                n += 1
+                at = datetime.fromisoformat(e["occurred_at"])
+                heapq.heappush(heap, (at, e["event_id"], n, e))
+            made += 1
+            horizon = start + step * made  # every later ticket is created at or after this
+        else:
+            horizon = datetime.max.replace(tzinfo=UTC)
+        while heap and heap[0][0] < horizon:
+            yield heapq.heappop(heap)[3]
+
+
 def lines(tickets: int, seed: int = 7, **kw: Any) -> list[bytes]:
     """The workload as JSONL lines (bytes, newline-terminated)."""
     return [orjson.dumps(e) + b"\n" for e in generate(tickets, seed, **kw)]

@@ -3,12 +3,19 @@
 The clock is stream time: after each event it is the largest `occurred_at` seen so far, and every
 threshold due by then fires, for every ticket (a heap of next deadlines finds them). At the end
 of input the clock advances to the `until` instant so pending timers fire.
+
+With `parked`, the tickets with no timer left (closed, or open with every threshold passed)
+beyond the `idle` most recently touched leave memory for that mapping (as `Ticket.to_bytes`, the
+worker's stored form) until their next event, if any: a long replay then holds the tickets with
+a pending threshold and a bounded number of idle ones, not every ticket it ever saw (the caller
+may back the mapping by disk).
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,20 +30,49 @@ class Processor:
     tickets: dict[str, Ticket] = field(default_factory=dict)
     timers: list[tuple[int, str]] = field(default_factory=list)
     clock: int = -(2**62)
+    parked: MutableMapping[str, bytes] | None = None  # tickets with no timer, as bytes
+    idle: int = 2_000  # tickets with no timer kept in memory (least recently touched parked)
+    _idle: OrderedDict[str, None] = field(default_factory=OrderedDict)
+
+    def knows(self, ticket_id: str) -> bool:
+        """Whether an event of this ticket was ingested (its state in memory or parked)."""
+        return ticket_id in self.tickets or (self.parked is not None and ticket_id in self.parked)
+
+    def count(self) -> int:
+        """Tickets ingested."""
+        return len(self.tickets) + (len(self.parked) if self.parked is not None else 0)
 
     def ingest(self, ticket_id: str, ev: Ev) -> list[dict[str, Any]]:
         """One event: its ticket's alerts, then every other ticket's timers due by stream time."""
         ticket = self.tickets.get(ticket_id)
         if ticket is None:
-            ticket = self.tickets[ticket_id] = Ticket.new(ticket_id, self.policy)
+            raw = self.parked.pop(ticket_id, None) if self.parked is not None else None
+            ticket = self.tickets[ticket_id] = (
+                Ticket.new(ticket_id, self.policy)
+                if raw is None
+                else Ticket.from_bytes(raw, self.policy)
+            )
         self.clock = max(self.clock, ev.at)
         before = ticket.next_due()
         out = ticket.step(ev, self.clock, self.clock)
         after = ticket.next_due()
         if after is not None and after != before:
             heapq.heappush(self.timers, (after, ticket_id))
+        self._park(ticket)
         out.extend(self.advance(self.clock))
         return out
+
+    def _park(self, ticket: Ticket) -> None:
+        """Note whether the ticket is idle (no timer); park the least recently touched idle
+        tickets beyond `idle`."""
+        if self.parked is None:
+            return
+        self._idle.pop(ticket.ticket_id, None)
+        if ticket.next_due() is None:
+            self._idle[ticket.ticket_id] = None
+        while len(self._idle) > self.idle:
+            ticket_id, _ = self._idle.popitem(last=False)
+            self.parked[ticket_id] = self.tickets.pop(ticket_id).to_bytes()
 
     def advance(self, now: int) -> list[dict[str, Any]]:
         """Move the clock to `now` and fire every timer due by then."""
@@ -47,10 +83,12 @@ class Processor:
         timers = self.timers
         while timers and timers[0][0] <= now:
             due, ticket_id = heapq.heappop(timers)
-            ticket = self.tickets[ticket_id]
-            if ticket.next_due() != due:
-                continue  # stale entry: the deadline moved
+            ticket = self.tickets.get(ticket_id)
+            if ticket is None or ticket.next_due() != due:
+                continue  # stale entry: the deadline moved (or the ticket is parked)
             yield from ticket.tick(now, now)
             nxt = ticket.next_due()
             if nxt is not None:
                 heapq.heappush(timers, (nxt, ticket_id))
+            else:
+                self._park(ticket)

@@ -1,6 +1,7 @@
-"""`sla-engine audit` on a recorded topic of the embedded broker: it finds an alert removed, an
-alert emitted 60 s late, a retraction removed and a moved deadline, accepts live repeats, and
-agrees (exit 0) on a window nobody tampered with.
+"""`sla-engine audit` on a recorded topic of the embedded broker: it finds a breach removed, an
+alert emitted 60 s late, a retraction removed, a moved deadline and a changed level, counts a
+re-issued id as churn, accepts live repeats, and agrees (exit 0) on a window nobody tampered
+with; and after a real worker killed mid-run it reports exactly the real losses.
 
 The "live" alerts topic is recorded from a replay of the whole events topic, each alert
 published when a live engine would have (100–200 ms after it could be known), then tampered
@@ -11,6 +12,7 @@ the recording) hold alerts retracted by a late event.
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -21,12 +23,21 @@ import pytest
 
 from cli import workload
 from cli.main import main
-from cli.replay import replay_range
+from cli.replay import replay, replay_range
 from config.loader import load
 from engine.instant import iso, to_us
 from tests.cli.test_replay import created, event
 from tests.integration.conftest import BrokerHandle
-from tests.integration.harness import Topics, WorkerProcess, alerts_of, consume, keyed, produce
+from tests.integration.harness import (
+    Topics,
+    WorkerProcess,
+    alerts_of,
+    consume,
+    effective,
+    key_of,
+    keyed,
+    produce,
+)
 from tests.integration.test_replay_topic import at_ms, publish
 
 CST = timezone(timedelta(hours=8))
@@ -81,6 +92,8 @@ class Recording(Audited):
     retraction: dict[str, Any]
     moved: dict[str, Any]
     repeated: dict[str, Any]
+    leveled: dict[str, Any]
+    reissued: dict[str, Any]
     live: int
 
 
@@ -125,6 +138,21 @@ def recording(broker: BrokerHandle) -> Recording:
         for a in candidates
         if a["kind"] == "escalation" and a["ticket_id"] not in (removed["ticket_id"],)
     )
+    used = {removed["ticket_id"], delayed["ticket_id"], moved["ticket_id"]}
+    escalations: dict[str, int] = {}
+    for a in candidates:
+        escalations[a["ticket_id"]] = escalations.get(a["ticket_id"], 0) + (
+            a["kind"] == "escalation"
+        )
+    leveled = next(
+        a
+        for a in candidates
+        if a["kind"] == "escalation"
+        and escalations[a["ticket_id"]] == 1
+        and a["ticket_id"] not in used
+    )
+    used.add(leveled["ticket_id"])
+    reissued = next(a for a in candidates if a["kind"] == "breach" and a["ticket_id"] not in used)
     retraction = next(
         a
         for a in live
@@ -142,6 +170,25 @@ def recording(broker: BrokerHandle) -> Recording:
             a = a | {"detected_at": iso(_us(a["detected_at"]) + 60_000_000)}
         elif a["alert_id"] == moved["alert_id"]:
             a = a | {"alert_id": "f" * 32, "due_at": iso(_us(a["due_at"]) + 1_000_000)}
+        elif a["alert_id"] == leveled["alert_id"]:
+            other = "severe" if a["level"] == "moderate" else "moderate"
+            a = a | {"alert_id": "e" * 32, "level": other}
+        elif a["alert_id"] == reissued["alert_id"]:
+            # a restart: retracted and announced again under a new id, the same decision
+            later = iso(_us(a["detected_at"]) + 1_000_000)
+            tampered.append(a)
+            tampered.append(
+                a
+                | {
+                    "alert_id": "d" * 32,
+                    "kind": "retraction",
+                    "retracts": a["alert_id"],
+                    "retracted_kind": a["kind"],
+                    "reason": "re-evaluated",
+                    "detected_at": later,
+                }
+            )
+            a = a | {"alert_id": "c" * 32, "detected_at": later}
         tampered.append(a)
         if a["alert_id"] == repeated["alert_id"]:
             tampered.append(a | {"detected_at": iso(_us(a["detected_at"]) + 3_000_000)})
@@ -156,6 +203,8 @@ def recording(broker: BrokerHandle) -> Recording:
         retraction,
         moved,
         repeated,
+        leveled,
+        reissued,
         len(tampered),
     )
 
@@ -194,28 +243,32 @@ def test_audit_finds_the_removed_the_delayed_and_the_moved(
 ) -> None:
     code, entries = audit_diff(recording, W1, tmp_path)
     assert code == 1
-    failing = {
-        (e["diff"], e["alert_id"])
-        for e in entries
-        if e["diff"] not in ("transient", "not_comparable")
-    }
+    failing = {(e["diff"], e["alert_id"]) for e in entries if e["class"] not in ("churn", "note")}
     assert failing == {
         ("missing", recording.removed["alert_id"]),
-        ("missing", recording.retraction["alert_id"]),
+        # the retraction removed: the breach it withdrew still stands live
+        ("extra", recording.retraction["retracts"]),
         ("late", recording.delayed["alert_id"]),
         ("due_at_differs", recording.moved["alert_id"]),
+        ("level_differs", recording.leveled["alert_id"]),
     }
+    # the re-issued breach: churn, apart (its first id retracted live, its second matched)
+    churn = {(e["diff"], e["alert_id"]) for e in entries if e["class"] == "churn"}
+    assert ("reissued", recording.reissued["alert_id"]) in churn
+    assert ("transient", recording.reissued["alert_id"]) in churn
+    level = next(e for e in entries if e["diff"] == "level_differs")
+    assert level["live_alert_id"] == "e" * 32 and level["live_level"] != level["level"]
     late = next(e for e in entries if e["diff"] == "late")
     assert 59.9 < late["late_seconds"] < 60.3
     assert late["live"]["detected_at"] != late["replay"]["detected_at"]
     moved = next(e for e in entries if e["diff"] == "due_at_differs")
     assert moved["live_alert_id"] == "f" * 32
     assert _us(moved["live_due_at"]) - _us(moved["due_at"]) == 1_000_000
-    missing = next(e for e in entries if e["alert_id"] == recording.retraction["alert_id"])
-    assert missing["replay"]["retracts"] == recording.retraction["retracts"]
-    assert missing["live"] is None
+    extra = next(e for e in entries if e["diff"] == "extra")
+    assert extra["live"]["kind"] == recording.retraction["retracted_kind"]
+    assert extra["replay"] is None and extra["class"] == "decision"
     out = capsys.readouterr().out
-    assert "DIFFER" in out and "4 differences" in out
+    assert "DIFFER: 5 differences" in out
     assert recording.removed["ticket_id"] in out  # listed, readable
 
 
@@ -283,4 +336,77 @@ def test_audit_agrees_with_a_real_worker(
     code, entries = audit_diff(rec, window, tmp_path, "--grace", "5s")
     assert entries == []
     assert code == 0
-    assert "AGREE: 32 alerts matched" in capsys.readouterr().out  # 16 warnings, 16 breaches
+    assert "AGREE: 32 decisions matched" in capsys.readouterr().out  # 16 warnings, 16 breaches
+
+
+def _standing(alerts: list[dict[str, Any]], since: int, until: int) -> set[tuple[Any, ...]]:
+    """Standing decisions by content, due in [since, until): an independent computation (the
+    harness's `effective`: repeats dropped, retractions applied)."""
+    return {key_of(a) for a in effective(alerts).values() if since <= _us(a["due_at"]) < until}
+
+
+def test_audit_after_a_worker_killed_mid_run_reports_exactly_the_real_losses(
+    broker: BrokerHandle, tmp_path: Path
+) -> None:
+    """The reliability scenario: a real worker SIGKILLed while its timers fire, a new one
+    recovering from the changelog. What the audit calls missing (extra) must be exactly the
+    standing decisions absent from (only on) the alerts topic, computed independently from a
+    file replay and the topic; ids re-issued by the restart and transient alerts come out as
+    churn, never as findings."""
+    topics = Topics.unique(broker.bootstrap)
+    now = datetime.now(UTC)
+    events = []
+    for i in range(60):  # warnings and breaches fall due around the kill and after it
+        t = f"KA{i:03d}"
+        events.append(created(f"{t}-1", t, now - timedelta(seconds=80 + i % 30), "ABC"[i % 3]))
+        if i % 4 == 0:
+            events.append(event(f"{t}-2", t, "responded", now - timedelta(seconds=70)))
+    # half the priority-A tickets answered after the kill, before their breach is due
+    later = [event(f"KA{i:03d}-3", f"KA{i:03d}", "responded", now) for i in range(0, 60, 6)]
+    w1 = WorkerProcess(broker.bootstrap, topics, tmp_path / "d1", tmp_path / "w1.log").start()
+    w2 = WorkerProcess(broker.bootstrap, topics, tmp_path / "d2", tmp_path / "w2.log")
+    try:
+        produce(broker.bootstrap, topics.events, keyed(events))
+        consume(broker.bootstrap, topics.alerts, until=lambda m: len(m) >= 10, timeout=60, idle=0)
+        w1.kill()  # mid-run: alerts out, more timers due, changelog writes in flight
+        produce(broker.bootstrap, topics.events, keyed(later))
+        w2.start()
+        until = datetime.now(UTC) + 25 * S  # breaches of A (120 s) and B (300 s) due by then
+        live_msgs = consume(
+            broker.bootstrap,
+            topics.alerts,
+            until=lambda m: datetime.now(UTC) > until + 8 * S,
+            timeout=120,
+            idle=2,
+        )
+    finally:
+        w1.kill()
+        w2.stop()
+    since = now - 200 * S
+    window = (since, until)
+    code, entries = audit_diff(
+        Audited(broker.bootstrap, topics.events, topics.alerts), window, tmp_path, "--grace", "5s"
+    )
+    out = io.BytesIO()
+    everything = [orjson.dumps(e) + b"\n" for e in events + later]
+    replay(io.BytesIO(b"".join(everything)), load(None), to_us(until + 5 * S), out, None)
+    replayed = [orjson.loads(x) for x in out.getvalue().splitlines()]
+    live = [a for a in alerts_of(live_msgs) if _us(a["detected_at"]) < to_us(until + 5 * S)]
+    want, got = (_standing(x, to_us(since), to_us(until)) for x in (replayed, live))
+    assert len(want) > 15 and any(k[3] == "breach" for k in want)
+
+    def keys(diff: str) -> set[tuple[Any, ...]]:
+        return {key_of(e["replay"] or e["live"]) for e in entries if e["diff"] == diff}
+
+    moved = keys("due_at_differs") | keys("level_differs")
+    assert keys("missing") | {k for k in moved if k in want} == want - got
+    assert keys("extra") == got - want - {
+        key_of(e["live"])
+        for e in entries
+        if e["live"] and e["diff"] in ("due_at_differs", "level_differs")
+    }
+    churn = [e for e in entries if e["class"] == "churn"]
+    assert all(e["diff"] in ("reissued", "transient") for e in churn)
+    failing = [e for e in entries if e["class"] in ("decision", "timing", "input")]
+    assert code == (1 if failing else 0)
+    assert all(e["diff"] not in ("reissued", "transient") for e in failing)

@@ -331,3 +331,24 @@ def test_explain_from_the_topic_equals_explain_from_the_same_records_as_a_file(
         )
         == 2
     )
+
+
+def test_streaming_in_tiny_chunks_gives_the_same_records(recorded: Recorded) -> None:
+    """A chunk of 3 records a partition: the reader reads each partition in many small chunks
+    as the merge takes its records: the same records in the same merged order, each read
+    once."""
+    from cli.kafka_range import TopicRecord, merged, stream_range
+
+    first_ms, end_ms = (SINCE - LOOKBACK) // 1000, UNTIL // 1000
+    by_partition: dict[int, list[TopicRecord]] = {}
+    for r in sorted(recorded.published, key=lambda r: (r.partition, r.offset)):
+        if first_ms <= r.timestamp_ms < end_ms:
+            rec = TopicRecord(r.partition, r.offset, r.timestamp_ms, None, r.value)
+            by_partition.setdefault(r.partition, []).append(rec)
+    expected = list(merged(by_partition[p] for p in sorted(by_partition)))
+    records, stats = stream_range(recorded.bootstrap, recorded.topic, first_ms, end_ms, chunk=3)
+    assert stats.read == 0  # located, nothing read yet: the records come as they are taken
+    got = [(r.partition, r.offset, r.timestamp_ms, r.value) for r in records]
+    assert got == [(r.partition, r.offset, r.timestamp_ms, r.value) for r in expected]
+    whole, _ = stream_range(recorded.bootstrap, recorded.topic, first_ms, end_ms)
+    assert stats.read == sum(1 for _ in whole) + sum(p.stop is not None for p in stats.partitions)

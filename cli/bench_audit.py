@@ -1,0 +1,360 @@
+"""`sla-engine bench audit`: the audit of a long range of a generated large centre, timed, with
+the audit's peak RSS.
+
+1. A seeded workload (`workload.stream`): `--tickets` created over `--days`, ~6 events each,
+   published to an events topic, record timestamp = `occurred_at`.
+2. The "live" alerts: the replay of the same range, each alert published 150 ms after it could
+   be known (`detected_at` and record timestamp), one standing decision in `--drop-every`
+   withheld, so the audit has real findings to report: they must come out as exactly that many
+   `missing`, nothing else failing.
+3. `sla-engine audit` over the whole range in a child process; its wall time and peak RSS
+   (`ru_maxrss` of the child, from `wait4`).
+
+Without `--broker` an embedded broker (`sla-engine broker`) runs as a child process for the
+benchmark. Preparing is not what is measured: only step 3 is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cli import workload
+from cli.kafka_range import RangeError, check_reachable
+from cli.replay import replay_range
+from config.loader import load
+from engine.audit import us
+from engine.instant import iso
+
+START = datetime(2026, 9, 1, tzinfo=timezone(timedelta(hours=8)))
+DELAY_US = 150_000  # the "live" engine's delay after an alert could be known
+GRACE = "10m"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    events_topic: str
+    alerts_topic: str
+    events: int
+    alerts: int  # published to the alerts topic
+    dropped: int  # standing decisions withheld from it
+    since: int
+    until: int
+
+
+def _producer(bootstrap: str) -> Any:
+    from confluent_kafka import Producer
+
+    return Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 50,
+            "queue.buffering.max.messages": 500_000,
+            "log_level": 0,
+        }
+    )
+
+
+def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes, int]]) -> int:
+    """Publish (key, value, timestamp ms) records; wait until every one is delivered."""
+    p = _producer(bootstrap)
+    failed: list[str] = []
+
+    def delivered(err: Any, _: Any) -> None:
+        if err is not None:
+            failed.append(str(err))
+
+    n = 0
+    for key, value, ts in records:
+        while True:
+            try:
+                p.produce(topic, key=key, value=value, timestamp=ts, on_delivery=delivered)
+                break
+            except BufferError:
+                p.poll(0.05)
+        n += 1
+        if n % 10_000 == 0:
+            p.poll(0)
+    if p.flush(300) or failed:
+        raise RangeError(f"{topic}: not every record was delivered ({failed[:1]})")
+    return n
+
+
+def create_topics(bootstrap: str, topics: dict[str, int]) -> None:
+    from confluent_kafka.admin import AdminClient
+    from confluent_kafka.cimpl import NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(t, n) for t, n in topics.items()])
+    for f in futures.values():
+        f.result(30)
+
+
+def prepare(
+    bootstrap: str,
+    tickets: int,
+    days: float,
+    seed: int = 7,
+    partitions: int = 4,
+    drop_every: int = 10_000,
+    log: Callable[[str], None] = lambda _: None,
+) -> Prepared:
+    """Publish the workload and the "live" alerts of `[START, START + days)` on fresh topics."""
+    tag = f"{os.getpid()}-{time.monotonic_ns() % 10**9}"
+    events_topic, alerts_topic = f"bench-audit-{tag}.events", f"bench-audit-{tag}.alerts"
+    create_topics(bootstrap, {events_topic: partitions, alerts_topic: partitions})
+    span = timedelta(days=days)
+
+    def events() -> Iterator[tuple[bytes, bytes, int]]:
+        for e in workload.stream(tickets, seed, START, span):
+            at = us(e["occurred_at"]) // 1000
+            yield e["ticket_id"].encode(), orjson.dumps(e), at
+
+    t0 = time.perf_counter()
+    n_events = produce(bootstrap, events_topic, events())
+    log(f"published {n_events} events in {time.perf_counter() - t0:.0f} s")
+    since, until = us(START.isoformat()), us((START + span).isoformat())
+    grace = 600_000_000
+    t0 = time.perf_counter()
+    live = _live_alerts(bootstrap, events_topic, since, until, grace, drop_every)
+    n_alerts = produce(bootstrap, alerts_topic, live)
+    took = time.perf_counter() - t0
+    log(f"published {n_alerts} live alerts ({live.dropped} withheld) in {took:.0f} s")
+    return Prepared(events_topic, alerts_topic, n_events, n_alerts, live.dropped, since, until)
+
+
+class _LiveAlerts:
+    """The replay's alerts as a live engine publishes them, one standing decision in
+    `drop_every` withheld (an alert no retraction follows, known once the replay is done: the
+    withheld ones are chosen among alerts whose ticket closes without a retraction)."""
+
+    def __init__(
+        self, bootstrap: str, topic: str, since: int, until: int, grace: int, drop_every: int
+    ) -> None:
+        self.args = (bootstrap, topic, since, until, grace)
+        self.drop_every = drop_every
+        self.dropped = 0
+
+    def __iter__(self) -> Iterator[tuple[bytes, bytes, int]]:
+        from cli.spill import Spill
+
+        bootstrap, topic, since, until, grace = self.args
+        with Spill() as spill:
+
+            def keep(alert: dict[str, Any], arrived: int | None) -> bool:
+                due = us(alert["due_at"])
+                detected = max(due, arrived or due) + DELAY_US
+                spill.add_alert(0, alert | {"detected_at": iso(detected)}, detected)
+                return True
+
+            replay_range(
+                bootstrap,
+                topic,
+                load(None),
+                since,
+                until,
+                0,
+                keep,
+                read_until=until + grace,
+                parked=spill.parked,
+            )
+            withheld = self._withheld(spill)
+            rows = spill.db.execute("SELECT body FROM alerts ORDER BY knowable, seq")
+            for (body,) in rows:
+                a = orjson.loads(body)
+                if a["alert_id"] in withheld:
+                    continue
+                yield a["ticket_id"].encode(), body, us(a["detected_at"]) // 1000
+
+    def _withheld(self, spill: Any) -> set[str]:
+        """Every `drop_every`-th standing alert (not retracted, not a retraction)."""
+        retracted = set()
+        for (body,) in spill.db.execute("SELECT body FROM alerts"):
+            retracted.add(orjson.loads(body).get("retracts"))
+        out: set[str] = set()
+        n = 0
+        for (body,) in spill.db.execute("SELECT body FROM alerts ORDER BY knowable, seq"):
+            a = orjson.loads(body)
+            if a["kind"] == "retraction" or a["alert_id"] in retracted:
+                continue
+            n += 1
+            if n % self.drop_every == 0:
+                out.add(a["alert_id"])
+        self.dropped = len(out)
+        return out
+
+
+def _live_alerts(
+    bootstrap: str, topic: str, since: int, until: int, grace: int, drop_every: int
+) -> _LiveAlerts:
+    return _LiveAlerts(bootstrap, topic, since, until, grace, drop_every)
+
+
+def audit_child(
+    bootstrap: str, prep: Prepared, diff: Path | None = None, until: int | None = None
+) -> dict[str, Any]:
+    """`sla-engine audit` of the range (up to `until` if given) in a child process: exit code,
+    wall seconds, peak RSS (MiB), its output."""
+    argv = [
+        sys.executable,
+        "-m",
+        "cli.main",
+        "audit",
+        "--broker",
+        bootstrap,
+        "--events",
+        prep.events_topic,
+        "--alerts",
+        prep.alerts_topic,
+        "--from",
+        iso(prep.since),
+        "--to",
+        iso(until if until is not None else prep.until),
+        "--lookback",
+        "1d",
+        "--grace",
+        GRACE,
+        "--late-threshold",
+        "1s",
+        "--timeout",
+        "60",
+    ]
+    if diff is not None:
+        argv += ["--diff", str(diff)]
+    import tempfile
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        child = subprocess.Popen(argv, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)  # the child's own peak RSS
+        seconds = time.perf_counter() - t0
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return {
+            "exit": child.returncode,
+            "seconds": round(seconds, 1),
+            "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # KiB on Linux
+            "stdout": out.read().decode(),
+            "stderr": err.read().decode(),
+        }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def embedded_broker(stack: ExitStack, log_dir: Path) -> str:
+    """`sla-engine broker` as a child process for the benchmark; its address."""
+    port = _free_port()
+    log = stack.enter_context((log_dir / "broker.out").open("wb"))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "broker", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+    def stop() -> None:
+        child.terminate()
+        try:
+            child.wait(30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+    stack.callback(stop)
+    bootstrap = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            check_reachable(bootstrap, 1.0)
+            return bootstrap
+        except RangeError:
+            if time.monotonic() > deadline or child.poll() is not None:
+                raise
+            time.sleep(0.2)
+
+
+def run(args: argparse.Namespace) -> int:
+    import tempfile
+
+    def log(s: str) -> None:
+        print(f"bench audit: {s}", file=sys.stderr, flush=True)
+
+    with ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-audit-")))
+        try:
+            bootstrap = args.broker or embedded_broker(stack, work)
+            prep = prepare(
+                bootstrap, args.tickets, args.days, args.seed, args.partitions, args.drop_every, log
+            )
+        except RangeError as e:
+            print(f"sla-engine bench audit: {e}", file=sys.stderr)
+            return 2
+        log(f"auditing {args.days:g} days: {prep.events} events, {prep.alerts} live alerts")
+        result = audit_child(bootstrap, prep, work / "diff.jsonl")
+        missing = failing = 0
+        for line in (work / "diff.jsonl").read_bytes().splitlines():
+            found = orjson.loads(line)
+            missing += found["diff"] == "missing"
+            failing += found["class"] in ("decision", "timing", "input")
+    summary = {
+        "tickets": args.tickets,
+        "days": args.days,
+        "events": prep.events,
+        "live_alerts": prep.alerts,
+        "withheld": prep.dropped,
+        "audit_exit": result["exit"],
+        "audit_seconds": result["seconds"],
+        "events_per_s": round(prep.events / max(result["seconds"], 1e-9)),
+        "audit_peak_rss_mib": result["peak_rss_mib"],
+        "missing": missing,
+        "failing_findings": failing,
+        "broker": "given" if args.broker else "embedded (tansu)",
+    }
+    print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
+    if missing != prep.dropped or failing != missing:
+        print(
+            f"sla-engine bench audit: the audit reported {missing} missing and {failing} failing "
+            f"findings; {prep.dropped} were withheld",
+            file=sys.stderr,
+        )
+        print(result["stdout"], file=sys.stderr)
+        return 1
+    return 0
+
+
+def add_parser(bsub: Any) -> None:
+    p = bsub.add_parser(
+        "audit",
+        help="audit of a long range of a generated large centre: time and peak RSS",
+        description="Publish a seeded workload (--tickets over --days) and the alerts a live "
+        "engine would have published (one standing decision in --drop-every withheld), then run "
+        "`sla-engine audit` over the whole range in a child process: prints JSON with its time "
+        "and peak RSS, and checks it reports exactly the withheld decisions as missing.",
+    )
+    p.add_argument("--tickets", type=int, default=20_000)
+    p.add_argument("--days", type=float, default=30.0)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--partitions", type=int, default=4)
+    p.add_argument("--drop-every", type=int, default=10_000)
+    p.add_argument(
+        "--broker",
+        default=None,
+        help="Kafka bootstrap HOST:PORT (e.g. Apache Kafka); default: an embedded broker",
+    )
+    p.set_defaults(func=run)
