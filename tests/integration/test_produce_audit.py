@@ -71,4 +71,4 @@ def test_audit_of_a_worker_fed_by_produce_agrees(
     )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "AGREE: 5 alerts matched" in out, out
+    assert "AGREE: 5 decisions matched" in out, out
