@@ -58,7 +58,7 @@ def wait_for(condition: Any, timeout: float, what: str) -> None:
 def one_content_per_id(alerts: list[dict[str, Any]]) -> None:
     contents: dict[str, set[Any]] = defaultdict(set)
     for a in alerts:
-        contents[a["alert_id"]].add(key_of(a) + (a.get("retracts"),))
+        contents[a["alert_id"]].add((*key_of(a), a.get("retracts")))
     two = {i: c for i, c in contents.items() if len(c) > 1}
     assert not two, f"alert ids with two contents: {list(two.items())[:3]}"
 
