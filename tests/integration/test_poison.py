@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from confluent_kafka import Producer
 
+from schemas.outputs import Reject
 from tests.integration.conftest import BrokerHandle
 from tests.integration.harness import Topics, WorkerProcess, alerts_of, consume
 from tests.integration.test_worker import created, iso
@@ -101,6 +102,8 @@ def test_poison_pills_are_dead_lettered_and_the_batch_goes_on(
         p3 = by_key["P3"]
         assert p3 and all("OutputTooLarge" in r["reason"] for r in p3)
         assert all(r["topic"] == topics.events and r["offset"] >= 0 for r in dead)
+        for r in dead:
+            Reject.model_validate(r)  # the published schema of tickets.dlq
         # counters equal the records on the topics, from a real scrape
         events = consume(broker.bootstrap, topics.events, timeout=30, idle=2)
         assert len(events) == len(messages)
