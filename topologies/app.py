@@ -41,6 +41,7 @@ from engine.kpis import contributions, encode_facts
 from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
 from topologies import metrics, state, tansu_recovery
+from topologies.broker import end_offsets
 from topologies.clock import PartitionClock
 from topologies.kpis import KpiAggregator, facts_message
 from topologies.settings import Settings
@@ -213,6 +214,7 @@ class Engine:
         # ticket id -> (partition, ticket or None = delete). Written by `write_pending` only
         # once the alerts they announce are delivered (local state never ahead of the output).
         self.pending: dict[str, tuple[int, Ticket | None, bytes | None]] = {}
+        self.position: dict[int, int] = {}  # events partition -> next offset to process
 
     def clock(self, partition: int) -> PartitionClock:
         c = self.clocks.get(partition)
@@ -342,6 +344,7 @@ class Engine:
     def reset(self) -> None:
         """A rebalance started: timers stop until the table is recovered again."""
         self.ready = False
+        self.position.clear()
         self.cache.clear()
         self.facts_sent.clear()
         for idx in self.indexes.values():
@@ -614,9 +617,31 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
     @app.timer(interval=5.0)
     async def refresh_gauges() -> None:
         await engine.clock_gauges(now_us())
-        for partition, clock in engine.clocks.items():
-            metrics.CONSUMER_LAG.labels(str(partition)).set(clock.lag)
+        await refresh_lag()
         metrics.STATE_BYTES.set(engine.state_bytes())
+
+    async def refresh_lag() -> None:
+        """`sla_consumer_lag` of every assigned events partition: its true end offset (read
+        from the broker, right on tansu too) minus the next offset to process (the last one
+        processed + 1, or the committed offset while none was). Not from the messages read:
+        a partition that delivers nothing must not read 0 (issue 11, 2)."""
+        tps = [tp for tp in app.consumer.assignment() if tp.topic == settings.events_topic]
+        if not tps:
+            return
+        try:
+            ends = await asyncio.get_running_loop().run_in_executor(
+                None, end_offsets, str(settings.broker), [(tp.topic, tp.partition) for tp in tps]
+            )
+        except Exception as e:  # the broker is unreachable: keep the last values
+            log.warning("consumer lag not refreshed: %s", e)
+            return
+        committed = app.consumer._committed_offset  # Faust's, set at seek and commit
+        for tp in tps:
+            position = engine.position.get(tp.partition)
+            if position is None:
+                position = committed.get(tp) or 0
+            lag = max(ends[(tp.topic, tp.partition)] - position, 0)
+            metrics.CONSUMER_LAG.labels(str(tp.partition)).set(lag)
 
     def fold_facts(batch: Sequence[Any]) -> None:
         """The latest facts of each ticket in the batch replace its stored ones: in the KPI
