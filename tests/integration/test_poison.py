@@ -69,6 +69,15 @@ def test_poison_pills_are_dead_lettered_and_the_batch_goes_on(
             messages.append((b"P6", b""))
         if i == 40:
             messages.extend((b"P3", orjson.dumps(e)) for e in big_state)
+        if i == 50:
+            future = created("P7", now + timedelta(days=365))
+            messages.append((b"P7", orjson.dumps(future)))
+            # a late ticket with its own answer, in the same burst: neither pages nor retracts
+            late = now - timedelta(days=21)
+            messages.append((b"L1", orjson.dumps(created("L1", late))))
+            answer = {"event_id": "L1-2", "ticket_id": "L1", "type": "responded",
+                      "occurred_at": iso(late + timedelta(seconds=30))}  # fmt: skip
+            messages.append((b"L1", orjson.dumps(answer)))
     worker = WorkerProcess(broker.bootstrap, topics, tmp_path / "d", tmp_path / "w.log").start()
     try:
         send(broker.bootstrap, topics.events, messages)
@@ -77,11 +86,14 @@ def test_poison_pills_are_dead_lettered_and_the_batch_goes_on(
             warned = {a["ticket_id"] for a in alerts_of(msgs) if a["kind"] == "warning"}
             return {f"C{i}" for i in range(60)} <= warned and "P1" in warned
 
-        assert canaries(
-            consume(broker.bootstrap, topics.alerts, until=canaries, timeout=90, idle=0)
-        )
+        got = consume(broker.bootstrap, topics.alerts, until=canaries, timeout=90, idle=1)
+        assert canaries(got)
+        late_alerts = [a for a in alerts_of(got) if a["ticket_id"] == "L1"]
+        assert late_alerts, "the late ticket's resolution breaches are announced"
+        assert not [a for a in late_alerts if a["kind"] == "retraction"]
+        assert not [a for a in late_alerts if a["clock"] == "first_response"]
         dead = [orjson.loads(m.value()) for m in consume(
-            broker.bootstrap, topics.dlq, until=lambda m: len(m) >= 5, timeout=60, idle=3
+            broker.bootstrap, topics.dlq, until=lambda m: len(m) >= 7, timeout=60, idle=3
         )]  # fmt: skip
         by_key: dict[str | None, list[dict[str, Any]]] = {}
         for r in dead:
@@ -99,6 +111,8 @@ def test_poison_pills_are_dead_lettered_and_the_batch_goes_on(
         (p6,) = by_key["P6"]
         assert p6["raw"] == "" and p6["raw_encoding"] == "utf-8" and p6["raw_bytes"] == 0
         assert p6["reason"].startswith("not JSON")
+        (p7,) = by_key["P7"]
+        assert "ahead of the wall clock" in p7["reason"] and "--max-skew 300" in p7["reason"]
         p3 = by_key["P3"]
         assert p3 and all("OutputTooLarge" in r["reason"] for r in p3)
         assert all(r["topic"] == topics.events and r["offset"] >= 0 for r in dead)
@@ -118,6 +132,7 @@ def test_poison_pills_are_dead_lettered_and_the_batch_goes_on(
         assert worker.sample("sla_processing_errors_total") == errors
         text = worker.metrics()
         assert 'sla_events_rejected_total{reason="too_large"} 2.0' in text
+        assert 'sla_events_rejected_total{reason="future"} 1.0' in text
         assert "Integer exceeds 64-bit range" not in (tmp_path / "w.log").read_text()
         assert "processing_error (event)" in (tmp_path / "w.log").read_text()
         assert worker.proc is not None and worker.proc.poll() is None
