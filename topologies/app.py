@@ -344,6 +344,7 @@ class Engine:
     def reset(self) -> None:
         """A rebalance started: timers stop until the table is recovered again."""
         self.ready = False
+        self.pending.clear()  # written before this (on_revoked), unless delivery failed
         self.position.clear()
         self.cache.clear()
         self.facts_sent.clear()
