@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -110,10 +110,13 @@ def evaluate(
     reject: Callable[[Record, str], None] | None = None,
     result: ReplayResult | None = None,
     parked: MutableMapping[str, bytes] | None = None,
+    max_skew_us: int | None = None,
 ) -> tuple[ReplayResult, Processor]:
     """The replay loop: every record through the engine in the order given, the clock being
     stream time (`Processor`); at the end the clock advances to `until`. Every alert goes to
-    `emit`, every invalid record to `reject`. `parked`: where closed tickets wait (`Processor`)."""
+    `emit`, every invalid record to `reject`; so is an event more than `max_skew_us` ahead of
+    its record timestamp (topic records only: a far-future event would move the stream clock
+    and fire every open ticket's timers). `parked`: where closed tickets wait (`Processor`)."""
     proc = Processor(policy, parked=parked)
     result = result if result is not None else ReplayResult()
     arrivals: dict[str, int] = {}
@@ -127,6 +130,13 @@ def evaluate(
             if reject is not None:
                 reject(rec, e.reason)
             continue
+        if max_skew_us is not None and rec.arrived is not None:
+            at = to_us(event.occurred_at)
+            if at > rec.arrived + max_skew_us:
+                result.rejected += 1
+                if reject is not None:
+                    reject(rec, _ahead(at, max_skew_us))
+                continue
         result.events += 1
         ticket_id = event.ticket_id
         if event.type != "created" and not proc.knows(ticket_id):
@@ -160,6 +170,16 @@ def reject_hint(result: ReplayResult, kept: bool) -> str:
         lines.append(f"  … and {more} more")
     lines.append("  --rejects FILE keeps every rejected record with its reason and raw bytes")
     return "\n" + "\n".join(lines)
+
+
+MAX_SKEW_S = 300.0  # the worker's --max-skew default
+
+
+def _ahead(at: int, max_skew_us: int) -> str:
+    return (
+        f"occurred_at {datetime.fromtimestamp(at / 1e6, UTC).isoformat()} is more than "
+        f"--max-skew {max_skew_us / 1e6:g} s ahead of its record timestamp"
+    )
 
 
 def _count(result: ReplayResult, alert: dict[str, Any], written: bool) -> None:
@@ -257,6 +277,7 @@ def replay_range(
     read_until: int | None = None,
     timeout: float = 10.0,
     parked: MutableMapping[str, bytes] | None = None,
+    max_skew_us: int | None = None,
 ) -> TopicReplay:
     """Replay the events published in `[since - lookback, read_until or until)` (record
     timestamps, µs), located by offset lookup by timestamp on every partition, merged by
@@ -281,7 +302,16 @@ def replay_range(
             return False
         return keep(alert, arrived)
 
-    _, proc = evaluate(topic_records(topic, records), policy, end, emit, rejects, result, parked)
+    _, proc = evaluate(
+        topic_records(topic, records),
+        policy,
+        end,
+        emit,
+        rejects,
+        result,
+        parked=parked,
+        max_skew_us=max_skew_us,
+    )
     run.knows = proc.knows
     return run
 
@@ -391,6 +421,14 @@ def add_parser(sub: Any) -> None:
         "--from and --to; outputs the alerts due in [--from, --to)",
     )
     p.add_argument("--policy", help="policy YAML (default: the bundled default policy)")
+    p.add_argument(
+        "--max-skew",
+        type=float,
+        default=MAX_SKEW_S,
+        help="with --topic: an event more than this many seconds ahead of its record timestamp "
+        "is rejected, 0 = no limit (a file has no record timestamps: no limit) "
+        f"(default {MAX_SKEW_S:g})",
+    )
     p.add_argument("--until", type=iso_instant, help="advance the clock to this instant at the end")
     p.add_argument("--output", default="-", help="alerts JSONL ('-' = stdout, the default)")
     p.add_argument(
@@ -504,6 +542,7 @@ def run_topic(args: argparse.Namespace) -> int:
                 _rejects_to(rejects),
                 timeout=args.timeout,
                 parked=spill.parked,
+                max_skew_us=int(args.max_skew * 1_000_000) or None,
             )
         except RangeError as e:
             print(f"sla-engine replay: {e}", file=sys.stderr)

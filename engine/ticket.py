@@ -34,8 +34,16 @@ class Ticket:
     def step(self, ev: Ev, now: int, detected_at: int) -> list[dict[str, Any]]:
         """Take one event (any arrival order; a repeat changes nothing) and return the alerts and
         retractions it causes, with every threshold due by `now` crossed."""
-        if ev.id in self.ids:
+        if not self.absorb(ev):
             return []
+        return self.settle(now, detected_at, ev.id)
+
+    def absorb(self, ev: Ev) -> bool:
+        """Fold one event into the history and state without crossing the thresholds due by
+        now (False: a repeat, nothing changed). Several events then one `settle`: the alerts
+        reflect all of them (a late ticket that arrives with its answer does not page)."""
+        if ev.id in self.ids:
+            return False
         self.ids.add(ev.id)
         if not self.history or ev.key > self.history[-1].key:
             self.history.append(ev)
@@ -46,9 +54,14 @@ class Ticket:
         else:
             self.state = fold(self.history, self.state.policy)
             self.settled = 0
+        return True
+
+    def settle(self, now: int, detected_at: int, cause: str | None) -> list[dict[str, Any]]:
+        """Cross every threshold due by `now` and return what must be announced or retracted
+        (`cause`: the id of the last event absorbed)."""
         self.state.fire(now)
         out, self.settled = reconcile(
-            self.ticket_id, self.state, self.ledger, now, detected_at, ev.id, self.settled
+            self.ticket_id, self.state, self.ledger, now, detected_at, cause, self.settled
         )
         return out
 

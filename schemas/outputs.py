@@ -82,11 +82,18 @@ class Reject(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     reason: str
-    raw: str = Field(
-        description="the original message: text, or base64 when not UTF-8; customer name, phone "
-        "and email replaced by [redacted] (schemas.redact)"
+    raw: str | None = Field(
+        description="the original message: text, or base64 when not UTF-8; null when the "
+        "record had no value at all (raw_encoding none), unlike an empty one; customer name, "
+        "phone and email replaced by [redacted] (schemas.redact)"
     )
-    raw_encoding: Literal["utf-8", "base64"] = "utf-8"
+    raw_encoding: Literal["utf-8", "base64", "none"] = "utf-8"
+    raw_bytes: int | None = Field(default=None, description="size of the original value")
+    raw_clipped: bool = Field(
+        default=False, description="raw holds only the first 64 KiB of a larger value"
+    )
+    key: str | None = Field(default=None, description="the input record's key (clipped)")
+    key_encoding: Literal["utf-8", "base64"] | None = None
     line: int | None = Field(default=None, description="line number in a replayed file")
     topic: str | None = None
     partition: int | None = None

@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import gc
 import logging
 import struct
@@ -39,20 +38,18 @@ from rocksdict import WriteBatch
 
 from config import kafka_client
 from config.loader import load
-from engine.history import from_model
-from engine.instant import iso
 from engine.kpis import contributions, encode_facts
 from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
-from schemas.parse import InvalidEvent, parse_event
-from schemas.redact import redact
 from topologies import metrics, query_api, state, tansu_recovery, uncommitted
+from topologies.broker import end_offsets
 from topologies.clock import PartitionClock
 from topologies.kpis import KpiAggregator, facts_message
 from topologies.labels import TEAMS
 from topologies.labels import configure as configure_labels
 from topologies.settings import Settings
 from topologies.status import StatusPublisher, partition_clock
+from topologies.steps import Stepper, now_us
 from topologies.timers import TimerIndex
 
 log = logging.getLogger("sla.worker")
@@ -68,10 +65,6 @@ EVENTS_WITHIN_S = 0.05
 TICKS_WITHIN_S = 0.005
 FACTS_WITHIN_S = 0.05
 FLUSH_TIMEOUT_S = 60.0  # the emitted messages must be on the broker before an offset commit
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 class DeliveryError(RuntimeError):
@@ -221,6 +214,11 @@ class Engine:
         self.started = time.monotonic()
         self.facts_sent: OrderedDict[str, bytes] = OrderedDict()
         self.dirty: dict[str, tuple[Ticket, int]] = {}  # KPI facts to send before the commit
+        # Tickets changed since the last commit, not yet in RocksDB nor the changelog:
+        # ticket id -> (partition, ticket or None = delete). Written by `write_pending` only
+        # once the alerts they announce are delivered (local state never ahead of the output).
+        self.pending: dict[str, tuple[int, Ticket | None, bytes | None]] = {}
+        self.position: dict[int, int] = {}  # events partition -> next offset to process
 
     def clock(self, partition: int) -> PartitionClock:
         c = self.clocks.get(partition)
@@ -233,14 +231,18 @@ class Engine:
         self,
         ticket_id: str,
         partition: int,
-        pending: Mapping[str, tuple[Ticket, Any]] | None = None,
+        touched: Mapping[str, tuple[Ticket, Any]] | None = None,
     ) -> Ticket | None:
-        """The ticket's current state: changed in the batch being processed (`pending`, not
-        written yet), decoded in the cache, or read from its partition of the table."""
-        if pending is not None:
-            entry = pending.get(ticket_id)
+        """The ticket's current state: changed in the batch being processed (`touched`), since
+        the last commit (`pending`, not written yet), decoded in the cache, or read from its
+        partition of the table."""
+        if touched is not None:
+            entry = touched.get(ticket_id)
             if entry is not None:
                 return entry[0]
+        waiting = self.pending.get(ticket_id)
+        if waiting is not None:
+            return waiting[1]
         ticket = self.cache.get(ticket_id)
         if ticket is not None:
             self.cache.move_to_end(ticket_id)
@@ -257,37 +259,49 @@ class Engine:
         if len(self.cache) > self.settings.cache_tickets:
             self.cache.popitem(last=False)
 
-    def save_many(self, touched: Mapping[str, tuple[Ticket, Any]]) -> None:
-        """Write each ticket of a batch once, to the table partition of the event that last
-        changed it (the ticket's own partition), and move its deadlines with one index batch
-        per partition (`TableWriter`)."""
+    def save_many(self, keep: Mapping[str, tuple[int, Ticket, bytes]]) -> None:
+        """Keep each ticket a batch changed, `(partition, ticket, encoded state)`, for the next
+        commit (`pending`), and move its deadlines with one index batch per partition."""
         retention = self.settings.retention_days
-        writes: dict[int, list[tuple[bytes, bytes | None]]] = {}
         moves: dict[int, list[tuple[str, int | None]]] = {}
-        for ticket_id, (ticket, event) in touched.items():
-            partition = event.message.partition
-            writes.setdefault(partition, []).append(
-                (ticket_id.encode(), state.encode(ticket, partition, retention))
-            )
+        for ticket_id, (partition, ticket, value) in keep.items():
+            self.pending[ticket_id] = (partition, ticket, value)
             moves.setdefault(partition, []).append((ticket_id, state.deadline(ticket, retention)))
             self._remember(ticket)
-        self.tickets.write(writes)
         for partition, items in moves.items():
             self.index(partition).set_many(items)
 
-    def discard(self, touched: Mapping[str, tuple[Ticket, Any]], now: int) -> None:
-        """A batch raised before it was written (the ticket being stepped is in `touched`
-        too, maybe half changed): forget its decoded tickets, the table still holds their
-        state before the batch, and take their KPI facts from there again. The batch's events
-        stay unacked, so they are processed again after a restart or rebalance (their alerts
-        then repeat with the same ids)."""
-        for ticket_id, (_ticket, event) in touched.items():
-            self.cache.pop(ticket_id, None)
-            self.facts_sent.pop(ticket_id, None)
-            self.dirty.pop(ticket_id, None)
-            ticket = self.load(ticket_id, event.message.partition)
-            if ticket is not None:
-                self.dirty[ticket_id] = (ticket, now)
+    def write_pending(self) -> None:
+        """Write the tickets changed since the last commit to RocksDB and queue their changelog
+        messages (`TableWriter`). Called only once everything they announced is on the broker,
+        so neither the local state nor the changelog is ever ahead of the alerts: after a kill
+        before this, the table holds those tickets as before the events, which are read again
+        (their offsets are committed only after this write) and announce the same ids again."""
+        pending, self.pending = self.pending, {}
+        writes: dict[int, list[tuple[bytes, bytes | None]]] = {}
+        for ticket_id, (partition, _ticket, value) in pending.items():
+            writes.setdefault(partition, []).append((ticket_id.encode(), value))
+        self.tickets.write(writes)
+
+    def restore(
+        self, ticket_id: str, snapshot: bytes | None, touched: dict[str, tuple[Ticket, Any]]
+    ) -> Ticket | None:
+        """Put a ticket back as it was (`snapshot`, `Ticket.to_bytes`; None: it did not exist)
+        after its processing raised half-way: in the batch, the cache, the pending writes and
+        the KPI facts to send. Returns the restored ticket."""
+        ticket = Ticket.from_bytes(snapshot, self.policy) if snapshot is not None else None
+        touched.pop(ticket_id, None)
+        self.cache.pop(ticket_id, None)
+        self.facts_sent.pop(ticket_id, None)
+        if ticket is not None:
+            self._remember(ticket)
+        waiting = self.pending.get(ticket_id)
+        if waiting is not None:
+            self.pending[ticket_id] = (waiting[0], ticket, waiting[2])
+        dirty = self.dirty.pop(ticket_id, None)
+        if dirty is not None and ticket is not None:
+            self.dirty[ticket_id] = (ticket, dirty[1])
+        return ticket
 
     def take_dirty(self) -> list[tuple[str, int, list[Any]]]:
         """(ticket id, clock, encoded facts) of the tickets touched since the last call whose
@@ -314,11 +328,12 @@ class Engine:
 
     def drop(self, ticket_id: str, partition: int) -> None:
         """Forget a ticket closed longer than the retention period (at once, not at the end of
-        the batch: a later tick of the same batch must not find it in the table)."""
+        the batch: a later tick of the same batch must not find it; deleted from the table at
+        the next commit)."""
         self.cache.pop(ticket_id, None)
         self.facts_sent.pop(ticket_id, None)
         self.dirty.pop(ticket_id, None)
-        self.tickets.write({partition: [(ticket_id.encode(), None)]})
+        self.pending[ticket_id] = (partition, None, None)
         self.index(partition).set(ticket_id, None)
 
     # timers
@@ -333,6 +348,8 @@ class Engine:
     def reset(self) -> None:
         """A rebalance started: timers stop until the table is recovered again."""
         self.ready = False
+        self.pending.clear()  # written before this (on_revoked), unless delivery failed
+        self.position.clear()
         self.cache.clear()
         self.facts_sent.clear()
         for idx in self.indexes.values():
@@ -455,25 +472,6 @@ def _epoch_s(iso_text: str) -> float:
     return datetime.fromisoformat(iso_text).timestamp()
 
 
-def dead_letter(reason: str, raw: bytes | None, topic: str, partition: int, offset: int) -> bytes:
-    raw = redact(raw or b"")  # tickets.dlq is an output topic: no customer name or contact
-    try:
-        text, encoding = raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        text, encoding = base64.b64encode(raw).decode(), "base64"
-    return orjson.dumps(
-        {
-            "reason": reason,
-            "raw": text,
-            "raw_encoding": encoding,
-            "topic": topic,
-            "partition": partition,
-            "offset": offset,
-            "detected_at": iso(now_us()),
-        }
-    )
-
-
 EMBEDDED_CLUSTER_ID = "tansu_cluster"
 
 # Faust settings shared by the worker and the stream benchmark's pass-through baseline, so the
@@ -572,22 +570,14 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
     configure_labels(policy)
     for name, target in policy.kpis.targets.items():
         metrics.KPI_TARGET.labels(name).set(target)
-    alerts_topic, facts_topic = settings.alerts_topic, settings.kpi_facts_topic
-    retention_us = int(settings.retention_days * state.DAY_US)
+    facts_topic = settings.kpi_facts_topic
 
-    def publish(
-        ticket: Ticket, alerts: list[dict[str, Any]], now: int, forget: bool = False
-    ) -> None:
-        """The alerts of a step or tick; the ticket's KPI facts are sent before the next offset
-        commit (`BeforeCommit`), or at once when its state is dropped (forget them). One
-        producer for both, so a ticket's facts and its tombstone stay in order."""
-        key = ticket.ticket_id.encode()
-        for a in alerts:
-            out.send(alerts_topic, key, orjson.dumps(a))
-        if forget:
-            out.send(facts_topic, key, facts_message(now, None), 0)
-        else:
-            engine.dirty[ticket.ticket_id] = (ticket, now)
+    def forget(ticket: Ticket, now: int) -> None:
+        """A ticket's state was dropped after its retention: so are its KPI facts (one producer
+        for both, so a ticket's facts and their tombstone stay in order)."""
+        out.send(facts_topic, ticket.ticket_id.encode(), facts_message(now, None), 0)
+
+    stepper = Stepper(engine, out, lambda tp: _highwater(app, tp), _count, statuses)
 
     class BeforeCommit(faust.Sensor):
         """Faust computes the offsets to commit, flushes its producer (the changelogs) and
@@ -599,7 +589,9 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
         def on_commit_initiated(self, consumer: Any) -> Any:
             for ticket_id, now, encoded in engine.take_dirty():
                 out.send(facts_topic, ticket_id.encode(), facts_message(now, encoded), 0)
-            out.flush()
+            out.flush()  # alerts, ticks, facts, dead letters: on the broker
+            engine.write_pending()  # only then the state that says they were announced
+            out.flush()  # and its changelog, before the offsets go out
             return None
 
     app.sensors.add(BeforeCommit())
@@ -614,94 +606,11 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
         generation = app.consumer_generation_id
         return [e for e in batch if e.message.generation_id == generation]
 
-    def step_events(batch: Sequence[Any]) -> None:
-        """Validate, re-key or step each event; write each touched ticket once."""
-        touched: dict[str, tuple[Ticket, Any]] = {}
-        highwaters: dict[Any, int | None] = {}  # the last fetch's: the same for the whole batch
-        wall = now_us()
-        try:
-            for event in batch:
-                msg = event.message
-                try:
-                    ev = parse_event(msg.value)
-                except InvalidEvent as e:
-                    metrics.REJECTED.labels(metrics.reject_reason(e.reason)).inc()
-                    out.send(
-                        settings.dlq_topic,
-                        None,
-                        dead_letter(e.reason, msg.value, msg.topic, msg.partition, msg.offset),
-                    )
-                    continue
-                key = msg.key.decode("utf-8", "replace") if msg.key is not None else None
-                if key != ev.ticket_id:
-                    out.send(settings.events_topic, ev.ticket_id.encode(), msg.value)  # re-key
-                    continue
-                ticket = engine.load(ev.ticket_id, msg.partition, touched) or Ticket.new(
-                    ev.ticket_id, engine.policy
-                )
-                compact = from_model(ev)
-                clock = engine.clock(msg.partition)
-                mono = time.monotonic()
-                tp = msg.tp
-                if tp not in highwaters:
-                    highwaters[tp] = _highwater(app, tp)
-                clock.observe(compact.at, msg.offset, highwaters[tp], mono)
-                wall = now_us()
-                now = clock.now(wall, mono)
-                touched[ev.ticket_id] = (ticket, event)  # before the step: see `discard`
-                untargeted = len(ticket.state.untargeted)
-                alerts = ticket.step(compact, now, wall)
-                for clock_name, _, _ in ticket.state.untargeted[untargeted:]:
-                    metrics.UNTARGETED.labels(clock_name).inc()
-                if alerts:
-                    _count(alerts, False, wall)
-                publish(ticket, alerts, now)
-        except Exception:
-            engine.discard(touched, wall)
-            raise
-        engine.save_many(touched)
-        statuses.publish(touched)
-
-    def step_ticks(batch: Sequence[Any]) -> None:
-        """Run each tick; drop tickets past their retention; write each touched ticket once."""
-        touched: dict[str, tuple[Ticket, Any]] = {}
-        wall = now_us()
-        try:
-            for event in batch:
-                msg = event.message
-                ticket_id = msg.key.decode()
-                ticket = engine.load(ticket_id, msg.partition, touched)
-                if ticket is None:
-                    continue
-                wall = now_us()
-                now = _NOW.unpack(msg.value)[0] if len(msg.value or b"") == _NOW.size else wall
-                touched[ticket_id] = (ticket, event)  # before the tick: see `discard`
-                alerts = ticket.tick(now, wall)
-                last = ticket.last_event_at()
-                forget = (
-                    ticket.is_closed()
-                    and ticket.next_due() is None
-                    and last is not None
-                    and now >= last + retention_us
-                )
-                if forget:
-                    del touched[ticket_id]
-                    engine.drop(ticket_id, msg.partition)
-                    statuses.forget(ticket_id, msg.partition)
-                if alerts:
-                    _count(alerts, True, wall)
-                publish(ticket, alerts, now, forget)
-        except Exception:
-            engine.discard(touched, wall)
-            raise
-        engine.save_many(touched)
-        statuses.publish(touched)
-
     @app.agent(events)
     async def on_event(stream: faust.StreamT[bytes]) -> None:
         async for batch in batches(stream, EVENTS_WITHIN_S):
             todo = mine(batch, engine.ready)
-            step_events(todo)  # no await inside: a batch never interleaves with another
+            stepper.events(todo)  # no await inside: a batch never interleaves with another
             for event in todo:
                 await stream.ack(event)
             metrics.EVENTS.inc(len(todo))
@@ -711,7 +620,7 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
     async def on_tick(stream: faust.StreamT[bytes]) -> None:
         async for batch in batches(stream, TICKS_WITHIN_S):
             todo = mine(batch, engine.ready)
-            step_ticks(todo)
+            stepper.ticks(todo, forget)
             for event in todo:
                 await stream.ack(event)
             out.poll()
@@ -732,9 +641,31 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
     @app.timer(interval=5.0)
     async def refresh_gauges() -> None:
         await engine.clock_gauges(now_us())
-        for partition, clock in engine.clocks.items():
-            metrics.CONSUMER_LAG.labels(str(partition)).set(clock.lag)
+        await refresh_lag()
         metrics.STATE_BYTES.set(engine.state_bytes())
+
+    async def refresh_lag() -> None:
+        """`sla_consumer_lag` of every assigned events partition: its true end offset (read
+        from the broker, right on tansu too) minus the next offset to process (the last one
+        processed + 1, or the committed offset while none was). Not from the messages read:
+        a partition that delivers nothing must not read 0 (issue 11, 2)."""
+        tps = [tp for tp in app.consumer.assignment() if tp.topic == settings.events_topic]
+        if not tps:
+            return
+        try:
+            ends = await asyncio.get_running_loop().run_in_executor(
+                None, end_offsets, str(settings.broker), [(tp.topic, tp.partition) for tp in tps]
+            )
+        except Exception as e:  # the broker is unreachable: keep the last values
+            log.warning("consumer lag not refreshed: %s", e)
+            return
+        committed = app.consumer._committed_offset  # Faust's, set at seek and commit
+        for tp in tps:
+            position = engine.position.get(tp.partition)
+            if position is None:
+                position = committed.get(tp) or 0
+            lag = max(ends[(tp.topic, tp.partition)] - position, 0)
+            metrics.CONSUMER_LAG.labels(str(tp.partition)).set(lag)
 
     def fold_facts(batch: Sequence[Any]) -> None:
         """The latest facts of each ticket in the batch replace its stored ones: in the KPI
@@ -792,7 +723,9 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app_: faust.App, revoked: Any, **kwargs: Any) -> None:
-        out.flush()  # the changelog offsets go into the partitions' RocksDBs before they close
+        out.flush()  # what the pending tickets announced: on the broker
+        engine.write_pending()  # then their state, into the partitions' RocksDBs before they close
+        out.flush()  # and the changelog offsets with it
         engine.reset()
         aggregator.reset()
 

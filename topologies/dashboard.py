@@ -340,11 +340,16 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
             Panel(
                 "timeseries",
                 "Dead-letter rate",
-                "Input messages sent to tickets.dlq per minute, by reason.",
+                "Input messages sent to tickets.dlq per minute, by reason; of those, the records "
+                "whose processing raised, by stage.",
                 (
                     Query(
                         f"sum by (reason) ({_rate('sla_events_rejected_total', INSTANCE)}) * 60",
                         "{{reason}}",
+                    ),
+                    Query(
+                        f"sum by (stage) ({_rate('sla_processing_errors_total')}) * 60",
+                        "processing error: {{stage}}",
                     ),
                 ),
                 stacked=True,

@@ -22,6 +22,12 @@ REJECTED = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+PROCESSING_ERRORS = Counter(
+    "sla_processing_errors_total",
+    "Records whose processing raised, sent to the dead-letter topic (processing_error)",
+    ["stage"],
+    registry=REGISTRY,
+)
 ALERTS = Counter(
     "sla_alerts_total",
     "Alerts emitted",
@@ -125,7 +131,20 @@ def reject_reason(reason: str) -> str:
     return "invalid_field"
 
 
-REJECT_REASONS = ("not_json", "not_object", "unknown_type", "naive_timestamp", "invalid_field")
+REJECT_REASONS = (
+    "not_json",
+    "not_object",
+    "unknown_type",
+    "naive_timestamp",
+    "invalid_field",
+    # set by the worker itself (topologies/steps.py), not derived from a parse error
+    "null_value",
+    "too_large",
+    "future",
+    "too_old",
+    "processing_error",
+)
+PROCESSING_STAGES = ("event", "settle", "tick")
 
 
 def initialise(clocks: tuple[str, ...] = ()) -> None:
@@ -136,6 +155,8 @@ def initialise(clocks: tuple[str, ...] = ()) -> None:
     LABEL_OVERFLOW.labels("team")
     for clock in clocks:
         UNTARGETED.labels(clock)
+    for stage in PROCESSING_STAGES:
+        PROCESSING_ERRORS.labels(stage)
 
 
 def serve(port: int, host: str = "127.0.0.1") -> None:

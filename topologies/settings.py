@@ -33,6 +33,7 @@ class Settings:
     log_level: str = "WARNING"
     consistency_check: str = "auto"
     status_topic: str = "sla.status"
+    max_skew: float = 300.0
     api_host: str = "127.0.0.1"
     api_port: int = 9110
     api_url: str = ""
@@ -89,6 +90,8 @@ HELP = {
     "timer_interval": "seconds between scans of the timer index (env SLA_TIMER_INTERVAL)",
     "cache_tickets": "decoded tickets kept in memory per worker (env SLA_CACHE_TICKETS)",
     "log_level": "log level of the worker (env SLA_LOG_LEVEL)",
+    "max_skew": "seconds an event's occurred_at may be ahead of the wall clock; later ones go "
+    "to the dead-letter topic, 0 = no limit (env SLA_MAX_SKEW)",
     "consistency_check": "Faust's check of local state against changelog offsets on recovery: "
     "auto (off on the embedded tansu broker, whose end offsets are approximate; on elsewhere), "
     "on, off (env SLA_CONSISTENCY_CHECK)",

@@ -285,6 +285,36 @@ def test_invalid_records_of_the_topic_go_to_rejects_with_their_offset(
     assert "drop --until" in capsys.readouterr().err
 
 
+def test_an_event_far_ahead_of_its_record_timestamp_is_rejected(
+    broker: BrokerHandle, tmp_path: Path
+) -> None:
+    """Issue 11, 5: one event stamped a year ahead would move the stream clock and fire every
+    open ticket's timers; more than --max-skew ahead of its record timestamp it is rejected."""
+    topic = f"replay-skew-{free_port()}"
+    broker.create_topics({topic: 1})
+    t0 = START + timedelta(days=1)
+    created = {
+        "event_id": "S-1-1", "ticket_id": "S-1", "type": "created",
+        "occurred_at": t0.isoformat(), "priority": "A", "category": "simple", "channel": "phone",
+    }  # fmt: skip
+    year = (t0 + timedelta(days=365)).isoformat()
+    ahead = created | {"event_id": "S-2-1", "ticket_id": "S-2", "occurred_at": year}
+    answered = {"event_id": "S-1-2", "ticket_id": "S-1", "type": "responded",
+                "occurred_at": (t0 + timedelta(seconds=30)).isoformat()}  # fmt: skip
+    stamped = [(at_ms(created), created), (at_ms(created) + 1000, ahead)]
+    publish(broker.bootstrap, topic, [*stamped, (at_ms(answered), answered)])
+    out, rejects = tmp_path / "alerts.jsonl", tmp_path / "rejects.jsonl"
+    window = ["--from", t0.isoformat(), "--to", (t0 + timedelta(minutes=5)).isoformat()]
+    args = ["replay", "--topic", topic, "--broker", broker.bootstrap, *window]
+    assert main([*args, "--output", str(out), "--rejects", str(rejects)]) == 0
+    [reject] = [orjson.loads(line) for line in rejects.read_bytes().splitlines()]
+    assert "ahead of its record timestamp" in reject["reason"]
+    assert not out.read_bytes()  # answered within 30 s: nothing to announce
+    assert main([*args, "--output", str(out), "--max-skew", "0"]) == 0
+    kinds = {a["kind"] for a in map(orjson.loads, out.read_bytes().splitlines())}
+    assert "retraction" in kinds  # without the bound: paged a year early, then retracted
+
+
 def test_explain_from_the_topic_equals_explain_from_the_same_records_as_a_file(
     recorded: Recorded, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -227,7 +227,8 @@ def test_metrics_scraped_over_http_move(live: Any, broker: BrokerHandle) -> None
 
 def test_live_equals_replay_for_generated_history(broker: BrokerHandle, tmp_path: Path) -> None:
     topics = Topics.unique(broker.bootstrap)
-    start = datetime.now(UTC) - timedelta(days=60)
+    # within the retention horizon (35 days): older events are rejected (issue 11, 7)
+    start = datetime.now(UTC) - timedelta(days=20)
     lines = workload.lines(300, seed=11, start=start, span=timedelta(days=2))
     worker = WorkerProcess(broker.bootstrap, topics, tmp_path / "data", tmp_path / "w.log").start()
     try:
@@ -367,22 +368,22 @@ def test_closed_tickets_leave_the_table_after_retention(
 ) -> None:
     topics = Topics.unique(broker.bootstrap)
     now = datetime.now(UTC)
-    retention_s = 3.0
+    retention_s = 15.0  # events older than that are rejected: these are 1-3 s old
     events = [
-        created("X-1", now - timedelta(seconds=30)),
+        created("X-1", now - timedelta(seconds=3)),
         {
             "event_id": "X-1-2",
             "ticket_id": "X-1",
             "type": "responded",
-            "occurred_at": iso(now - timedelta(seconds=20)),
+            "occurred_at": iso(now - timedelta(seconds=2)),
         },
         {
             "event_id": "X-1-3",
             "ticket_id": "X-1",
             "type": "closed",
-            "occurred_at": iso(now - timedelta(seconds=10)),
+            "occurred_at": iso(now - timedelta(seconds=1)),
         },
-        created("X-2", now - timedelta(seconds=5), priority="C"),
+        created("X-2", now - timedelta(seconds=1), priority="C"),
     ]
     worker = WorkerProcess(
         broker.bootstrap,
@@ -403,6 +404,22 @@ def test_closed_tickets_leave_the_table_after_retention(
         assert dropped(msgs), "closed ticket X-1 was not deleted after its retention"
         assert not any(m.key() == b"X-2" and not m.value() for m in msgs)
         assert worker.sample("sla_open_tickets") >= 1  # X-2 still has a running clock
+        # Re-delivered after the drop, X-1's `created` is older than the retention horizon: it
+        # is dead-lettered, not a new ticket that would announce X-1's alert ids again.
+        produce(broker.bootstrap, topics.events, keyed(events[:1]))
+        dead = consume(
+            broker.bootstrap,
+            topics.dlq,
+            until=lambda m: any(b"retention horizon" in x.value() for x in m),
+            timeout=30,
+            idle=0,
+        )
+        record = orjson.loads(dead[-1].value())
+        assert "older than the retention horizon" in record["reason"]
+        assert record["key"] == "X-1" and orjson.loads(record["raw"]) == events[0]
+        after = consume(broker.bootstrap, changelog, timeout=30, idle=2)
+        last = [m for m in after if m.key() == b"X-1"][-1]
+        assert not last.value(), "X-1 was reopened by a re-delivered event"
     finally:
         worker.stop()
 

@@ -160,12 +160,20 @@ def parts(tmp_path: Path) -> Iterator[tuple[Engine, FakeTable, FakeProducer]]:
     table.data.close()
 
 
-def test_a_batch_writes_each_ticket_once_to_its_partition_and_changelog(
+def keep(ticket: Ticket, partition: int) -> tuple[int, Ticket, bytes]:
+    return (partition, ticket, state.encode(ticket, partition, Settings().retention_days))
+
+
+def test_a_batch_writes_each_ticket_once_to_its_partition_and_changelog_at_commit(
     parts: tuple[Engine, FakeTable, FakeProducer],
 ) -> None:
     engine, table, producer = parts
     a, b = stepped("A-1"), stepped("B-1", "responded")
-    engine.save_many({"A-1": (a, event_at(2)), "B-1": (b, event_at(0))})
+    engine.save_many({"A-1": keep(a, 2), "B-1": keep(b, 0)})
+    # nothing in RocksDB nor the changelog before the commit: state never ahead of the alerts
+    assert b"A-1" not in table.data.dbs.get(2, {}) and not producer.queued
+    assert engine.load("A-1", 2) is a  # but read from the pending writes
+    engine.write_pending()
     stored = table.data.dbs[2][b"A-1"]
     assert stored is not None and state.decode(stored, POLICY).ticket_id == "A-1"
     assert table.data.dbs[0][b"B-1"] == state.encode(b, 0, engine.settings.retention_days)
@@ -175,6 +183,8 @@ def test_a_batch_writes_each_ticket_once_to_its_partition_and_changelog(
     assert engine.index(2).get("A-1") == state.deadline(a, engine.settings.retention_days)
     assert engine.index(0).get("B-1") == state.deadline(b, engine.settings.retention_days)
     assert engine.load("A-1", 2) is a  # kept decoded
+    engine.write_pending()
+    assert len(producer.queued) == 2  # written once
 
 
 def test_changelog_offsets_are_persisted_once_delivered(
@@ -182,59 +192,73 @@ def test_changelog_offsets_are_persisted_once_delivered(
 ) -> None:
     engine, table, _producer = parts
     ticket = stepped("A-1")
-    engine.save_many({"A-1": (ticket, event_at(1))})
-    engine.save_many({"A-1": (ticket, event_at(1)), "C-1": (stepped("C-1"), event_at(3))})
+    engine.save_many({"A-1": keep(ticket, 1)})
+    engine.write_pending()
+    engine.save_many({"A-1": keep(ticket, 1), "C-1": keep(stepped("C-1"), 3)})
+    engine.write_pending()
     assert table.data.persisted == {}  # nothing delivered yet
     engine.output.poll()
     assert table.data.persisted == {(CHANGELOG, 1): 1, (CHANGELOG, 3): 0}
 
 
-def test_load_prefers_the_batch_then_the_cache_then_the_tickets_partition(
+def test_load_prefers_the_batch_then_pending_then_the_cache_then_the_tickets_partition(
     parts: tuple[Engine, FakeTable, FakeProducer],
 ) -> None:
     engine, _table, _producer = parts
     ticket = stepped("A-1")
-    engine.save_many({"A-1": (ticket, event_at(1))})
+    engine.save_many({"A-1": keep(ticket, 1)})
+    engine.cache.clear()
+    assert engine.load("A-1", 1) is ticket  # pending, not written yet
+    engine.write_pending()
     engine.cache.clear()
     assert engine.load("A-1", 0) is None  # not in partition 0
     loaded = engine.load("A-1", 1)
     assert loaded is not None and loaded.to_bytes() == ticket.to_bytes()
     assert engine.load("A-1", 1) is loaded  # cached now
-    pending = stepped("A-1", "responded")
-    assert engine.load("A-1", 1, {"A-1": (pending, event_at(1))}) is pending
+    batch = stepped("A-1", "responded")
+    assert engine.load("A-1", 1, {"A-1": (batch, event_at(1))}) is batch
 
 
 def test_a_dropped_ticket_leaves_table_changelog_and_index(
     parts: tuple[Engine, FakeTable, FakeProducer],
 ) -> None:
     engine, table, producer = parts
-    engine.save_many({"A-1": (stepped("A-1"), event_at(1))})
+    engine.save_many({"A-1": keep(stepped("A-1"), 1)})
+    engine.write_pending()
     engine.dirty["A-1"] = (stepped("A-1"), 0)
     engine.drop("A-1", 1)
+    assert engine.load("A-1", 1) is None  # at once for the batch
+    engine.write_pending()
     assert b"A-1" not in table.data.dbs[1]
     assert (producer.queued[-1][0].key_, producer.queued[-1][0].value_) == (b"A-1", None)
     assert engine.index(1).get("A-1") is None
     assert "A-1" not in engine.cache and "A-1" not in engine.dirty
 
 
-def test_a_failed_batch_leaves_memory_as_the_table_has_it(
+def test_restore_puts_a_half_changed_ticket_back_everywhere(
     parts: tuple[Engine, FakeTable, FakeProducer],
 ) -> None:
-    engine, _table, _producer = parts
+    engine, table, _producer = parts
     saved = stepped("A-1")
-    engine.save_many({"A-1": (saved, event_at(1))})
-    as_saved = saved.to_bytes()
+    engine.save_many({"A-1": keep(saved, 1)})  # pending, not written
+    engine.dirty["A-1"] = (saved, 5)
+    snapshot = saved.to_bytes()
     half_done = engine.load("A-1", 1)
     assert half_done is saved
     half_done.step(from_model(parse_event(orjson.dumps({
         "event_id": "A-1-9", "ticket_id": "A-1", "type": "responded",
         "occurred_at": datetime.now(UTC).isoformat(),
     }))), 0, 0)  # fmt: skip
-    engine.discard({"A-1": (half_done, event_at(1)), "N-1": (stepped("N-1"), event_at(1))}, 7)
-    reloaded = engine.load("A-1", 1)
-    assert reloaded is not half_done and reloaded is not None
-    assert reloaded.to_bytes() == as_saved != half_done.to_bytes()
-    assert engine.dirty["A-1"][1] == 7 and "N-1" not in engine.dirty  # N-1 was never written
+    touched: dict[str, Any] = {"A-1": (half_done, event_at(1))}
+    restored = engine.restore("A-1", snapshot, touched)
+    assert restored is not None and restored.to_bytes() == snapshot != half_done.to_bytes()
+    assert "A-1" not in touched
+    assert engine.load("A-1", 1) is restored
+    assert engine.dirty["A-1"] == (restored, 5)  # its KPI facts still go out
+    engine.write_pending()
+    stored = table.data.dbs[1][b"A-1"]
+    assert state.decode(stored, POLICY).to_bytes() == snapshot
+    assert engine.restore("N-1", None, {}) is None and engine.load("N-1", 1) is None
 
 
 def test_delivery_failures_block_every_later_commit() -> None:
