@@ -348,7 +348,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                         "{{reason}}",
                     ),
                     Query(
-                        f"sum by (stage) ({_rate('sla_processing_errors_total')}) * 60",
+                        f"sum by (stage) ({_rate('sla_processing_errors_total', INSTANCE)}) * 60",
                         "processing error: {{stage}}",
                     ),
                 ),
