@@ -76,7 +76,10 @@ def test_restart_with_a_new_policy_version(broker: BrokerHandle, tmp_path: Path)
     policy = versioned_policy(tmp_path / "versioned.yaml", change)
     data = tmp_path / "data"
 
-    w1 = WorkerProcess(broker.bootstrap, topics, data, tmp_path / "w1.log").start()
+    # The history reaches 60 days back: the worker rejects events older than its retention
+    # (`too_old`, README Guarantees), so it keeps 90 days here.
+    keep = ["--retention-days", "90"]
+    w1 = WorkerProcess(broker.bootstrap, topics, data, tmp_path / "w1.log", extra=keep).start()
     try:
         produce(broker.bootstrap, topics.events, keyed(before))
         want1 = replayed(before, None, to_us(now))
@@ -92,7 +95,7 @@ def test_restart_with_a_new_policy_version(broker: BrokerHandle, tmp_path: Path)
     assert {a["alert_id"] for a in alerts_of(first)} == {a["alert_id"] for a in want1}
 
     w2 = WorkerProcess(
-        broker.bootstrap, topics, data, tmp_path / "w2.log", extra=["--policy", str(policy)]
+        broker.bootstrap, topics, data, tmp_path / "w2.log", extra=[*keep, "--policy", str(policy)]
     ).start()
     try:
         produce(broker.bootstrap, topics.events, keyed(after))

@@ -328,7 +328,8 @@ def test_a_ticket_leaving_retention_gets_a_status_tombstone(
     topics = Topics.unique(broker.bootstrap)
     now = datetime.now(UTC)
     events = [
-        {**e, "occurred_at": (now - timedelta(seconds=30 - 10 * i)).isoformat()}
+        # inside the retention horizon when they arrive: older events are refused (`too_old`)
+        {**e, "occurred_at": (now - timedelta(seconds=3 - i)).isoformat()}
         for i, e in enumerate(
             [
                 {"event_id": "R-1-1", "type": "created", "priority": "A", "team": "team-1"},
@@ -343,7 +344,7 @@ def test_a_ticket_leaving_retention_gets_a_status_tombstone(
         topics,
         tmp_path / "d",
         tmp_path / "w.log",
-        extra=["--retention-days", str(3.0 / 86400)],
+        extra=["--retention-days", str(15.0 / 86400)],
     ).start()
     try:
         produce(broker.bootstrap, topics.events, keyed(events))
