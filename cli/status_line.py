@@ -60,6 +60,15 @@ class StatusLine:
         except (RuntimeError, TypeError, AttributeError):  # read while the loop mutates it
             return None
 
+    def _recovered(self) -> bool:
+        """Whether the tables of the current assignment are restored (no status line before:
+        the restore bar comes first)."""
+        rec = self.recovery
+        try:
+            return rec is None or (not rec.in_recovery and rec.completed.is_set())
+        except (RuntimeError, TypeError, AttributeError):
+            return True
+
     def line(self, events_per_s: float) -> str:
         r = self.registry
         return (
@@ -68,22 +77,34 @@ class StatusLine:
             f" · consumer lag {_total(r, 'sla_consumer_lag'):,.0f}"
         )
 
+    def _restoring(self, left: int) -> None:
+        done = self._restore_total - left
+        self.say(
+            f"restoring state {bar(done, self._restore_total)} "
+            f"({done:,} of {self._restore_total:,} changelog records)"
+        )
+
     def _run(self) -> None:
+        """Sample every 0.1 s, so a restore shorter than a second is still seen (its bar is
+        printed at most once a second, and at 100 % when it ends); status lines every
+        `interval`."""
         last_events = _total(self.registry, "sla_events_consumed_total")
         last_at = time.monotonic()
         next_line = last_at + self.interval
-        while not self._stop.wait(1.0):
+        last_bar = 0.0
+        while not self._stop.wait(0.1):
             left = self._restore_left()
+            now = time.monotonic()
             if left is not None and left > 0:
                 self._restore_total = max(self._restore_total, left)
-                done = self._restore_total - left
-                self.say(
-                    f"restoring state {bar(done, self._restore_total)} "
-                    f"({done:,} of {self._restore_total:,} changelog records)"
-                )
+                if now - last_bar >= 1.0:
+                    self._restoring(left)
+                    last_bar = now
                 continue
-            now = time.monotonic()
-            if now < next_line or not self._assigned.is_set():
+            if self._restore_total:  # a restore was seen and has ended
+                self._restoring(0)
+                self._restore_total, last_bar = 0, 0.0
+            if now < next_line or not self._assigned.is_set() or not self._recovered():
                 continue
             events = _total(self.registry, "sla_events_consumed_total")
             self.say(self.line((events - last_events) / max(now - last_at, 1e-9)))

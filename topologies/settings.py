@@ -34,6 +34,7 @@ class Settings:
     consistency_check: str = "auto"
     status_topic: str = "sla.status"
     max_skew: float = 300.0
+    max_message_bytes: int = 900_000
     api_host: str = "127.0.0.1"
     api_port: int = 9110
     api_url: str = ""
@@ -90,6 +91,9 @@ HELP = {
     "timer_interval": "seconds between scans of the timer index (env SLA_TIMER_INTERVAL)",
     "cache_tickets": "decoded tickets kept in memory per worker (env SLA_CACHE_TICKETS)",
     "log_level": "log level of the worker (env SLA_LOG_LEVEL)",
+    "max_message_bytes": "largest alert or ticket state the worker sends; a record whose output "
+    "would be larger goes to the dead-letter topic (processing_error); keep it below the "
+    "broker's message.max.bytes (env SLA_MAX_MESSAGE_BYTES)",
     "max_skew": "seconds an event's occurred_at may be ahead of the wall clock; later ones go "
     "to the dead-letter topic, 0 = no limit (env SLA_MAX_SKEW)",
     "consistency_check": "Faust's check of local state against changelog offsets on recovery: "

@@ -31,7 +31,8 @@ log = logging.getLogger("sla.worker")
 
 _NOW = struct.Struct(">q")
 # librdkafka's message.max.bytes is 1,000,000 (the broker's default limit is about the same):
-# an output that would not fit is refused before anything of its record is sent.
+# an output that would not fit is refused before anything of its record is sent. The worker's
+# limit is `--max-message-bytes` (this by default), for brokers configured lower.
 MAX_OUTPUT_BYTES = 900_000
 
 Count = Callable[[list[dict[str, Any]], bool, int], None]
@@ -46,18 +47,20 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-def encode_alerts(alerts: list[dict[str, Any]]) -> list[bytes]:
+def encode_alerts(alerts: list[dict[str, Any]], limit: int = MAX_OUTPUT_BYTES) -> list[bytes]:
     payloads = [orjson.dumps(a) for a in alerts]
     for p in payloads:
-        if len(p) > MAX_OUTPUT_BYTES:
-            raise OutputTooLarge(f"an alert of {len(p)} bytes (at most {MAX_OUTPUT_BYTES})")
+        if len(p) > limit:
+            raise OutputTooLarge(f"an alert of {len(p)} bytes (at most {limit})")
     return payloads
 
 
-def encode_state(ticket: Ticket, partition: int, retention_days: float) -> bytes:
+def encode_state(
+    ticket: Ticket, partition: int, retention_days: float, limit: int = MAX_OUTPUT_BYTES
+) -> bytes:
     value = state.encode(ticket, partition, retention_days)
-    if len(value) > MAX_OUTPUT_BYTES:
-        raise OutputTooLarge(f"ticket state of {len(value)} bytes (at most {MAX_OUTPUT_BYTES})")
+    if len(value) > limit:
+        raise OutputTooLarge(f"ticket state of {len(value)} bytes (at most {limit})")
     return value
 
 
@@ -76,6 +79,7 @@ class Stepper:
         self.count = count
         self.retention_us = int(self.settings.retention_days * state.DAY_US)
         self.skew_us = int(self.settings.max_skew * 1_000_000)
+        self.limit = int(self.settings.max_message_bytes)
 
     # dead letters
     def reject(self, msg: Any, reason: str, label: str) -> None:
@@ -221,8 +225,8 @@ class Stepper:
             try:
                 now = engine.clock(partition).now(wall, mono)
                 alerts = ticket.settle(now, wall, events[-1][1])
-                payloads = encode_alerts(alerts)
-                value = encode_state(ticket, partition, retention)
+                payloads = encode_alerts(alerts, self.limit)
+                value = encode_state(ticket, partition, retention, self.limit)
             except Exception as e:
                 engine.restore(ticket_id, before[ticket_id], touched)
                 for event, _id in events:
@@ -282,7 +286,7 @@ class Stepper:
         now = _NOW.unpack(msg.value)[0] if len(msg.value or b"") == _NOW.size else wall
         try:
             alerts = ticket.tick(now, wall)
-            payloads = encode_alerts(alerts)
+            payloads = encode_alerts(alerts, self.limit)
             last = ticket.last_event_at()
             gone = (
                 ticket.is_closed()
@@ -291,7 +295,7 @@ class Stepper:
                 and now >= last + self.retention_us
             )
             retention = engine.settings.retention_days
-            value = b"" if gone else encode_state(ticket, msg.partition, retention)
+            value = b"" if gone else encode_state(ticket, msg.partition, retention, self.limit)
         except Exception:
             restored = engine.restore(ticket_id, snapshot, touched)
             if restored is not None and ticket_id in keep:
