@@ -171,9 +171,12 @@ def run(
             worker.start()
             t0 = time.monotonic()
             end = t0 + minutes * 60
+            # The faults are planned up front, each `fault_every_s` after the last one ended, and
+            # the traffic runs on 20 s past the last: a slow restart delays a fault, never drops it.
+            planned = max(0, int((minutes * 60 - 20) // fault_every_s))
             next_fault, next_sample = t0 + fault_every_s, t0 + SAMPLE_S
             lag_sum = lag_n = 0.0
-            while time.monotonic() < end:
+            while time.monotonic() < end or faults < planned:
                 tick = time.monotonic()
                 batch = traffic.due(_now_us())
                 produce(broker.bootstrap, worker.events_topic,
@@ -182,11 +185,13 @@ def run(
                     sample, lag_sum, lag_n = _sample(worker, tick - t0, lag_sum, lag_n)
                     samples.append(sample)
                     next_sample = tick + SAMPLE_S
-                if tick >= next_fault and tick < end - 20:
+                if tick >= next_fault and faults < planned:
                     _fault(faults, worker, broker.pid, log)
                     faults += 1
                     lag_sum = lag_n = 0.0  # a new process: its histogram starts at 0
                     next_fault = time.monotonic() + fault_every_s
+                    if faults == planned:
+                        end = max(end, time.monotonic() + 20)
                 time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
             until = _now_us() - 5_000_000
             want = replay_decisions(traffic.sent, until)

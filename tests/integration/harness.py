@@ -166,7 +166,14 @@ class WorkerProcess:
 
 
 def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 10, "partitioner": "murmur2_random"})
+    p = Producer(  # idempotent: a retried batch never lands behind a later one (event order)
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 10,
+            "partitioner": "murmur2_random",
+            "enable.idempotence": True,
+        }
+    )
     n = 0
     for key, value in messages:
         p.produce(topic, key=key, value=value)

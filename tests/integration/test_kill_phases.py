@@ -78,7 +78,7 @@ def assert_every_decision_announced(
     def complete(msgs: list[Any]) -> bool:
         return due_by(effective_keys(alerts_of(msgs)), until) >= want
 
-    got_all = alerts_of(consume(bootstrap, topics.alerts, until=complete, timeout=120, idle=2))
+    got_all = alerts_of(consume(bootstrap, topics.alerts, until=complete, timeout=300, idle=2))
     got = due_by(effective_keys(got_all), until)
     assert len(want) > len(events) and any(k[3] == "breach" for k in want)
     missing = want - got

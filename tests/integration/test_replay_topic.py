@@ -49,7 +49,17 @@ def publish(
 ) -> list[Published]:
     """Produce events keyed by ticket_id with the given record timestamps (ms), in that order;
     returns where each landed."""
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 10, "partitioner": "murmur2_random"})
+    # Idempotent: a retried batch (a just-created topic's leader not yet known, a slow broker)
+    # must not land after the batches sent behind it, or a partition's timestamps would go
+    # backwards and the range (which ends at the first record at/after `until`) would end early.
+    p = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 10,
+            "partitioner": "murmur2_random",
+            "enable.idempotence": True,
+        }
+    )
     out: list[Published] = []
 
     def delivered(err: Any, msg: Any) -> None:
@@ -89,6 +99,10 @@ def recorded(broker: BrokerHandle) -> Recorded:
     broker.create_topics({topic: 4})
     published = publish(broker.bootstrap, topic, ((at_ms(e), e) for e in events))
     assert len(published) == len(events)
+    for part in {r.partition for r in published}:  # what the range's definition relies on
+        stamps = [r.timestamp_ms for r in sorted(published, key=lambda r: r.offset)
+                  if r.partition == part]  # fmt: skip
+        assert stamps == sorted(stamps), f"partition {part}: timestamps out of offset order"
     return Recorded(broker.bootstrap, topic, events, published)
 
 
