@@ -193,7 +193,7 @@ def test_topic_replay_is_the_file_replay_of_the_same_records(
     replay(io.BytesIO(b"".join(r.value + b"\n" for r in chosen)), load(None), UNTIL, file_out, None)
     from_file = [orjson.loads(line) for line in file_out.getvalue().splitlines()]
     expected = b"".join(orjson.dumps(a) + b"\n" for a in _window_and_history(from_file, headless))
-    assert out.read_bytes() == expected  # byte for byte, detected_at included
+    assert out.read_bytes() == expected, err  # byte for byte, detected_at included
     assert len(expected.splitlines()) > 20
     assert headless, "some tickets started before the look-back"
     assert f"{len(headless)} tickets started before the look-back" in err
@@ -228,7 +228,9 @@ def test_lookback_gives_tickets_started_before_from_their_history(recorded: Reco
         None,
     )
     everything = [orjson.loads(line) for line in full.getvalue().splitlines()]
-    assert _effective(got) == _effective(_window_and_history(everything, done.result.headless))
+    assert _effective(got) == _effective(_window_and_history(everything, done.result.headless)), (
+        done.stats.partitions  # where each partition's read started and stopped, if it differs
+    )
 
 
 def _replay_topic(*extra: str) -> int:
@@ -393,6 +395,8 @@ def test_streaming_in_tiny_chunks_gives_the_same_records(recorded: Recorded) -> 
     records, stats = stream_range(recorded.bootstrap, recorded.topic, first_ms, end_ms, chunk=3)
     assert stats.read == 0  # located, nothing read yet: the records come as they are taken
     got = [(r.partition, r.offset, r.timestamp_ms, r.value) for r in records]
-    assert got == [(r.partition, r.offset, r.timestamp_ms, r.value) for r in expected]
+    want = [(r.partition, r.offset, r.timestamp_ms, r.value) for r in expected]
+    assert len(got) == len(want), (stats.partitions, {p: len(v) for p, v in by_partition.items()})
+    assert got == want
     whole, _ = stream_range(recorded.bootstrap, recorded.topic, first_ms, end_ms)
     assert stats.read == sum(1 for _ in whole) + sum(p.stop is not None for p in stats.partitions)
