@@ -3,7 +3,10 @@
 Every test that takes the ``broker`` fixture runs twice: on the embedded ``tansu`` broker
 (in-memory, its known quirks) and on Apache Kafka (KRaft, one node, started by
 ``topologies.kafka_broker``). One broker of each kind serves the whole session.
-``SLA_TEST_BROKERS=tansu`` (or ``kafka``) runs on one kind only. ``SLA_TEST_BOOTSTRAP=host:port``
+``SLA_TEST_BROKERS=tansu`` (or ``kafka``) runs on one kind only. A test marked
+``@pytest.mark.brokers("kafka")`` runs on the listed kinds only: the slow end-to-end checks of a
+guarantee that does not depend on the broker's quirks run on the production broker, to keep CI
+short. ``SLA_TEST_BOOTSTRAP=host:port``
 runs the same tests against an external broker instead (e.g. the Apache Kafka of ``docker/``).
 """
 
@@ -73,16 +76,27 @@ _SECONDS: dict[str, float] = {}  # setup + call + teardown of the tests of each 
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark integration tests, note each test's broker kind, and deselect the runs a
+    `brokers(...)` mark leaves out (an external broker runs everything)."""
     here = Path(__file__).parent
+    kept, dropped = [], []
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.integration)
         callspec = getattr(item, "callspec", None)
         kind = callspec.params.get("broker") if callspec is not None else None
+        only = item.get_closest_marker("brokers")
+        if only is not None and kind in KINDS and kind not in only.args:
+            dropped.append(item)
+            continue
+        kept.append(item)
         if kind is None and item.get_closest_marker("kafka_only"):
             kind = "kafka"
         if kind is not None:
             _KIND_OF[item.nodeid] = str(kind)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

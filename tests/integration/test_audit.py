@@ -345,6 +345,7 @@ def _standing(alerts: list[dict[str, Any]], since: int, until: int) -> set[tuple
     return {key_of(a) for a in effective(alerts).values() if since <= _us(a["due_at"]) < until}
 
 
+@pytest.mark.brokers("kafka")  # a worker subprocess killed mid-run: the production broker's case
 def test_audit_after_a_worker_killed_mid_run_reports_exactly_the_real_losses(
     broker: BrokerHandle, tmp_path: Path
 ) -> None:

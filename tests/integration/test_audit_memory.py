@@ -17,6 +17,9 @@ import pytest
 from cli.bench_audit import audit_child, prepare
 from tests.integration.conftest import BrokerHandle
 
+# Apache Kafka only: the reader's memory is the client's, the same on either broker.
+pytestmark = pytest.mark.brokers("kafka")
+
 PER_DAY = 300
 DAY_US = 86_400 * 1_000_000
 

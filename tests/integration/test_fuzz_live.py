@@ -12,11 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from schemas.outputs import Reject
 from tests.integration.conftest import BrokerHandle
 from tests.integration.harness import Topics, WorkerProcess, alerts_of, consume, produce
 from tests.integration.test_worker import created
+
+# Apache Kafka only: parsing and dead-lettering do not depend on the broker
+# (test_poison runs on both).
+pytestmark = pytest.mark.brokers("kafka")
 
 N_HOSTILE = 1200
 

@@ -30,6 +30,10 @@ from tests.integration.harness import (
 from tests.integration.test_kill import one_content_per_id
 from tests.integration.test_worker import created, due_by, replay_keys
 
+# Apache Kafka only: test_kill.py kills on the embedded broker; these phases run on the
+# production broker.
+pytestmark = pytest.mark.brokers("kafka")
+
 MIDWAY = 100_000  # bytes of RocksDB files: part of the ~1.4 MB the 6,000 tickets restore to
 RESTORING = "Restoring state from changelog topics"
 RECOVERED = "Recovery complete"

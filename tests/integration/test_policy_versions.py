@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from cli import workload
 from cli.replay import replay
@@ -19,6 +20,10 @@ from config.loader import DEFAULT_POLICY, load
 from engine.instant import to_us
 from tests.integration.conftest import BrokerHandle
 from tests.integration.harness import Topics, WorkerProcess, alerts_of, consume, effective, produce
+
+# Apache Kafka only: a policy change at restart does not depend on the broker
+# (test_restart runs on both).
+pytestmark = pytest.mark.brokers("kafka")
 
 
 def renamed(lines: list[bytes], prefix: str) -> list[bytes]:
