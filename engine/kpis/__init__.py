@@ -3,13 +3,13 @@ tumbling event-time windows (hour, day, ISO week, month in the reporting zone) Ã
 (overall, team, agent, priority, channel, category, product line).
 
 - `facts.contributions(ticket)`: a ticket's facts (definitions in `engine.kpis.facts`);
-- `store.KpiStore`: the aggregation, order-independent by construction;
+- `aggregate.KpiAggregate`: the aggregation, order-independent by construction;
 - `snapshot`: what is published per (window, dimension, key) (`schemas.outputs.KpiSnapshot`);
 - `sketch`: exact and sketched (1 %) percentiles; `windows`: the window arithmetic.
 
 The live worker and the replay tool use it the same way:
 
-    store = KpiStore(policy, exact=False)        # replay: exact=True
+    store = KpiAggregate(policy, exact=False)        # replay: exact=True
     store.advance(clock)                         # stream time / the worker's clock, often
     new = contributions(ticket)                  # after Ticket.step / Ticket.tick
     store.replace(previous_facts, new)           # keep `new` with the ticket (encode_facts)
@@ -22,15 +22,15 @@ A replay (or a worker rebuilding after a rebalance) adds everything at once:
 `store.add(all facts)` takes a bulk path with the same result.
 """
 
+from engine.kpis.aggregate import KpiAggregate, snapshot_key
 from engine.kpis.codec import decode_facts, encode_facts
 from engine.kpis.facts import Fact, contributions
 from engine.kpis.sketch import LogMapping, LogSketch
-from engine.kpis.store import KpiStore, snapshot_key
 from engine.kpis.windows import Windows
 
 __all__ = [
     "Fact",
-    "KpiStore",
+    "KpiAggregate",
     "LogMapping",
     "LogSketch",
     "Windows",

@@ -1,7 +1,7 @@
 """What one ticket contributes to the KPIs: `contributions(ticket) -> tuple[Fact, ...]`.
 
 A fact is window-independent: a metric, the event-time instant it belongs to, the ticket's
-dimension values at that instant, and an integer value. The store (`engine.kpis.store`) puts
+dimension values at that instant, and an integer value. The store (`engine.kpis.aggregate`) puts
 each fact in every window containing its instant, for every dimension. Facts are a pure
 function of the ticket's history, SLA state and ledger; when a ticket changes, the caller
 retracts its previous facts and adds the new ones, so late events, reopens, replaced surveys,

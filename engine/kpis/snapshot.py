@@ -46,7 +46,7 @@ from engine.kpis.sketch import rank
 from engine.kpis.windows import BACKLOG_UNITS
 
 if TYPE_CHECKING:
-    from engine.kpis.store import Cell, CellKey, KpiStore
+    from engine.kpis.aggregate import Cell, CellKey, KpiAggregate
 
 Metrics = dict[str, float | int | None]
 P90 = 0.9
@@ -63,7 +63,7 @@ def _seconds(us: float | None) -> float | None:
 class Snapshotter:
     """Builds snapshot dicts for a store; memoises per-cell metrics within one call."""
 
-    def __init__(self, store: KpiStore) -> None:
+    def __init__(self, store: KpiAggregate) -> None:
         self.store = store
         self.rules = store.rules
         self._metrics: dict[CellKey, Metrics] = {}

@@ -1,4 +1,4 @@
-"""`KpiStore`: facts aggregated into tumbling event-time windows × dimensions.
+"""`KpiAggregate`: facts aggregated into tumbling event-time windows × dimensions.
 
 Order-independent by construction: a cell (window, dimension, key) holds integer counters and
 duration distributions, each a sum over the facts in it, and a fact's cell set depends only on
@@ -98,7 +98,7 @@ def band_labels(bands_us: tuple[int, ...]) -> tuple[str, ...]:
     return tuple(names)
 
 
-class KpiStore:
+class KpiAggregate:
     """Facts → cells; see the module docstring. `exact=True` keeps every duration (exact
     percentiles, for replay); `exact=False` keeps log buckets with relative accuracy `alpha`
     (bounded memory, percentiles within 1 %, for the live worker)."""
