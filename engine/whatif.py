@@ -34,7 +34,8 @@ from typing import Any, NamedTuple
 from engine.history import Ev
 from engine.instant import iso, seconds, to_us
 from engine.kpis import KpiAggregate, contributions
-from engine.kpis.snapshot import LEVELS, ratio
+from engine.kpis.attainment import LEVELS
+from engine.kpis.cells import ratio
 from engine.processor import Processor
 from engine.rules import RuntimePolicy
 

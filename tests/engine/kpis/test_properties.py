@@ -163,7 +163,7 @@ def test_retracting_everything_leaves_an_empty_store() -> None:
     for data in kept.values():
         store.retract(decode_facts(data))
     assert store.cells == {} and store.by_window == {}
-    assert store._pending == {} and store._intervals == {}
+    assert store._pending == {} and store.backlog.intervals == {}
     assert store.snapshots() == []
     assert set(store.take_removed()) == set(published)  # a tombstone for each
 
