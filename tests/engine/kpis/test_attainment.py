@@ -53,7 +53,7 @@ def ticket_events(draw: st.DrawFn, ticket_id: str, clocks: list[str]) -> list[di
             | fields
         )
 
-    tier = draw(st.sampled_from([None, "vip", "standard"]))
+    tier = draw(st.sampled_from([None, "vip", "vip", "standard"]))
     add(
         "created",
         priority=draw(st.sampled_from("ABC")),
@@ -65,10 +65,10 @@ def ticket_events(draw: st.DrawFn, ticket_id: str, clocks: list[str]) -> list[di
         department="after-sales",
         **({"attributes": {"tier": tier}} if tier else {}),
     )
-    for _ in range(draw(st.integers(0, 8))):
+    for i in range(draw(st.integers(0, 8))):
         gap = draw(st.one_of(st.integers(0, 10), st.integers(0, 8 * 60), st.integers(0, 4320)))
         t = t + timedelta(minutes=gap)
-        kind = draw(st.sampled_from([*KINDS, "tier"]))
+        kind = draw(st.sampled_from([*KINDS, "tier"] if i else ["responded", *KINDS]))
         if kind == "pending":
             add("status_changed", status="pending_customer")
         elif kind == "in_progress":
