@@ -319,7 +319,7 @@ class KpiAggregate:
     def open_backlog(self) -> dict[str, int]:
         """Tickets open at the horizon by age band: the live backlog (a window takes its own
         at its end, so the current windows have none yet)."""
-        return self.backlog.open_at(self.horizon)
+        return self.backlog.open_now()
 
     # ---------------------------------------------------------------- time
 

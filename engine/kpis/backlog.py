@@ -12,7 +12,9 @@ the window end by age), once the horizon has reached the window end (None before
 
 from __future__ import annotations
 
+import heapq
 import itertools
+from bisect import bisect_right
 from collections.abc import Callable
 
 from engine.history import Ev
@@ -23,6 +25,7 @@ from engine.kpis.windows import BACKLOG_UNITS, Windows
 from engine.rules import KpiRules
 
 NEVER = -(2**62)  # the horizon of an aggregate that has seen no time yet
+_BANDS = 64  # `LiveBacklog` packs (activation, band) as activation · 64 + band
 
 
 class BacklogFacts:
@@ -91,6 +94,7 @@ class Backlog:
         self.bands = band_labels(rules.backlog_bands_us)
         self.intervals: dict[Fact, int] = {}  # open intervals not yet counted to their end
         self._next_end: int | None = None  # the first backlog window end after the horizon
+        self.live = LiveBacklog(rules.backlog_bands_us)
 
     def band(self, age: int) -> str:
         for limit, name in zip(self.rules.backlog_bands_us, self.bands, strict=False):
@@ -113,6 +117,7 @@ class Backlog:
                 self.intervals[f] = left
             else:
                 del self.intervals[f]
+            self.live.change(f, times, left, horizon)
 
     def count(self, f: Fact, lo: int, hi: int, times: int, acc: Acc) -> None:
         """Count `f` in the backlog of the day/week/month windows ending in (lo, hi]."""
@@ -130,6 +135,7 @@ class Backlog:
     def advance(self, previous: int, t: int, acc: Acc) -> None:
         """The horizon moved from `previous` to `t`: count the intervals at the window ends
         passed (only when one was passed) and forget those that ended."""
+        self.live.advance(t, self.intervals)
         if self.intervals and (previous == NEVER or self._next_end is None or t >= self._next_end):
             done = []
             for f, times in self.intervals.items():
@@ -143,13 +149,76 @@ class Backlog:
         zone = self.windows.zone
         self._next_end = zone.day_start(zone.local_ordinal(t) + 1)
 
-    def open_at(self, t: int) -> dict[str, int]:
-        """Tickets open at instant `t` (the horizon) by age band."""
-        out = dict.fromkeys(self.bands, 0)
-        for f, times in self.intervals.items():
-            if f.at <= t and (f.until is None or f.until > t):
-                out[self.band(t - f.value)] += times
-        return out
+    def open_now(self) -> dict[str, int]:
+        """Tickets open at the horizon by age band (kept as intervals change: no walk)."""
+        return dict(zip(self.bands, self.live.counts, strict=True))
+
+
+class LiveBacklog:
+    """How many open intervals are open at the horizon, per age band, kept incrementally:
+    an interval joins when the horizon reaches its start, moves to an older band when its age
+    passes a band limit and leaves at its end (three heaps of instants, stale entries skipped),
+    so reading it costs nothing per open ticket."""
+
+    def __init__(self, limits: tuple[int, ...]) -> None:
+        if len(limits) >= _BANDS:
+            raise ValueError(f"at most {_BANDS - 1} backlog age bands")
+        self.limits = limits
+        self.counts = [0] * (len(limits) + 1)
+        self._state: dict[Fact, int] = {}  # open now: activation · 64 + band
+        self._seq = 0
+        self._starts: list[tuple[int, int, Fact]] = []  # (start, seq, f) later than the horizon
+        self._moves: list[tuple[int, int, Fact]] = []  # (next band limit reached, state, f)
+        self._ends: list[tuple[int, int, Fact]] = []  # (until, state, f)
+
+    def change(self, f: Fact, times: int, left: int, horizon: int) -> None:
+        """`f`'s multiplicity changed by `times` to `left` (the aggregate is at `horizon`)."""
+        state = self._state.get(f)
+        if state is not None:
+            self.counts[state % _BANDS] += times
+            if not left:
+                del self._state[f]
+        elif left and f.at <= horizon:
+            self._open(f, left, horizon)
+        elif left and times > 0:
+            self._seq += 1
+            heapq.heappush(self._starts, (f.at, self._seq, f))
+
+    def _open(self, f: Fact, n: int, t: int) -> None:
+        band = bisect_right(self.limits, t - f.value)
+        self._seq += 1
+        state = self._state[f] = self._seq * _BANDS + band
+        self.counts[band] += n
+        if f.until is not None:
+            heapq.heappush(self._ends, (f.until, state, f))
+        if band < len(self.limits):
+            heapq.heappush(self._moves, (f.value + self.limits[band], state, f))
+
+    def advance(self, t: int, intervals: dict[Fact, int]) -> None:
+        """The horizon moved to `t`: intervals start, age and end (`intervals`: multiplicities)."""
+        starts, ends, moves, states = self._starts, self._ends, self._moves, self._state
+        while starts and starts[0][0] <= t:
+            _, _, f = heapq.heappop(starts)
+            n = intervals.get(f, 0)
+            if n and f not in states and (f.until is None or f.until > t):
+                self._open(f, n, t)
+        while ends and ends[0][0] <= t:
+            _, state, f = heapq.heappop(ends)
+            now = states.get(f)
+            if now is not None and now // _BANDS == state // _BANDS:
+                del states[f]
+                self.counts[now % _BANDS] -= intervals.get(f, 0)
+        while moves and moves[0][0] <= t:
+            _, state, f = heapq.heappop(moves)
+            if states.get(f) != state:
+                continue
+            n, old = intervals.get(f, 0), state % _BANDS
+            band = bisect_right(self.limits, t - f.value)
+            self.counts[old] -= n
+            self.counts[band] += n
+            state = states[f] = state - old + band
+            if band < len(self.limits):
+                heapq.heappush(moves, (f.value + self.limits[band], state, f))
 
 
 class Fields:
