@@ -48,7 +48,7 @@ def contributions(ticket: Ticket) -> tuple[Fact, ...]:
         if touched:
             dims = (g("team"), g("agent"), g("priority"), g("channel"), g("category"),
                     g("product_line"))  # fmt: skip
-        timeline.push(ev.key, dims)
+        timeline.push(t, ev.id, dims)
         story.new_created = etype == "created" and story.created is None
         if story.new_created:
             story.created = t

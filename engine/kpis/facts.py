@@ -53,9 +53,10 @@ class Timeline:
         self.keys: list[tuple[int, str]] = []  # (occurred_at, event id) where the dims changed
         self.dims: list[Dims] = []
 
-    def push(self, key: tuple[int, str], dims: Dims) -> None:
+    def push(self, at: int, event_id: str, dims: Dims) -> None:
+        """The dimension values after the event (at, event_id), the next in history order."""
         if not self.dims or self.dims[-1] != dims:
-            self.keys.append(key)
+            self.keys.append((at, event_id))
             self.dims.append(dims)
 
     def at(self, t: int) -> Dims:
