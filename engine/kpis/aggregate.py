@@ -30,7 +30,11 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from engine.kpis import attainment, complaints, records, resolution, surveys
+import engine.kpis.attainment as attainment
+import engine.kpis.complaints as complaints
+import engine.kpis.records as records
+import engine.kpis.resolution as resolution
+import engine.kpis.surveys as surveys
 from engine.kpis.backlog import NEVER, Backlog
 from engine.kpis.cells import Acc, Cell, CellKey, Group, cell_key_text, order
 from engine.kpis.facts import DIMENSION_ATTRS, DIST_OFFSET, Dims, Fact

@@ -9,8 +9,9 @@ the clock state machine's own results (`engine.kpis.attainment`), not the histor
 
 from __future__ import annotations
 
+import engine.kpis.attainment as attainment
+import engine.kpis.complaints as complaints
 from engine.evaluate import ATTRS
-from engine.kpis import attainment, complaints
 from engine.kpis.backlog import BacklogFacts
 from engine.kpis.facts import NO_DIMS, Dims, Fact, Story
 from engine.kpis.records import RecordFacts

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from engine.kpis import attainment, backlog, complaints, records, resolution, surveys
+import engine.kpis.attainment as attainment
+import engine.kpis.backlog as backlog
+import engine.kpis.complaints as complaints
+import engine.kpis.records as records
+import engine.kpis.resolution as resolution
+import engine.kpis.surveys as surveys
 from engine.kpis.cells import CellKey, Metrics
 
 if TYPE_CHECKING:
@@ -19,7 +24,7 @@ if TYPE_CHECKING:
 
 
 class Snapshotter:
-    """Builds snapshot dicts for a store; memoises per-cell metrics within one call."""
+    """Builds snapshot dicts for an aggregate; memoises per-cell metrics within one call."""
 
     def __init__(self, store: KpiAggregate) -> None:
         self.store = store
