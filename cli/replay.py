@@ -22,7 +22,7 @@ from config.loader import load
 from config.model import parse_duration
 from engine.history import from_model
 from engine.instant import iso, to_us
-from engine.kpis import KpiStore, contributions
+from engine.kpis import KpiAggregate, contributions
 from engine.processor import Processor
 from engine.rules import RuntimePolicy
 from engine.status import ticket_status
@@ -321,7 +321,7 @@ def write_kpis(proc: Processor, out: IO[bytes]) -> tuple[int, int]:
     the final stream-time clock; one `KpiSnapshot` a line ordered by unit, window start,
     dimension and key, keys sorted: the same input gives the same bytes. Returns the number of
     snapshots and of final ones."""
-    store = KpiStore(proc.policy, exact=True)
+    store = KpiAggregate(proc.policy, exact=True)
     store.advance(proc.clock)
     # Millions of small counters and no reference cycles: the cyclic collector would only
     # rescan them (a third of the time); it is back on when this returns.

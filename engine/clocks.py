@@ -4,6 +4,9 @@ A clock runs in cycles. Within a cycle it counts calendar time while running, no
 or stopped, and crosses its thresholds (warning, breach, escalations) in order. Only the next
 threshold's due instant is computed, lazily, so the cost per event is a calendar call or two.
 
+A cycle that stops is recorded as a `CycleEnd` (met or breached, the stop instant, the clock
+time counted, the target): the KPIs' SLA attainment reads these, never a second fold.
+
 The clock time counted is also split by holder (agent, supervisor, team, department): a hand-off
 while the clock runs closes the holder's running segment, and every decision carries the
 cycle's clock time per holder up to its threshold (the cross-department rule).
@@ -59,6 +62,18 @@ class Context(NamedTuple):
     responsible: Holder
 
 
+class CycleEnd(NamedTuple):
+    """A cycle that stopped, as this state machine decided it (`engine.kpis.attainment`)."""
+
+    clock: str
+    cycle: int
+    met: bool  # stopped with a target and no breach crossed in the cycle
+    at: int  # the stop instant (µs)
+    event_id: str  # the event that stopped it
+    elapsed_us: int  # clock µs counted in the cycle, on its calendar (business time)
+    target_us: int | None  # the breach threshold of the target at the stop (None: untracked)
+
+
 Emit = Callable[[Decision], None]
 
 
@@ -81,6 +96,7 @@ class ClockRun:
     holder: Holder = NO_HOLDER  # who had the ticket during the running segment from `since`
     shares: dict[Holder, int] = field(default_factory=dict)  # `elapsed` split by holder
     calendar: Calendar | None = None  # the cycle's calendar; None until set: the rule's
+    breached: bool = False  # a breach of the current cycle has been crossed
 
     def __post_init__(self) -> None:
         if self.calendar is None:
@@ -115,6 +131,8 @@ class ClockRun:
     def _decision(
         self, kind: str, level: str | None, due: int, target: int, elapsed: int, ctx: Context
     ) -> Decision:
+        if kind == "breach":
+            self.breached = True
         return Decision(
             self.rule.name,
             self.cycle,
@@ -181,13 +199,21 @@ class ClockRun:
         self.elapsed, self.since, self.target, self.crossed = 0, t, target, 0
         self.caused_by = [event_id]
         self.holder, self.shares = holder, {}
+        self.breached = False
         self._schedule()
 
-    def stop(self, t: int, event_id: str) -> None:
+    def stop(self, t: int, event_id: str) -> CycleEnd:
+        """End the cycle at `t` (a reopen may resume it) and say how it ended."""
         self._rebase(t)
         self.phase = STOPPED
         self.caused_by.append(event_id)
         self.next_due = None
+        target = self.target
+        breach = None
+        if target is not None:
+            breach = next((th.at_us for th in target.thresholds if th.kind == "breach"), None)
+        met = breach is not None and not self.breached
+        return CycleEnd(self.rule.name, self.cycle, met, t, event_id, self.elapsed, breach)
 
     def resume(self, t: int, event_id: str, paused: bool, holder: Holder = NO_HOLDER) -> None:
         """Continue a stopped cycle with its counted time (a reopen)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from engine.clocks import PAUSED, RUNNING, STOPPED, ClockRun, Context, Decision, Holder
+from engine.clocks import PAUSED, RUNNING, STOPPED, ClockRun, Context, CycleEnd, Decision, Holder
 from engine.history import Ev
 from engine.rules import ClockRule, RuntimePolicy, any_fires
 
@@ -48,6 +48,9 @@ class TicketEval:
     # Cycles that started with no target matching the ticket (clock, cycle, event id): not
     # tracked against a threshold, reported (`sla_clocks_untargeted_total`, replay summary).
     untargeted: list[tuple[str, int, str]] = field(default_factory=list)
+    # Cycles stopped and not resumed, in stop order (the KPIs' SLA attainment reads them);
+    # a tuple, so a ticket whose clocks never stop allocates nothing for it.
+    finished: tuple[CycleEnd, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.runs:
@@ -145,7 +148,7 @@ class TicketEval:
             named = etype in rule.event_types
             if run.phase in (RUNNING, PAUSED):
                 if stop_all or (named and any_fires(rule.stop, etype, attrs)):
-                    run.stop(t, ev.id)
+                    self.finished += (run.stop(t, ev.id),)
                     continue
                 if retarget:
                     new = rule.target_for(attrs)
@@ -160,6 +163,7 @@ class TicketEval:
                     run.unpause(t, ev.id, self.holder())
                 continue
             if run.phase == STOPPED and named and any_fires(rule.resume, etype, attrs):
+                self._unfinish(rule.name, run.cycle)
                 run.target = rule.target_for(attrs)
                 run.resume(t, ev.id, status in rule.pause_statuses, self.holder())
                 continue
@@ -176,6 +180,10 @@ class TicketEval:
             run.start(t, ev.id, target, status in rule.pause_statuses, self.holder(), calendar)
             if target is None:
                 self.untargeted.append((rule.name, run.cycle, ev.id))
+
+    def _unfinish(self, clock: str, cycle: int) -> None:
+        """A stopped cycle resumes (a reopen): it is no longer finished."""
+        self.finished = tuple(e for e in self.finished if (e.clock, e.cycle) != (clock, cycle))
 
     def fire(self, now: int) -> None:
         """Cross every threshold due by `now` (a timer firing). The horizon moves only to the

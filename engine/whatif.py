@@ -33,8 +33,9 @@ from typing import Any, NamedTuple
 
 from engine.history import Ev
 from engine.instant import iso, seconds, to_us
-from engine.kpis import KpiStore, contributions
-from engine.kpis.snapshot import LEVELS, ratio
+from engine.kpis import KpiAggregate, contributions
+from engine.kpis.attainment import LEVELS
+from engine.kpis.cells import ratio
 from engine.processor import Processor
 from engine.rules import RuntimePolicy
 
@@ -108,11 +109,11 @@ def evaluate(events: Iterable[tuple[str, Ev]], policy: RuntimePolicy, until: int
 def kpi_counts(proc: Processor) -> dict[str, Counter[str]]:
     """Per month (label, in the policy's reporting zone), the overall SLA counts of the
     processor's tickets as of its clock: `sla.<clock>.due`, `sla.<clock>.met`,
-    `breaches.<clock>.<level>` and `breaches.<level>`. Exact `KpiStore`, month windows and the
+    `breaches.<clock>.<level>` and `breaches.<level>`. Exact `KpiAggregate`, month windows and the
     overall dimension only (the other windows and dimensions are not needed here)."""
     policy = proc.policy
     rules = dataclasses.replace(policy.kpis, units=("month",), dimensions=())
-    store = KpiStore(dataclasses.replace(policy, kpis=rules), exact=True)
+    store = KpiAggregate(dataclasses.replace(policy, kpis=rules), exact=True)
     store.advance(proc.clock)
     store.add(f for ticket in proc.tickets.values() for f in contributions(ticket))
     clocks = [c.name for c in policy.clocks]

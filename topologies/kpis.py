@@ -3,7 +3,7 @@
 The SLA agents own tickets by partition, but a KPI window spans all tickets, so each ticket's
 facts (`engine.kpis.contributions`) travel to the single partition of an internal topic
 (`sla.kpi-facts`, keyed by ticket id). Whichever worker owns that partition keeps the latest
-facts per ticket in a changelogged RocksDB table and the aggregate in a `KpiStore` (log sketch
+facts per ticket in a changelogged RocksDB table and the aggregate in a `KpiAggregate` (log sketch
 percentiles, 1 %): a new message replaces the ticket's old facts, so repeats and reorders
 change nothing, and after a rebalance the store is rebuilt from the table (bulk add).
 
@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from engine.instant import to_us
-from engine.kpis import Fact, KpiStore, decode_facts, snapshot_key
+from engine.kpis import Fact, KpiAggregate, decode_facts, snapshot_key
 from engine.kpis.snapshot import Snapshotter
 from engine.rules import RuntimePolicy
 from topologies import metrics
@@ -53,7 +53,7 @@ class KpiAggregator:
     def __init__(self, policy: RuntimePolicy, retention_days: float) -> None:
         self.policy = policy
         self.retention_us = int(retention_days * 86_400 * 1_000_000)
-        self.store = KpiStore(policy, exact=False)
+        self.store = KpiAggregate(policy, exact=False)
         self.clock = PartitionClock()
         self.ready = False
         self._gauges: set[tuple[str, str, str, str]] = set()
@@ -61,7 +61,7 @@ class KpiAggregator:
 
     def reset(self) -> None:
         """The facts partition may have moved: start empty until it is recovered again."""
-        self.store = KpiStore(self.policy, exact=False)
+        self.store = KpiAggregate(self.policy, exact=False)
         self.clock = PartitionClock()
         self.ready = False
         self.clear_gauges()

@@ -18,7 +18,7 @@ import pytest
 
 from cli.main import main
 from config.loader import DEFAULT_POLICY, parse
-from engine.kpis.snapshot import LEVELS
+from engine.kpis.attainment import LEVELS
 from tests.worked_week import WEEK
 
 DATA = Path(__file__).with_name("data")

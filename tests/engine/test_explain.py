@@ -15,7 +15,7 @@ import pytest
 from engine.explain import UnknownAlert, explain
 from engine.history import NOT_KEPT
 from engine.instant import to_us
-from engine.kpis import KpiStore, contributions
+from engine.kpis import KpiAggregate, contributions
 from engine.processor import Processor
 from tests.engine.kpis.support import by_key
 from tests.engine.test_evaluate import POLICY, Story, day
@@ -280,7 +280,7 @@ def test_appeal_overturned_after_the_kpi_window_closed() -> None:
     s = _story()
     proc, alerts = replayed(s.events, day(3, 10))
     breach = pick(alerts, "resolution", "breach")
-    store = KpiStore(POLICY, exact=True)
+    store = KpiAggregate(POLICY, exact=True)
     store.advance(proc.clock)
     ticket = proc.tickets["T-1"]
     before = contributions(ticket)

@@ -8,7 +8,7 @@ import orjson
 from engine.explain import explain
 from engine.history import NOT_KEPT, RECORDED, from_model
 from engine.instant import to_us
-from engine.kpis import KpiStore, contributions
+from engine.kpis import KpiAggregate, contributions
 from engine.processor import Processor
 from engine.ticket import Ticket
 from schemas.parse import parse_event
@@ -73,7 +73,7 @@ def test_explain_prints_no_free_text() -> None:
 
 def test_the_kpis_still_see_a_solution_and_invalid_reasons() -> None:
     proc, _ = _replayed()
-    store = KpiStore(POLICY, exact=True)
+    store = KpiAggregate(POLICY, exact=True)
     store.add(contributions(proc.tickets["T-1"]))
     store.advance(to_us(day(3, 9)))
     overall = next(

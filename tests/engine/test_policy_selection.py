@@ -11,7 +11,7 @@ import orjson
 from config.loader import compile_policy, parse
 from engine.evaluate import evaluate
 from engine.history import Ev, from_model
-from engine.kpis.facts import contributions
+from engine.kpis import contributions
 from engine.processor import Processor
 from schemas.parse import InvalidEvent, parse_event
 from tests.config.test_policy_contract import FEATURES, to_us_iso

@@ -17,7 +17,7 @@ import orjson
 from config.loader import load
 from engine.history import from_model
 from engine.instant import to_us
-from engine.kpis import KpiStore, contributions
+from engine.kpis import KpiAggregate, contributions
 from engine.processor import Processor
 from engine.rules import RuntimePolicy
 from schemas.parse import parse_event
@@ -126,7 +126,7 @@ def snapshots(
 ) -> dict[Key, dict[str, Any]]:
     """Replay the events, then every ticket's facts into a fresh store at the final clock."""
     proc = processor(events, until, policy)
-    store = KpiStore(policy, exact=exact)
+    store = KpiAggregate(policy, exact=exact)
     store.advance(proc.clock)
     for ticket in proc.tickets.values():
         store.replace((), contributions(ticket))

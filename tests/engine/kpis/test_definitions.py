@@ -18,7 +18,7 @@ import pytest
 from engine.alerts import base_id
 from engine.history import from_model
 from engine.instant import to_us
-from engine.kpis import Fact, KpiStore, contributions
+from engine.kpis import Fact, KpiAggregate, contributions
 from engine.processor import Processor
 from schemas.parse import parse_event
 
@@ -419,7 +419,7 @@ def test_a_late_event_lands_in_a_final_window() -> None:
     t.created("X", cst(11, 26, 9))  # moves the clock to Thursday
     late = t.add("L", "resolved", cst(11, 23, 11))  # arrives last
     proc = Processor(POLICY)
-    store = KpiStore(POLICY)
+    store = KpiAggregate(POLICY)
     kept: dict[str, tuple[Fact, ...]] = {}
 
     def feed(event: dict[str, Any]) -> None:

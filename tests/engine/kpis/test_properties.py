@@ -17,7 +17,7 @@ from engine.history import from_model
 from engine.instant import to_us
 from engine.kpis import (
     Fact,
-    KpiStore,
+    KpiAggregate,
     contributions,
     decode_facts,
     encode_facts,
@@ -92,7 +92,7 @@ def from_scratch(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for e in events:
         proc.ingest(e["ticket_id"], from_model(parse_event(orjson.dumps(e))))
     proc.advance(to_us(UNTIL))
-    store = KpiStore(POLICY)
+    store = KpiAggregate(POLICY)
     store.advance(proc.clock)
     store.add(f for t in proc.tickets.values() for f in contributions(t))  # bulk
     return store.snapshots()
@@ -103,12 +103,12 @@ Published = dict[str, dict[str, Any]]
 
 def live(
     events: list[dict[str, Any]], exact: bool = True, published: Published | None = None
-) -> tuple[KpiStore, dict[str, Any]]:
+) -> tuple[KpiAggregate, dict[str, Any]]:
     """Events in the given order; after each one every changed ticket's facts are replaced
     (kept in their compact form, as the worker keeps them), the store follows the clock, and
     the changed snapshots and tombstones are "published" into a compacted table."""
     proc = Processor(POLICY)
-    store = KpiStore(POLICY, exact=exact)
+    store = KpiAggregate(POLICY, exact=exact)
     kept: dict[str, Any] = {}
     table: Published = {} if published is None else published
 
@@ -163,7 +163,7 @@ def test_retracting_everything_leaves_an_empty_store() -> None:
     for data in kept.values():
         store.retract(decode_facts(data))
     assert store.cells == {} and store.by_window == {}
-    assert store._pending == {} and store._intervals == {}
+    assert store._pending == {} and store.backlog.intervals == {}
     assert store.snapshots() == []
     assert set(store.take_removed()) == set(published)  # a tombstone for each
 
@@ -175,7 +175,7 @@ def test_bulk_and_incremental_adds_agree() -> None:
         proc.ingest(e["ticket_id"], from_model(parse_event(orjson.dumps(e))))
     proc.advance(to_us(UNTIL))
     facts = [f for t in proc.tickets.values() for f in contributions(t)]
-    bulk, single = KpiStore(POLICY), KpiStore(POLICY)
+    bulk, single = KpiAggregate(POLICY), KpiAggregate(POLICY)
     for store in (bulk, single):
         store.advance(proc.clock)
     bulk.add(facts)

@@ -11,7 +11,7 @@ import pytest
 
 from cli.main import main
 from config.loader import DEFAULT_POLICY, PolicyError, compile_policy, load, parse
-from engine.kpis.store import DIMENSION_ORDER
+from engine.kpis.cells import DIMENSION_ORDER
 from engine.kpis.windows import UNIT_ORDER
 from schemas.outputs import KpiSnapshot
 from tests.worked_week import WEEK

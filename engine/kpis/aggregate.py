@@ -1,11 +1,11 @@
-"""`KpiStore`: facts aggregated into tumbling event-time windows × dimensions.
+"""`KpiAggregate`: facts aggregated into tumbling event-time windows × dimensions.
 
 Order-independent by construction: a cell (window, dimension, key) holds integer counters and
 duration distributions, each a sum over the facts in it, and a fact's cell set depends only on
 the fact. Adding and retracting facts commute, so any arrival order, and any sequence of
 `replace(old, new)` calls ending with the same facts, gives the same cells.
 
-The store has a **horizon** (stream time: the replay clock, or the live worker's clock),
+The aggregate has a **horizon** (stream time: the replay clock, or the live worker's clock),
 moved forward by `advance(t)`:
 
 - a fact stamped later than the horizon is held back until the horizon reaches it (a complaint
@@ -26,79 +26,30 @@ comparisons or team flag depend on a changed cell, and windows that just became 
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from engine.instant import US_PER_S
-from engine.kpis.facts import (
-    DIMENSION_ATTRS,
-    DIST_OFFSET,
-    DISTRIBUTIONS,
-    RECORD_FIELDS,
-    RESOLVED_FCR,
-    RESOLVED_REOPENED,
-    SURVEY_ITEMS,
-    Dims,
-    Fact,
-    decode_survey,
-)
+import engine.kpis.attainment as attainment
+import engine.kpis.complaints as complaints
+import engine.kpis.records as records
+import engine.kpis.resolution as resolution
+import engine.kpis.surveys as surveys
+from engine.kpis.backlog import NEVER, Backlog
+from engine.kpis.cells import Acc, Cell, CellKey, Group, cell_key_text, order
+from engine.kpis.facts import DIMENSION_ATTRS, DIST_OFFSET, Dims, Fact
 from engine.kpis.sketch import ALPHA, LogMapping
 from engine.kpis.snapshot import Snapshotter
-from engine.kpis.windows import BACKLOG_UNITS, UNIT_ORDER, Window, Windows
+from engine.kpis.windows import BACKLOG_UNITS, Window, Windows
 from engine.rules import RuntimePolicy
 
-CellKey = tuple[str, int, str, str]  # unit, window start, dimension, key
-DIMENSION_ORDER = {d: i for i, d in enumerate(("overall", *DIMENSION_ATTRS))}
 OVERALL = "all"
 UNKNOWN = "unknown"
-_NEVER = -(2**62)
-
-
-Token = str | int  # a counter name, or a distribution entry (see `Cell`)
-Group = tuple[tuple[Window, ...], Dims]  # facts with the same windows and dimension values
-Acc = dict[Group, dict[Token, int]]  # signed counts per token, summed per group
 _BULK = 64  # distinct facts in one `add` above which the bulk path is taken
-DIST_INDEX = {name: i for i, name in enumerate(DISTRIBUTIONS)}
+DIST_INDEX = {name: i for i, name in enumerate(resolution.DISTRIBUTIONS)}
 
 
-class Cell:
-    """One (window, dimension, key): integer counters by name, and the entries of the duration
-    distributions as one Counter of ints: distribution i, bucket b is the int
-    `i · 2^60 + b + 1` (exact store: the bucket is the value in µs; sketch: its `LogMapping`
-    key, ≥ -1), so the entries of one distribution are contiguous once sorted. Everything is
-    an integer sum: cells of stores fed with disjoint tickets merge by adding counters."""
-
-    __slots__ = ("counts", "values")
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self.values: Counter[int] = Counter()
-
-    def empty(self) -> bool:
-        return not self.counts and not self.values
-
-
-def band_labels(bands_us: tuple[int, ...]) -> tuple[str, ...]:
-    """Backlog age band names: lt_1d, 1d_3d, …, ge_10d."""
-
-    def fmt(us: int) -> str:
-        s = us // US_PER_S
-        for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-            if s and s % size == 0:
-                return f"{s // size}{unit}"
-        return f"{s}s"
-
-    if not bands_us:
-        return ("all",)
-    names = [f"lt_{fmt(bands_us[0])}"]
-    names += [f"{fmt(a)}_{fmt(b)}" for a, b in itertools.pairwise(bands_us)]
-    names.append(f"ge_{fmt(bands_us[-1])}")
-    return tuple(names)
-
-
-class KpiStore:
+class KpiAggregate:
     """Facts → cells; see the module docstring. `exact=True` keeps every duration (exact
     percentiles, for replay); `exact=False` keeps log buckets with relative accuracy `alpha`
     (bounded memory, percentiles within 1 %, for the live worker)."""
@@ -109,18 +60,16 @@ class KpiStore:
         self.windows = Windows(self.rules.timezone, self.rules.units)
         self.exact = exact
         self.mapping = None if exact else LogMapping(alpha)
-        self.horizon = _NEVER
+        self.horizon = NEVER
         self.cells: dict[CellKey, Cell] = {}
         self.by_window: dict[Window, set[CellKey]] = {}
         self.changed: set[CellKey] = set()
         self.removed: set[CellKey] = set()
         self.clocks = tuple(c.name for c in policy.clocks)
-        self.bands = band_labels(self.rules.backlog_bands_us)
+        self.backlog = Backlog(self.rules, self.windows)
         self._pending: dict[Fact, int] = {}  # point facts later than the horizon
         self._pending_at: list[tuple[int, int, Fact]] = []
         self._seq = 0
-        self._intervals: dict[Fact, int] = {}  # open intervals not yet counted to their end
-        self._next_end: int | None = None  # the first backlog window end after the horizon
         # (instant, start, unit): when a window's snapshot changes with the horizon alone:
         # its end (backlog is taken) and its end plus the grace period (final).
         self._milestones: list[tuple[int, int, str]] = []
@@ -181,7 +130,7 @@ class KpiStore:
         for f, n in facts.items():
             times = n * sign
             if f.metric == "open":
-                self._interval(f, times, acc)
+                self.backlog.add(f, times, horizon, acc)
                 continue
             if f.at > horizon:
                 self._hold(f, times)
@@ -257,7 +206,7 @@ class KpiStore:
         backlog: Acc = {}
         for f, n in facts.items():
             if f.metric == "open":
-                self._interval(f, n, backlog)
+                self.backlog.add(f, n, horizon, backlog)
                 continue
             if f.at > horizon:
                 self._hold(f, n)
@@ -361,98 +310,20 @@ class KpiStore:
         self.changed.add(key)  # for its dependents (next period, next year, other teams)
 
     def _expand(self, metric: str, value: int) -> tuple[tuple[str, int], ...]:
-        """The counters one fact adds to (see `engine.kpis.facts` for the values)."""
-        out: list[tuple[str, int]] = []
-        if metric == "resolved":
-            out.append(("resolved", 1))
-            if value & RESOLVED_FCR:
-                out.append(("resolved_fcr", 1))
-            if value & RESOLVED_REOPENED:
-                out.append(("resolved_reopened", 1))
-        elif metric == "complaint":
-            out.append(("complaints", 1))
-            if value:
-                out.append(("complaints_in_time", 1))
-        elif metric == "records":
-            out.append(("records.closed", 1))
-            if value == 0:
-                out.append(("records.complete", 1))
-            for bit, name in enumerate(RECORD_FIELDS):
-                if value & (1 << bit):
-                    out.append((f"records.missing.{name}", 1))
-        elif metric == "survey":
-            scores = decode_survey(value)
-            out.append(("surveys.submitted", 1))
-            flagged = None
-            if all(s == 5 for s in scores):
-                flagged = "surveys.flagged_all5"
-            elif all(s == 1 for s in scores):
-                flagged = "surveys.flagged_all1"
-            if flagged is not None:
-                out += [("surveys.flagged", 1), (flagged, 1)]
-            if flagged is None or self.rules.include_flagged_surveys:
-                out.append(("surveys.counted", 1))
-                if scores[SURVEY_ITEMS.index("overall")] >= 4:
-                    out.append(("surveys.satisfied", 1))
-                for item, s in zip(SURVEY_ITEMS, scores, strict=True):
-                    if s:
-                        out += [(f"surveys.sum.{item}", s), (f"surveys.n.{item}", 1)]
-        elif metric.startswith("surveys.invalid."):
-            out += [("surveys.invalid", 1), (metric, 1)]
-        elif metric.startswith("sla.") and metric.count(".") == 1:
-            out.append((f"{metric}.due", 1))
-            if value:
-                out.append((f"{metric}.met", 1))
-        else:
-            out.append((metric, value))
-        return tuple(out)
-
-    # ---------------------------------------------------------------- backlog intervals
-
-    def _band(self, age: int) -> str:
-        for limit, name in zip(self.rules.backlog_bands_us, self.bands, strict=False):
-            if age < limit:
-                return name
-        return self.bands[-1]
-
-    def _interval(self, f: Fact, times: int, acc: Acc) -> None:
-        horizon = self.horizon
-        until = f.until
-        pending = until is None or until > horizon
-        hi = horizon if pending else until
-        assert hi is not None
-        self._backlog(f, f.at, hi, times, acc)
-        if pending:
-            left = self._intervals.get(f, 0) + times
-            if left < 0:
-                raise ValueError(f"retracting an interval that was never added: {f}")
-            if left:
-                self._intervals[f] = left
-            else:
-                del self._intervals[f]
-
-    def _backlog(self, f: Fact, lo: int, hi: int, times: int, acc: Acc) -> None:
-        """Count `f` in the backlog of the day/week/month windows ending in (lo, hi]."""
-        if hi <= lo:
-            return
-        for unit, start, end in self.windows.ends_between(lo, hi):
-            group = (((unit, start),), f.dims)
-            counts = acc.get(group)
-            if counts is None:
-                counts = acc[group] = {}
-            band = f"backlog.{self._band(end - f.value)}"
-            counts["backlog"] = counts.get("backlog", 0) + times
-            counts[band] = counts.get(band, 0) + times
+        """The counters one fact adds to: its family's, else the metric itself by `value`."""
+        out = (
+            resolution.counters(metric, value)
+            or attainment.counters(metric, value)
+            or complaints.counters(metric, value)
+            or records.counters(metric, value)
+            or surveys.counters(metric, value, self.rules)
+        )
+        return out if out is not None else ((metric, value),)
 
     def open_backlog(self) -> dict[str, int]:
         """Tickets open at the horizon by age band: the live backlog (a window takes its own
         at its end, so the current windows have none yet)."""
-        t = self.horizon
-        out = dict.fromkeys(self.bands, 0)
-        for f, times in self._intervals.items():
-            if f.at <= t and (f.until is None or f.until > t):
-                out[self._band(t - f.value)] += times
-        return out
+        return self.backlog.open_now()
 
     # ---------------------------------------------------------------- time
 
@@ -476,21 +347,10 @@ class KpiStore:
                     self._pending[f] = left - 1
         if ready:
             self._apply(ready, 1)
-        if self._intervals and (
-            previous == _NEVER or self._next_end is None or t >= self._next_end
-        ):
-            acc: Acc = {}
-            done = []
-            for f, times in self._intervals.items():
-                until = f.until
-                hi = t if until is None or until > t else until
-                self._backlog(f, max(f.at, previous), hi, times, acc)
-                if until is not None and until <= t:
-                    done.append(f)
-            for f in done:
-                del self._intervals[f]
+        acc: Acc = {}
+        self.backlog.advance(previous, t, acc)
+        if acc:
             self._flush(acc, False)
-        self._next_end = self.windows.zone.day_start(self.windows.zone.local_ordinal(t) + 1)
         milestones = self._milestones
         while milestones and milestones[0][0] <= t:
             _, start, unit = heapq.heappop(milestones)
@@ -501,7 +361,7 @@ class KpiStore:
     def take_removed(self) -> list[str]:
         """Compaction keys (`snapshot_key`) of the cells that became empty since the last call
         and are still empty: publish tombstones for them."""
-        gone = sorted((k for k in self.removed if k not in self.cells), key=_order)
+        gone = sorted((k for k in self.removed if k not in self.cells), key=order)
         self.removed.clear()
         return [cell_key_text(self.windows, k) for k in gone]
 
@@ -518,7 +378,7 @@ class KpiStore:
         else:
             keys = set(self.cells)
         snapshotter = Snapshotter(self)
-        for key in sorted(keys, key=_order):
+        for key in sorted(keys, key=order):
             yield snapshotter.snapshot(key)
 
     def _affected(self, changed: set[CellKey]) -> set[CellKey]:
@@ -537,20 +397,3 @@ class KpiStore:
         for window in team_windows:
             out.update(k for k in self.by_window.get(window, ()) if k[2] == "team")
         return {k for k in out if k in self.cells}
-
-
-def _order(key: CellKey) -> tuple[int, int, int, str]:
-    unit, start, dim, k = key
-    return (UNIT_ORDER[unit], start, DIMENSION_ORDER[dim], k)
-
-
-def snapshot_key(snapshot: dict[str, Any]) -> str:
-    """The compaction key of a snapshot: unit, window start, dimension, key."""
-    w = snapshot["window"]
-    return f"{w['unit']}|{w['start']}|{snapshot['dimension']}|{snapshot['key']}"
-
-
-def cell_key_text(windows: Windows, key: CellKey) -> str:
-    """The compaction key of a cell (the same text as `snapshot_key` of its snapshot)."""
-    unit, start, dim, k = key
-    return f"{unit}|{windows.describe(unit, start)[0]}|{dim}|{k}"
