@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from cli import workload
+import workload
 from cli.kafka_range import RangeError, check_reachable
 from cli.replay import replay_range
 from config.loader import load

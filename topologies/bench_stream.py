@@ -596,7 +596,7 @@ class Worker:
 
 def preload(bootstrap: str, topic: str, events: int, seed: int) -> dict[str, Any]:
     """Generate ``events`` workload events, all in the past, and produce them keyed by ticket."""
-    from cli import workload
+    import workload
 
     start = datetime.now(UTC) - timedelta(days=30)
     tickets = max(1, events // 6) + 1

@@ -171,7 +171,3 @@ def stream(
 def lines(tickets: int, seed: int = 7, **kw: Any) -> list[bytes]:
     """The workload as JSONL lines (bytes, newline-terminated)."""
     return [orjson.dumps(e) + b"\n" for e in generate(tickets, seed, **kw)]
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
