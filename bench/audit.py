@@ -336,25 +336,3 @@ def run(args: argparse.Namespace) -> int:
         print(result["stdout"], file=sys.stderr)
         return 1
     return 0
-
-
-def add_parser(bsub: Any) -> None:
-    p = bsub.add_parser(
-        "audit",
-        help="audit of a long range of a generated large centre: time and peak RSS",
-        description="Publish a seeded workload (--tickets over --days) and the alerts a live "
-        "engine would have published (one standing decision in --drop-every withheld), then run "
-        "`sla-engine audit` over the whole range in a child process: prints JSON with its time "
-        "and peak RSS, and checks it reports exactly the withheld decisions as missing.",
-    )
-    p.add_argument("--tickets", type=int, default=20_000)
-    p.add_argument("--days", type=float, default=30.0)
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--partitions", type=int, default=4)
-    p.add_argument("--drop-every", type=int, default=10_000)
-    p.add_argument(
-        "--broker",
-        default=None,
-        help="Kafka bootstrap HOST:PORT (e.g. Apache Kafka); default: an embedded broker",
-    )
-    p.set_defaults(func=run)

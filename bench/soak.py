@@ -27,11 +27,13 @@ from typing import Any
 
 import orjson
 
+from bench.clients import produce, read_topic
+from bench.figures import metric_sum
+from bench.worker import Worker
 from config.loader import load
 from engine.history import from_model
 from engine.processor import Processor
 from schemas.parse import parse_event
-from topologies.bench_stream import Worker, metric_sum, produce, read_topic
 
 Key = tuple[Any, ...]
 SAMPLE_S = 5.0
