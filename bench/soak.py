@@ -168,6 +168,8 @@ def run(
     traffic = Traffic(rate, seed)
     try:
         with EmbeddedBroker(log_dir=work) as broker:
+            broker_pid = broker.pid
+            assert broker_pid is not None  # started by the `with`
             worker = Worker(broker.bootstrap, f"soak-{uuid.uuid4().hex[:6]}", work)
             worker.create_topics()
             worker.start()
@@ -185,7 +187,7 @@ def run(
                     samples.append(sample)
                     next_sample = tick + SAMPLE_S
                 if tick >= next_fault and tick < end - 20:
-                    _fault(faults, worker, broker.pid, log)
+                    _fault(faults, worker, broker_pid, log)
                     faults += 1
                     lag_sum = lag_n = 0.0  # a new process: its histogram starts at 0
                     next_fault = time.monotonic() + fault_every_s

@@ -10,6 +10,7 @@ from typing import Any
 
 import bench.audit
 import bench.core
+import bench.figures
 
 
 def add_parser(sub: Any) -> None:
@@ -181,7 +182,7 @@ def run_stream(args: argparse.Namespace) -> int:
         kafka=args.kafka,
     )
     print(json.dumps(result, indent=2))
-    print(bench.stream.summary_line(result), file=sys.stderr)
+    print(bench.figures.summary_line(result), file=sys.stderr)
     return 0
 
 
