@@ -13,7 +13,7 @@ import orjson
 
 from cli import tail
 from cli.embedded import Embedded, embedded_run_dir
-from cli.invocation import self_command
+from cli.invocation import need_broker, self_command
 from cli.kafka_client import DEFAULT_CONNECT_TIMEOUT, Outage, config, fail, require_broker
 from topologies.settings import add_arguments, resolve
 
@@ -113,17 +113,6 @@ def add_parsers(sub: Any) -> None:
     stream.set_defaults(func=cmd_demo_stream)
 
     tail.add_parser(sub, os.environ.get(DEFAULT_BROKER_ENV))
-
-
-def need_broker(value: str | None, command: str) -> str:
-    if not value:
-        print(
-            f"sla-engine {command}: no broker: pass --broker HOST:PORT or set SLA_BROKER "
-            f"(`{self_command()} run` starts an embedded one and prints its address)",
-            file=sys.stderr,
-        )
-        raise SystemExit(2)
-    return value
 
 
 def create_worker_topics(bootstrap: str, settings: Any) -> None:
