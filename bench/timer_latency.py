@@ -69,6 +69,13 @@ def background_events(n: int) -> Iterable[tuple[bytes, bytes]]:
         yield tid.encode(), orjson.dumps(responded(tid, now - 15 * S_US))
 
 
+def due_events(dues: Iterable[int]) -> Iterable[tuple[bytes, bytes]]:
+    """Tickets `D…` created so that their first-response warning falls due at each of `dues`."""
+    for i, due in enumerate(dues):
+        tid = f"D{i:07d}"
+        yield tid.encode(), orjson.dumps(created(tid, due - WARNING_AFTER_S * S_US))
+
+
 def bench_timers(
     bootstrap: str,
     work: Path,
@@ -100,17 +107,7 @@ def bench_timers(
         start = _now_us()
         dues = due_schedule(start, due_tickets, lead_s, window_s)
         t1 = time.monotonic()
-        produce(
-            bootstrap,
-            w.events_topic,
-            (
-                (
-                    f"D{i:07d}".encode(),
-                    orjson.dumps(created(f"D{i:07d}", due - WARNING_AFTER_S * S_US)),
-                )
-                for i, due in enumerate(dues)
-            ),
-        )
+        produce(bootstrap, w.events_topic, due_events(dues))
         w.wait_events(2 * background + due_tickets, timeout=lead_s + 600)
         due_load_s = time.monotonic() - t1
         # Before the first due ticket fires (a popped timer leaves the index until its tick).

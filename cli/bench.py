@@ -27,7 +27,13 @@ def add_parser(sub: Any) -> None:
     core.add_argument("--seed", type=int, default=7)
     core.add_argument("--repeat", type=int, default=3, help="runs of each; the best is reported")
     core.set_defaults(func=run_core)
+    _add_stream(bsub)
+    _add_soak(bsub)
+    _add_at_risk(bsub)
+    _add_audit(bsub)
 
+
+def _add_stream(bsub: Any) -> None:
     stream = bsub.add_parser(
         "stream",
         help="live path on the embedded broker: raw consumer vs Faust vs the engine, timers",
@@ -82,6 +88,9 @@ def add_parser(sub: Any) -> None:
         "--kafka", action="store_true", help="measure on a fresh Apache Kafka (the launcher)"
     )
     stream.set_defaults(func=run_stream)
+
+
+def _add_soak(bsub: Any) -> None:
     soak = bsub.add_parser(
         "soak",
         help="steady demo traffic through the worker with kills and broker pauses",
@@ -96,6 +105,8 @@ def add_parser(sub: Any) -> None:
     soak.add_argument("--seed", type=int, default=7)
     soak.set_defaults(func=run_soak)
 
+
+def _add_at_risk(bsub: Any) -> None:
     risk = bsub.add_parser(
         "at-risk",
         help="at-risk list latency on N open tickets: from the timer index vs a full scan",
@@ -109,8 +120,6 @@ def add_parser(sub: Any) -> None:
     risk.add_argument("--repeat", type=int, default=30, help="runs of each query")
     risk.add_argument("--seed", type=int, default=7)
     risk.set_defaults(func=run_at_risk)
-
-    _add_audit(bsub)
 
 
 def _add_audit(bsub: Any) -> None:

@@ -161,6 +161,31 @@ def _team_table(teams: Sequence[TeamRow], rule: FlagRule) -> str:
     return "".join(parts)
 
 
+def _trend_section(data: ReportData) -> list[str]:
+    """The trend chart and its table, or nothing when there is no sub-window."""
+    period = data.period
+    body: list[str] = []
+    trend = trend_chart(data)
+    if trend is not None:
+        points = trend_points(data)
+        partial = (
+            " Shaded (* in the table): reaching outside the period."
+            if any(p.partial for p in points)
+            else ""
+        ) + (f" {EMPTY_NOTE}." if any(p.empty for p in points) else "")
+        body.append(f"<h2>Trend by {period.sub_unit}</h2>")
+        body.append(
+            _figure(
+                trend,
+                f"Line chart: resolution rate, CSAT and SLA attainment by {period.sub_unit}",
+                f"Overall snapshots of the {period.sub_unit}s overlapping {period.label}. "
+                f"Dashed lines: targets.{partial}",
+            )
+        )
+        body.append(_trend_table(data, points))
+    return body
+
+
 def render_html(
     data: ReportData, clock_order: Sequence[str] = (), rule: FlagRule | None = None
 ) -> bytes:
@@ -182,24 +207,7 @@ def render_html(
         "points (pp); vs last year: pp for rates, relative change for times and counts. "
         "Business hours follow the policy's business calendar.</p>",
     ]
-    trend = trend_chart(data)
-    if trend is not None:
-        points = trend_points(data)
-        partial = (
-            " Shaded (* in the table): reaching outside the period."
-            if any(p.partial for p in points)
-            else ""
-        ) + (f" {EMPTY_NOTE}." if any(p.empty for p in points) else "")
-        body.append(f"<h2>Trend by {period.sub_unit}</h2>")
-        body.append(
-            _figure(
-                trend,
-                f"Line chart: resolution rate, CSAT and SLA attainment by {period.sub_unit}",
-                f"Overall snapshots of the {period.sub_unit}s overlapping {period.label}. "
-                f"Dashed lines: targets.{partial}",
-            )
-        )
-        body.append(_trend_table(data, points))
+    body += _trend_section(data)
     body.append("<h2>Teams</h2>")
     chart = team_chart(data, teams, rule)
     if chart is None:

@@ -120,11 +120,7 @@ def print_report(
     data: ReportData, clock_order: Sequence[str], console: Any, rule: FlagRule | None = None
 ) -> None:
     """The report as rich tables on `console`."""
-    from rich.table import Table
-    from rich.text import Text
-
     snap = data.overall
-    ly = last_year_label(data)
     rule = rule or FlagRule()
     console.print(f"[bold]SLA {data.period.noun} report {data.period.label}[/], overall")
     console.print(
@@ -133,7 +129,18 @@ def print_report(
     )
     for note in notes(data):
         console.print(f"[yellow]note:[/] {note}")
+    _print_kpis(data, clock_order, console)
+    _print_missing(data, console)
+    _print_teams(data, console, rule)
+    _print_trend(data, console)
+    _print_by_clock(data, clock_order, console)
 
+
+def _print_kpis(data: ReportData, clock_order: Sequence[str], console: Any) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    ly = last_year_label(data)
     table = Table(title=f"KPIs {data.period.label}, overall", title_justify="left")
     table.add_column("KPI", no_wrap=True)
     for head in (data.period.label, f"{ly}\nlast year", "target", "gap", "vs\nlast year"):
@@ -158,7 +165,11 @@ def print_report(
         )
     console.print(table)
 
-    closed, missing = missing_fields(snap)
+
+def _print_missing(data: ReportData, console: Any) -> None:
+    from rich.table import Table
+
+    closed, missing = missing_fields(data.overall)
     if missing:
         t = Table(
             title=f"Missing record fields ({closed:,} closed tickets)",
@@ -170,6 +181,11 @@ def print_report(
         for name, count in missing:
             t.add_row(name, f"{count:,}", fmt_value("rate", count / closed if closed else None))
         console.print(t)
+
+
+def _print_teams(data: ReportData, console: Any, rule: FlagRule) -> None:
+    from rich.table import Table
+    from rich.text import Text
 
     teams = team_rows(data)
     if teams:
@@ -196,6 +212,10 @@ def print_report(
             )
         console.print(t)
 
+
+def _print_trend(data: ReportData, console: Any) -> None:
+    from rich.table import Table
+
     points = trend_points(data)
     if points:
         t = Table(title=f"By {data.period.sub_unit}", title_justify="left")
@@ -215,7 +235,11 @@ def print_report(
         t.caption = "\n".join(captions) or None
         console.print(t)
 
-    by_clock = breaches_by_clock(snap, clock_order)
+
+def _print_by_clock(data: ReportData, clock_order: Sequence[str], console: Any) -> None:
+    from rich.table import Table
+
+    by_clock = breaches_by_clock(data.overall, clock_order)
     if by_clock:
         t = Table(title="Breaches and escalations by clock", title_justify="left")
         t.add_column("clock")
