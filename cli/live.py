@@ -232,7 +232,7 @@ def run_worker(
     status = None
     if interval > 0:
         status = StatusLine(metrics.REGISTRY, interval)
-        status.recovery = app.tables.recovery
+        status.recovery = app.tables.recovery  # type: ignore[attr-defined]  # not in TableManagerT
         events_topic = settings.events_topic
 
         async def assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
@@ -240,7 +240,7 @@ def run_worker(
             if status is not None:
                 status.on_assigned(events_topic, parts)
 
-        app.on_partitions_assigned.connect(assigned)
+        app.on_partitions_assigned.connect(assigned)  # type: ignore[arg-type]  # mode's SignalHandlerT: no function fits
         status.start()
     try:
         worker.execute_from_commandline()
