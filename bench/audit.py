@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 
 import workload
+from bench.clients import publish
 from cli.kafka_range import RangeError, check_reachable
 from cli.replay import replay_range
 from config.loader import load
@@ -69,25 +70,8 @@ def _producer(bootstrap: str) -> Any:
 
 def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes, int]]) -> int:
     """Publish (key, value, timestamp ms) records; wait until every one is delivered."""
-    p = _producer(bootstrap)
-    failed: list[str] = []
-
-    def delivered(err: Any, _: Any) -> None:
-        if err is not None:
-            failed.append(str(err))
-
-    n = 0
-    for key, value, ts in records:
-        while True:
-            try:
-                p.produce(topic, key=key, value=value, timestamp=ts, on_delivery=delivered)
-                break
-            except BufferError:
-                p.poll(0.05)
-        n += 1
-        if n % 10_000 == 0:
-            p.poll(0)
-    if p.flush(300) or failed:
+    n, left, failed = publish(_producer(bootstrap), topic, records, 300)
+    if left or failed:
         raise RangeError(f"{topic}: not every record was delivered ({failed[:1]})")
     return n
 

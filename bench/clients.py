@@ -24,23 +24,36 @@ def _producer(bootstrap: str) -> Any:
     )
 
 
-def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes, bytes]]) -> int:
-    """Publish ``(key, value)`` pairs and wait until every one is delivered."""
-    p = _producer(bootstrap)
+def publish(
+    producer: Any, topic: str, records: Iterable[tuple[bytes, bytes, int]], flush_s: float
+) -> tuple[int, int, list[str]]:
+    """Send ``(key, value, timestamp ms)`` records (timestamp 0: now), waiting while the local
+    queue is full; (records sent, left undelivered at the flush, delivery errors)."""
+    failed: list[str] = []
+
+    def delivered(err: Any, _: Any) -> None:
+        if err is not None:
+            failed.append(str(err))
+
     n = 0
-    for key, value in messages:
+    for key, value, ts in records:
         while True:
             try:
-                p.produce(topic, key=key, value=value)
+                producer.produce(topic, key=key, value=value, timestamp=ts, on_delivery=delivered)
                 break
             except BufferError:
-                p.poll(0.05)
+                producer.poll(0.05)
         n += 1
         if n % 10_000 == 0:
-            p.poll(0)
-    left = p.flush(120)
-    if left:
-        raise RuntimeError(f"{left} of {n} messages to {topic} not delivered")
+            producer.poll(0)
+    return n, producer.flush(flush_s), failed
+
+
+def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes, bytes]]) -> int:
+    """Publish ``(key, value)`` pairs and wait until every one is delivered."""
+    n, left, failed = publish(_producer(bootstrap), topic, ((k, v, 0) for k, v in messages), 120)
+    if left or failed:
+        raise RuntimeError(f"{left or len(failed)} of {n} messages to {topic} not delivered")
     return n
 
 

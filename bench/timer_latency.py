@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from bench.clients import produce, read_topic
+from bench.events import created, now_us, responded
 from bench.figures import (
     S_US,
     WARNING_AFTER_S,
@@ -25,46 +25,12 @@ from bench.procs import dir_bytes
 from bench.worker import Worker
 
 
-def created(ticket: str, at_us: int, priority: str = "A") -> dict[str, Any]:
-    return {
-        "event_id": f"{ticket}-1",
-        "ticket_id": ticket,
-        "type": "created",
-        "occurred_at": _iso(at_us),
-        "priority": priority,
-        "category": "simple",
-        "channel": "phone",
-        "team": "team-1",
-        "agent": "a-1",
-        "supervisor": "s-1",
-        "department": "after-sales",
-        "product_line": "router",
-    }
-
-
-def responded(ticket: str, at_us: int) -> dict[str, Any]:
-    return {
-        "event_id": f"{ticket}-2",
-        "ticket_id": ticket,
-        "type": "responded",
-        "occurred_at": _iso(at_us),
-    }
-
-
-def _iso(us: int) -> str:
-    return datetime.fromtimestamp(us / S_US, UTC).isoformat()
-
-
-def _now_us() -> int:
-    return time.time_ns() // 1000
-
-
 def background_events(n: int) -> Iterable[tuple[bytes, bytes]]:
     """Open tickets that hold the index: created 20 s ago, answered 15 s ago, so their next
     deadline is the resolution target, hours away. Stamped when produced."""
     for i in range(n):
         tid = f"B{i:07d}"
-        now = _now_us()
+        now = now_us()
         yield tid.encode(), orjson.dumps(created(tid, now - 20 * S_US))
         yield tid.encode(), orjson.dumps(responded(tid, now - 15 * S_US))
 
@@ -104,14 +70,14 @@ def bench_timers(
         load_s = time.monotonic() - t0
         background_rate = rate_from_samples(samples, 2 * background) if background else None
         # The due tickets: first-response warnings spread over [now + lead, now + lead + window).
-        start = _now_us()
+        start = now_us()
         dues = due_schedule(start, due_tickets, lead_s, window_s)
         t1 = time.monotonic()
         produce(bootstrap, w.events_topic, due_events(dues))
         w.wait_events(2 * background + due_tickets, timeout=lead_s + 600)
         due_load_s = time.monotonic() - t1
         # Before the first due ticket fires (a popped timer leaves the index until its tick).
-        first_due_s = (dues[0] - _now_us()) / S_US if dues else 0.0
+        first_due_s = (dues[0] - now_us()) / S_US if dues else 0.0
         open_now = w.wait_gauge("sla_open_tickets", open_tickets, timeout=min(first_due_s, 10))
         rss = w.rss()
         disk_table, disk_timers = dir_bytes(w.data_dir / "faust"), dir_bytes(w.data_dir / "timers")
@@ -120,7 +86,7 @@ def bench_timers(
         def all_warned(alerts: list[dict[str, Any]]) -> bool:
             return len(lags_of(alerts, "D")) >= due_tickets
 
-        left_s = (start + int((lead_s + window_s) * S_US) - _now_us()) / S_US
+        left_s = (start + int((lead_s + window_s) * S_US) - now_us()) / S_US
         alerts = read_topic(bootstrap, w.alerts_topic, all_warned, timeout=max(left_s, 0) + 60)
         lags = lags_of(alerts, "D")
         stray = sum(1 for a in alerts if str(a.get("ticket_id", "")).startswith("B"))

@@ -11,7 +11,6 @@ from datetime import timedelta
 
 from cli.report.charts import clock_chart, level_chart, team_chart, trend_chart
 from cli.report.model import (
-    EMPTY_MARK,
     EMPTY_NOTE,
     TREND_METRICS,
     FlagRule,
@@ -29,8 +28,9 @@ from cli.report.text import (
     fmt_gap,
     fmt_target,
     fmt_value,
-    fmt_vs_mean,
     notes,
+    team_cells,
+    trend_label,
     window_text,
 )
 
@@ -109,7 +109,7 @@ def _trend_table(data: ReportData, points: Sequence[TrendPoint]) -> str:
     for p in points:
         last = p.end - timedelta(microseconds=1)
         cells = (
-            p.label + (" *" if p.partial else "") + (f" {EMPTY_MARK}" if p.empty else ""),
+            trend_label(p),
             f"{p.start:%d %b} - {last:%d %b}" if p.end - p.start > timedelta(days=1) else "",
             fmt_value("count", p.accepted),
             *(fmt_value("rate", p.values[m]) for m, _ in TREND_METRICS),
@@ -139,14 +139,7 @@ def _team_table(teams: Sequence[TeamRow], rule: FlagRule) -> str:
     parts = ["<table><thead><tr>", *(f"<th>{_e(h)}</th>" for h in heads)]
     parts.append("<th>vs teams' mean</th><th>flag</th></tr></thead><tbody>")
     for t in teams:
-        cells = (
-            fmt_value("count", t.accepted),
-            fmt_value("rate", t.resolution_rate),
-            fmt_value("rate", t.attainment),
-            fmt_value("count", t.surveys),
-            fmt_value("rate", t.csat),
-            fmt_vs_mean(t),
-        )
+        cells = team_cells(t)
         flag = (
             '<td class="flag">flagged</td>'
             if t.flagged

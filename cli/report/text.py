@@ -16,6 +16,7 @@ from cli.report.model import (
     Kind,
     Row,
     TeamRow,
+    TrendPoint,
     breaches_by_clock,
     clock_title,
     kpi_rows,
@@ -74,6 +75,23 @@ def fmt_change(row: Row) -> str:
 
 def fmt_vs_mean(team: TeamRow) -> str:
     return "-" if team.vs_mean is None else f"{_signed(team.vs_mean * 100, 1)} %"
+
+
+def team_cells(team: TeamRow) -> tuple[str, ...]:
+    """A team's figures, in the order both renderings show them."""
+    return (
+        fmt_value("count", team.accepted),
+        fmt_value("rate", team.resolution_rate),
+        fmt_value("rate", team.attainment),
+        fmt_value("count", team.surveys),
+        fmt_value("rate", team.csat),
+        fmt_vs_mean(team),
+    )
+
+
+def trend_label(point: TrendPoint) -> str:
+    """A trend window's label with its marks: `*` reaches outside the period, EMPTY_MARK empty."""
+    return point.label + (" *" if point.partial else "") + (f" {EMPTY_MARK}" if point.empty else "")
 
 
 def fmt_target(row: Row) -> str:
@@ -200,12 +218,7 @@ def _print_teams(data: ReportData, console: Any, rule: FlagRule) -> None:
         for tr in teams:
             t.add_row(
                 tr.team,
-                fmt_value("count", tr.accepted),
-                fmt_value("rate", tr.resolution_rate),
-                fmt_value("rate", tr.attainment),
-                fmt_value("count", tr.surveys),
-                fmt_value("rate", tr.csat),
-                fmt_vs_mean(tr),
+                *team_cells(tr),
                 Text("FLAGGED", style="bold red")
                 if tr.flagged
                 else ("" if rule.rated(tr.surveys) else Text("too few surveys", style="dim")),
@@ -225,7 +238,7 @@ def _print_trend(data: ReportData, console: Any) -> None:
             t.add_column(title, justify="right")
         for p in points:
             t.add_row(
-                p.label + (" *" if p.partial else "") + (f" {EMPTY_MARK}" if p.empty else ""),
+                trend_label(p),
                 fmt_value("count", p.accepted),
                 *(fmt_value("rate", p.values[m]) for m, _ in TREND_METRICS),
                 style="dim" if p.empty else None,
