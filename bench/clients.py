@@ -62,24 +62,35 @@ def keyed_lines(lines: Iterable[bytes]) -> Iterable[tuple[bytes, bytes]]:
         value = line.rstrip(b"\n")
         yield orjson.loads(value)["ticket_id"].encode(), value
 
-def read_topic(
-    bootstrap: str, topic: str, until: Callable[[list[dict[str, Any]]], bool], timeout: float
-) -> list[dict[str, Any]]:
-    """Decoded JSON values of ``topic`` from the beginning until ``until(values)`` or timeout."""
+
+def from_start(bootstrap: str, topic: str, group_prefix: str) -> Any:
+    """A consumer of a fresh group assigned every partition of ``topic`` from the beginning."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     c = Consumer(
         {
             "bootstrap.servers": bootstrap,
-            "group.id": f"bench-read-{uuid.uuid4().hex[:8]}",
+            "group.id": f"{group_prefix}-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "log_level": 0,
         }
     )
-    out: list[dict[str, Any]] = []
     try:
         meta = c.list_topics(topic, timeout=10).topics[topic]
         c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
+    except BaseException:
+        c.close()
+        raise
+    return c
+
+
+def read_topic(
+    bootstrap: str, topic: str, until: Callable[[list[dict[str, Any]]], bool], timeout: float
+) -> list[dict[str, Any]]:
+    """Decoded JSON values of ``topic`` from the beginning until ``until(values)`` or timeout."""
+    c = from_start(bootstrap, topic, "bench-read")
+    out: list[dict[str, Any]] = []
+    try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             batch = c.consume(10_000, 0.5)

@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from bench.clients import keyed_lines, produce
+from bench.clients import from_start, keyed_lines, produce
 from bench.figures import assemble, rate_from_samples
 from bench.passthrough import bench_faust
 from bench.timer_latency import bench_timers
@@ -56,19 +56,8 @@ def preload(bootstrap: str, topic: str, events: int, seed: int) -> dict[str, Any
 
 def bench_raw(bootstrap: str, topic: str, n: int, timeout: float = 120.0) -> float:
     """(a) A plain confluent-kafka consumer: consume(10000) + orjson.loads until ``n`` read."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-
-    c = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"bench-raw-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "log_level": 0,
-        }
-    )
+    c = from_start(bootstrap, topic, "bench-raw")
     try:
-        meta = c.list_topics(topic, timeout=10).topics[topic]
-        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
         count, first = 0, None
         deadline = time.monotonic() + timeout
         while count < n:
