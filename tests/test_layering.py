@@ -98,15 +98,11 @@ def _imports_in(node: ast.AST, module: str, path: str, typing_only: bool) -> Ite
                 base = ".".join([*parts, base] if base else parts)
             for alias in child.names:
                 yield Import(module, path, child.lineno, f"{base}.{alias.name}", typing_only)
-        else:
-            inner = typing_only or (isinstance(child, ast.If) and _is_type_checking(child))
-            if isinstance(child, ast.If) and _is_type_checking(child):
-                for stmt in child.body:
-                    yield from _imports_in(ast.Module([stmt], []), module, path, True)
-                for stmt in child.orelse:
-                    yield from _imports_in(ast.Module([stmt], []), module, path, typing_only)
-                continue
-            yield from _imports_in(child, module, path, inner)
+        elif isinstance(child, ast.If) and _is_type_checking(child):
+            yield from _imports_in(ast.Module(child.body, []), module, path, True)
+            yield from _imports_in(ast.Module(child.orelse, []), module, path, typing_only)
+        else:  # any other statement or expression: imports inside functions count too
+            yield from _imports_in(child, module, path, typing_only)
 
 
 @functools.cache
