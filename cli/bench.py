@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import resource
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from cli import workload
-from cli.replay import replay
-from config.loader import load
+import bench.audit
+import bench.core
+import bench.figures
 
 
 def add_parser(sub: Any) -> None:
@@ -32,7 +27,13 @@ def add_parser(sub: Any) -> None:
     core.add_argument("--seed", type=int, default=7)
     core.add_argument("--repeat", type=int, default=3, help="runs of each; the best is reported")
     core.set_defaults(func=run_core)
+    _add_stream(bsub)
+    _add_soak(bsub)
+    _add_at_risk(bsub)
+    _add_audit(bsub)
 
+
+def _add_stream(bsub: Any) -> None:
     stream = bsub.add_parser(
         "stream",
         help="live path on the embedded broker: raw consumer vs Faust vs the engine, timers",
@@ -87,6 +88,9 @@ def add_parser(sub: Any) -> None:
         "--kafka", action="store_true", help="measure on a fresh Apache Kafka (the launcher)"
     )
     stream.set_defaults(func=run_stream)
+
+
+def _add_soak(bsub: Any) -> None:
     soak = bsub.add_parser(
         "soak",
         help="steady demo traffic through the worker with kills and broker pauses",
@@ -101,6 +105,8 @@ def add_parser(sub: Any) -> None:
     soak.add_argument("--seed", type=int, default=7)
     soak.set_defaults(func=run_soak)
 
+
+def _add_at_risk(bsub: Any) -> None:
     risk = bsub.add_parser(
         "at-risk",
         help="at-risk list latency on N open tickets: from the timer index vs a full scan",
@@ -115,66 +121,38 @@ def add_parser(sub: Any) -> None:
     risk.add_argument("--seed", type=int, default=7)
     risk.set_defaults(func=run_at_risk)
 
-    from cli import bench_audit
 
-    bench_audit.add_parser(bsub)
-
-
-def _best(fn: Any, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def bench_core(tickets: int, seed: int = 7, repeat: int = 3) -> dict[str, Any]:
-    lines = workload.lines(tickets, seed)
-    blob = b"".join(lines)
-    policy = load(None)
-    n = len(lines)
-
-    def decode() -> None:
-        for line in io.BytesIO(blob):
-            orjson.loads(line)
-
-    def run_replay() -> None:
-        replay(io.BytesIO(blob), policy, None, io.BytesIO(), None)
-
-    t_decode = _best(decode, repeat)
-    t_replay = _best(run_replay, repeat)
-    from engine.history import from_model
-    from engine.processor import Processor
-    from schemas.parse import parse_event
-
-    proc = Processor(policy)
-    for line in lines:
-        ev = parse_event(line)
-        proc.ingest(ev.ticket_id, from_model(ev))
-    open_tickets = [t for t in proc.tickets.values() if not t.is_closed()]
-    sizes = [len(t.to_bytes()) for t in open_tickets] or [0]
-    return {
-        "tickets": tickets,
-        "events": n,
-        "events_per_s": round(n / t_replay),
-        "json_decode_per_s": round(n / t_decode),
-        "ratio": round(t_decode / t_replay, 4),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "open_tickets": len(open_tickets),
-        "state_bytes_per_open_ticket": round(sum(sizes) / len(sizes)),
-    }
+def _add_audit(bsub: Any) -> None:
+    p = bsub.add_parser(
+        "audit",
+        help="audit of a long range of a generated large centre: time and peak RSS",
+        description="Publish a seeded workload (--tickets over --days) and the alerts a live "
+        "engine would have published (one standing decision in --drop-every withheld), then run "
+        "`sla-engine audit` over the whole range in a child process: prints JSON with its time "
+        "and peak RSS, and checks it reports exactly the withheld decisions as missing.",
+    )
+    p.add_argument("--tickets", type=int, default=20_000)
+    p.add_argument("--days", type=float, default=30.0)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--partitions", type=int, default=4)
+    p.add_argument("--drop-every", type=int, default=10_000)
+    p.add_argument(
+        "--broker",
+        default=None,
+        help="Kafka bootstrap HOST:PORT (e.g. Apache Kafka); default: an embedded broker",
+    )
+    p.set_defaults(func=run_audit)
 
 
 def run_core(args: argparse.Namespace) -> int:
-    print(json.dumps(bench_core(args.tickets, args.seed, args.repeat), indent=2))
+    print(json.dumps(bench.core.bench_core(args.tickets, args.seed, args.repeat), indent=2))
     return 0
 
 
 def run_soak(args: argparse.Namespace) -> int:
-    from topologies import bench_soak
+    import bench.soak  # lazily, as before the move: `sla-engine` starts without them
 
-    result = bench_soak.run(
+    result = bench.soak.run(
         args.minutes,
         args.rate,
         args.fault_every,
@@ -187,8 +165,6 @@ def run_soak(args: argparse.Namespace) -> int:
 
 
 def run_stream(args: argparse.Namespace) -> int:
-    from topologies import bench_stream
-
     events, open_tickets, due = args.events, args.open_tickets, args.due_tickets
     if args.quick:
         events, open_tickets, due = 20_000, 5_000, 1_000
@@ -197,7 +173,9 @@ def run_stream(args: argparse.Namespace) -> int:
     if unknown:
         print(f"sla-engine bench stream: unknown phase(s) {sorted(unknown)}", file=sys.stderr)
         return 2
-    result = bench_stream.run(
+    import bench.stream
+
+    result = bench.stream.run(
         events=events,
         open_tickets=open_tickets,
         due_tickets=due,
@@ -213,14 +191,18 @@ def run_stream(args: argparse.Namespace) -> int:
         kafka=args.kafka,
     )
     print(json.dumps(result, indent=2))
-    print(bench_stream.summary_line(result), file=sys.stderr)
+    print(bench.figures.summary_line(result), file=sys.stderr)
     return 0
 
 
 def run_at_risk(args: argparse.Namespace) -> int:
-    from topologies import bench_at_risk
+    import bench.at_risk
 
-    result = bench_at_risk.run(args.open_tickets, args.partitions, args.repeat, args.seed)
+    result = bench.at_risk.run(args.open_tickets, args.partitions, args.repeat, args.seed)
     print(json.dumps(result, indent=2))
-    print(bench_at_risk.summary(result), file=sys.stderr)
+    print(bench.at_risk.summary(result), file=sys.stderr)
     return 0
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    return bench.audit.run(args)

@@ -23,3 +23,15 @@ def self_command() -> str:
     here = os.environ.get(CALLER_DIR_ENV) or os.getcwd()
     relative = os.path.relpath(exe.absolute(), here)
     return relative if os.sep in relative else f".{os.sep}{relative}"
+
+
+def need_broker(value: str | None, command: str) -> str:
+    """The broker address a command was given, or exit 2 saying how to give one."""
+    if not value:
+        print(
+            f"sla-engine {command}: no broker: pass --broker HOST:PORT or set SLA_BROKER "
+            f"(`{self_command()} run` starts an embedded one and prints its address)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    return value

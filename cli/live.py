@@ -13,7 +13,7 @@ import orjson
 
 from cli import tail
 from cli.embedded import Embedded, embedded_run_dir
-from cli.invocation import self_command
+from cli.invocation import need_broker, self_command
 from cli.kafka_client import DEFAULT_CONNECT_TIMEOUT, Outage, config, fail, require_broker
 from topologies.settings import add_arguments, resolve
 
@@ -113,17 +113,6 @@ def add_parsers(sub: Any) -> None:
     stream.set_defaults(func=cmd_demo_stream)
 
     tail.add_parser(sub, os.environ.get(DEFAULT_BROKER_ENV))
-
-
-def need_broker(value: str | None, command: str) -> str:
-    if not value:
-        print(
-            f"sla-engine {command}: no broker: pass --broker HOST:PORT or set SLA_BROKER "
-            f"(`{self_command()} run` starts an embedded one and prints its address)",
-            file=sys.stderr,
-        )
-        raise SystemExit(2)
-    return value
 
 
 def create_worker_topics(bootstrap: str, settings: Any) -> None:
@@ -243,7 +232,7 @@ def run_worker(
     status = None
     if interval > 0:
         status = StatusLine(metrics.REGISTRY, interval)
-        status.recovery = app.tables.recovery
+        status.recovery = app.tables.recovery  # type: ignore[attr-defined]  # not in TableManagerT
         events_topic = settings.events_topic
 
         async def assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
@@ -251,7 +240,7 @@ def run_worker(
             if status is not None:
                 status.on_assigned(events_topic, parts)
 
-        app.on_partitions_assigned.connect(assigned)
+        app.on_partitions_assigned.connect(assigned)  # type: ignore[arg-type]  # mode's SignalHandlerT: no function fits
         status.start()
     try:
         worker.execute_from_commandline()

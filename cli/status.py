@@ -117,7 +117,7 @@ def from_topic(bootstrap: str, topic: str, ticket_id: str, timeout: float = 10.0
                 continue
             if msg.key() == key:
                 last = msg.value()
-            if msg.offset() >= ends[msg.partition()] - 1:
+            if (msg.offset() or 0) >= ends[msg.partition()] - 1:  # None only on errors
                 todo.discard(msg.partition())
     finally:
         c.close()

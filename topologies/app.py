@@ -544,7 +544,7 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
         canonical_url=settings.advertised_api_url,  # the query API, advertised to the group
         broker_credentials=faust_credentials(kafka_client.current()),
     )
-    raw = {
+    raw: dict[str, Any] = {
         "key_type": bytes,
         "value_type": bytes,
         "key_serializer": "raw",
@@ -625,7 +625,7 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
                 await stream.ack(event)
             out.poll()
 
-    @app.timer(interval=settings.timer_interval)
+    @app.timer(interval=settings.timer_interval)  # type: ignore[untyped-decorator]  # faust: App.timer returns a bare Callable
     async def scan_timers() -> None:
         if not engine.ready:
             return
@@ -638,7 +638,7 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
         out.poll()
         metrics.OPEN_TICKETS.set(engine.open_tickets())
 
-    @app.timer(interval=5.0)
+    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]  # faust: App.timer returns a bare Callable
     async def refresh_gauges() -> None:
         await engine.clock_gauges(now_us())
         await refresh_lag()
@@ -659,7 +659,7 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
         except Exception as e:  # the broker is unreachable: keep the last values
             log.warning("consumer lag not refreshed: %s", e)
             return
-        committed = app.consumer._committed_offset  # Faust's, set at seek and commit
+        committed = app.consumer._committed_offset  # type: ignore[attr-defined]  # Faust's, set at seek and commit
         for tp in tps:
             position = engine.position.get(tp.partition)
             if position is None:
@@ -700,7 +700,7 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
                 await stream.ack(event)
             out.poll()
 
-    @app.timer(interval=settings.kpi_interval)
+    @app.timer(interval=settings.kpi_interval)  # type: ignore[untyped-decorator]  # faust: App.timer returns a bare Callable
     async def publish_kpis() -> None:
         """Debounced: the snapshots changed since the last run, and the current-window gauges."""
         if not aggregator.ready:
@@ -721,7 +721,7 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
         aggregator.reset()
         aggregator.rebuild(facts_table.values())
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's SignalHandlerT: no function fits
     async def on_revoked(app_: faust.App, revoked: Any, **kwargs: Any) -> None:
         out.flush()  # what the pending tickets announced: on the broker
         engine.write_pending()  # then their state, into the partitions' RocksDBs before they close

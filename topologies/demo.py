@@ -6,23 +6,13 @@ from __future__ import annotations
 import random
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from cli.workload import ticket_events
 from config import kafka_client
-
-
-def backlog(rng: random.Random, now: datetime, run: str, count: int = 12) -> list[dict[str, Any]]:
-    """Tickets created minutes ago and never answered: their first-response alerts fire at once."""
-    out = []
-    for i in range(count):
-        created = now - timedelta(seconds=rng.uniform(30, 400))
-        life = ticket_events(rng, f"DEMO-{run}-OLD-{i:03d}", created)
-        out.append(life[0])
-    return out
+from workload.demo import backlog, compressed_life
 
 
 def run_stream(
@@ -51,14 +41,8 @@ def run_stream(
         if now >= next_ticket:
             n += 1
             created = datetime.now(UTC)
-            life = ticket_events(rng, f"DEMO-{run}-{n:06d}", created)
-            if n % 5 == 0:
-                life = life[:1]  # never answered
-            # Compress a ticket's life: minutes become seconds, so the demo shows every kind.
-            for e in life:
-                at = datetime.fromisoformat(e["occurred_at"])
-                offset = (at - created).total_seconds() / 60
-                pending.append((now + offset, e))
+            # every fifth ticket is never answered
+            pending += compressed_life(rng, f"DEMO-{run}-{n:06d}", created, now, n % 5 == 0)
             next_ticket = now + rng.expovariate(rate)
         due = [p for p in pending if p[0] <= now]
         pending = [p for p in pending if p[0] > now]

@@ -11,7 +11,7 @@ from prometheus_client import (
     start_http_server,
 )
 
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]  # unannotated in prometheus_client
 
 REGISTRY = CollectorRegistry()
 

@@ -263,14 +263,14 @@ def install(app: Any, engine: Any, settings: Settings, table: Any) -> StatusApi:
 
     if sock is not None:
 
-        @app.task
+        @app.task  # type: ignore[untyped-decorator]  # faust: App.task's union return type
         async def serve_api() -> None:
             runner = web.AppRunner(api.web_app(), access_log=None)
             await runner.setup()
             await web.SockSite(runner, sock).start()
             api.runner = runner
 
-    @app.timer(interval=GAUGE_INTERVAL_S)
+    @app.timer(interval=GAUGE_INTERVAL_S)  # type: ignore[untyped-decorator]  # faust: App.timer returns a bare Callable
     async def at_risk_gauge() -> None:
         if engine.ready:
             indexes = {p: engine.indexes[p] for p in api.owned() if p in engine.indexes}

@@ -39,7 +39,7 @@ def apply() -> None:
         )
         return {tp: max(listed.get(tp) or 0, true[(tp.topic, tp.partition)]) for tp in partitions}
 
-    AIOKafkaConsumerThread._highwaters = true_highwaters
+    AIOKafkaConsumerThread._highwaters = true_highwaters  # type: ignore[method-assign]  # the patch
     _applied = True
 
 
@@ -62,5 +62,5 @@ def shorten_fetch_wait(wait_ms: int = 100) -> None:
                 kwargs["fetch_max_wait_ms"] = wait_ms
             super().__init__(*args, **kwargs)
 
-    driver.aiokafka.AIOKafkaConsumer = ShortWaitConsumer
+    driver.aiokafka.AIOKafkaConsumer = ShortWaitConsumer  # type: ignore[attr-defined]  # the patch
     _fetch_patched = True

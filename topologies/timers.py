@@ -29,12 +29,8 @@ from __future__ import annotations
 
 import gc
 import os
-import random
 import shutil
-import statistics
 import struct
-import tempfile
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -42,7 +38,7 @@ from typing import Any
 
 from rocksdict import Options, Rdict, ReadOptions, WriteBatch, WriteOptions
 
-__all__ = ["MAX_DUE_US", "TimerIndex", "bench_timers", "decode_key", "encode_key"]
+__all__ = ["MAX_DUE_US", "TimerIndex", "decode_key", "encode_key"]
 
 _DUE = struct.Struct(">Q")
 MAX_DUE_US = 2**64 - 1
@@ -380,152 +376,3 @@ class TimerIndex:
     def __repr__(self) -> str:
         state = "closed" if self._db is None else f"{self._count} open"
         return f"<TimerIndex {self.path} {state}>"
-
-
-def _dir_bytes(path: Path) -> dict[str, int]:
-    sizes = {"sst": 0, "wal": 0, "other": 0}
-    for entry in path.rglob("*"):
-        if entry.is_file():
-            kind = "sst" if entry.suffix == ".sst" else "wal" if entry.suffix == ".log" else "other"
-            sizes[kind] += entry.stat().st_size
-    return sizes
-
-
-def _rss_mib() -> float:
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
-def bench_timers(
-    n_open: int = 1_000_000,
-    *,
-    path: str | os.PathLike[str] | None = None,
-    due_per_tick: int = 500,
-    total_due: int = 300_000,
-    moves: int = 100_000,
-    id_len: int = 12,
-    seed: int = 1,
-    durable: bool = True,
-) -> dict[str, float]:
-    """Measure the index: bulk load, due lookup + removal per tick, moves, bytes per key.
-
-    Deadlines are spread so that about ``due_per_tick`` entries fall due per
-    simulated tick; ``total_due`` entries are popped in all. Returns a dict of
-    numbers (no assertions: times depend on the machine).
-    """
-    rng = random.Random(seed)
-    own_dir = path is None
-    root = Path(tempfile.mkdtemp(prefix="timer-bench-")) if path is None else Path(path)
-    db_path = root / "timers"
-    if db_path.exists():
-        shutil.rmtree(db_path)
-    tick_us = 1_000_000
-    span_us = max(1, n_open // due_per_tick) * tick_us
-    start_us = 1_800_000_000_000_000
-    tickets = [f"T-{i:0{id_len - 2}d}" for i in range(n_open)]
-    deadlines = [start_us + rng.randrange(span_us) for _ in range(n_open)]
-    result: dict[str, float] = {"n_open": float(n_open)}
-    try:
-        index = TimerIndex(db_path, durable=durable)
-        # Load with a lookup of each ticket's old deadline (set_many on a live index).
-        t0 = time.perf_counter()
-        index.set_many(zip(tickets, deadlines, strict=True))
-        load_s = time.perf_counter() - t0
-        result["load_keys_per_s"] = n_open / load_s
-        # Rebuild from scratch (clear + load without lookups + flush).
-        t0 = time.perf_counter()
-        index.rebuild(zip(tickets, deadlines, strict=True))
-        rebuild_s = time.perf_counter() - t0
-        result["rebuild_keys_per_s"] = n_open / rebuild_s
-        result["rebuild_s"] = rebuild_s
-        sizes = _dir_bytes(db_path)
-        result["bytes_per_key_sst"] = sizes["sst"] / n_open
-        result["bytes_per_key_dir"] = sum(sizes.values()) / n_open
-        assert len(index) == n_open
-
-        # Moves: a random ticket's deadline moves later or earlier (event processing).
-        t0 = time.perf_counter()
-        for _ in range(moves):
-            i = rng.randrange(n_open)
-            deadlines[i] = start_us + rng.randrange(span_us)
-            index.set(tickets[i], deadlines[i])
-        result["set_move_us"] = (time.perf_counter() - t0) / max(1, moves) * 1e6
-        t0 = time.perf_counter()
-        for _ in range(0, moves, 1000):
-            batch = []
-            for _ in range(1000):
-                i = rng.randrange(n_open)
-                deadlines[i] = start_us + rng.randrange(span_us)
-                batch.append((tickets[i], deadlines[i]))
-            index.set_many(batch)
-        result["set_many_move_us"] = (time.perf_counter() - t0) / max(1, moves) * 1e6
-
-        # Ticks: pop everything due; cost per due key.
-        per_key: list[float] = []
-        popped = 0
-        now = start_us
-        ticks = 0
-        t_all = time.perf_counter()
-        while popped < total_due and len(index):
-            now += tick_us
-            t0 = time.perf_counter()
-            got = index.pop_due(now, limit=100_000)
-            dt = time.perf_counter() - t0
-            ticks += 1
-            if got:
-                per_key.append(dt / len(got) * 1e6)
-                popped += len(got)
-        result["pop_due_total_s"] = time.perf_counter() - t_all
-        result["ticks"] = float(ticks)
-        result["popped"] = float(popped)
-        result["pop_due_per_key_us_p50"] = statistics.median(per_key)
-        result["pop_due_per_key_us_p99"] = statistics.quantiles(per_key, n=100)[98]
-
-        # The read-only variant with per-ticket pops (due() then pop(ticket)).
-        per_key = []
-        for _ in range(50):
-            now += tick_us
-            t0 = time.perf_counter()
-            got = index.due(now, limit=100_000)
-            for _due, ticket in got:
-                index.pop(ticket)
-            dt = time.perf_counter() - t0
-            if got:
-                per_key.append(dt / len(got) * 1e6)
-        result["due_then_pop_per_key_us_p50"] = statistics.median(per_key)
-
-        # An idle tick (nothing due) after all that churn.
-        t0 = time.perf_counter()
-        for _ in range(1000):
-            index.due(now)
-        result["idle_tick_us"] = (time.perf_counter() - t0) / 1000 * 1e6
-
-        index.close()
-        t0 = time.perf_counter()
-        index = TimerIndex(db_path, durable=durable)
-        result["reopen_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        index.due(now)
-        result["first_tick_after_reopen_ms"] = (time.perf_counter() - t0) * 1e3
-        result["rss_mib"] = _rss_mib()
-        index.close()
-    finally:
-        if own_dir:
-            shutil.rmtree(root, ignore_errors=True)
-    return result
-
-
-if __name__ == "__main__":  # python -m topologies.timers [n_open]
-    import json
-    import sys
-
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    durable = "--no-wal" not in sys.argv
-    numbers = bench_timers(n, durable=durable)
-    print(json.dumps({k: round(v, 2) for k, v in numbers.items()}, indent=2))

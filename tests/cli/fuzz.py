@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
-from cli.workload import generate
 from schemas.bounds import CYCLE_MAX, ID_MAX, NAME_MAX, TEXT_MAX
+from workload import generate
 
 # Values a lax parser would take, and values at and past every bound.
 LAX: list[Any] = [

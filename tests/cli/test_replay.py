@@ -206,7 +206,7 @@ def test_rejects_to_stdout_and_no_rejects_file(tmp_path: Path) -> None:
 
 
 def _small_file() -> bytes:
-    from cli.workload import lines
+    from workload import lines
 
     return b"".join(lines(40, seed=3))
 

@@ -17,19 +17,11 @@ import orjson
 import pytest
 
 from cli.main import main
-from cli.report import (
-    FlagRule,
-    Row,
-    fmt_change,
-    fmt_gap,
-    fmt_seconds,
-    kpi_rows,
-    load_report,
-    parse_period,
-    team_rows,
-    trend_points,
-)
-from cli.report_html import FLAG_COLOR, TEAM_COLOR, render_html
+from cli.report.charts import FLAG_COLOR, TEAM_COLOR
+from cli.report.html import render_html
+from cli.report.model import FlagRule, Row, kpi_rows, team_rows, trend_points
+from cli.report.source import load_report, parse_period
+from cli.report.text import fmt_change, fmt_gap, fmt_seconds
 
 POLICY = "sha256:test0000000000"
 TARGETS = {"complaint_24h_rate": 0.9, "csat": 0.85, "resolution_rate": 0.9}

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from cli import workload
+import workload
 from config.loader import load
 from engine.history import from_model
 from engine.processor import Processor

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 import pytest
 
-from cli import workload
+import workload
 from cli.main import main
 from cli.replay import replay, replay_range
 from config.loader import load

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cli.bench_audit import audit_child, prepare
+from bench.audit import audit_child, prepare
 from tests.integration.conftest import BrokerHandle
 
 # Apache Kafka only: the reader's memory is the client's, the same on either broker.

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from cli import workload
+import workload
 from cli.replay import replay
 from config.loader import load
 from engine.instant import to_us

@@ -331,7 +331,7 @@ def consumed(port: int) -> float:
 def test_run_shows_the_restore_progress(broker: BrokerHandle, tmp_path: Path) -> None:
     """A worker started into an empty data dir restores its tables from the changelogs and
     shows it: `restoring state [###…] N % (done of total changelog records)`."""
-    from cli.workload import lines
+    from workload import lines
 
     events = lines(3000, seed=16)
     (tmp_path / "events.jsonl").write_bytes(b"\n".join(events) + b"\n")

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from cli import workload
+import workload
 from cli.replay import replay
 from config.loader import DEFAULT_POLICY, load
 from engine.instant import to_us

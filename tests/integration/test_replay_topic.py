@@ -16,7 +16,7 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 
-from cli import workload
+import workload
 from cli.main import main
 from cli.replay import Emit, TopicReplay, replay, replay_range
 from config.loader import load

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 from confluent_kafka import Consumer, TopicPartition
 
-from cli import workload
+import workload
 from tests.integration.conftest import BrokerHandle
 from tests.integration.harness import Topics, WorkerProcess, produce
 from topologies.broker import end_offsets

@@ -3,7 +3,7 @@ then every decision of a replay is on the alerts topic, under one id and one con
 
 from __future__ import annotations
 
-from topologies.bench_soak import run
+from bench.soak import run
 
 
 def test_a_one_minute_soak_loses_and_duplicates_nothing() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from cli import workload
+import workload
 from cli.replay import replay
 from config.loader import load
 from engine.history import from_model

@@ -10,12 +10,12 @@ import orjson
 import pytest
 
 from cli.replay import replay
-from cli.workload import generate
 from config.loader import load
 from schemas.events import EVENT_TYPES
 from schemas.generate import JSON_DIR, documents
 from schemas.outputs import Alert, KpiSnapshot, Reject
 from schemas.parse import InvalidEvent, parse_event
+from workload import generate
 
 CREATED: dict[str, Any] = {
     "event_id": "e-1001",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from topologies.timers import MAX_DUE_US, TimerIndex, bench_timers, decode_key, encode_key
+from topologies.timers import MAX_DUE_US, TimerIndex, decode_key, encode_key
 
 S = 1_000_000  # µs per second
 T0 = 1_800_000_000 * S
@@ -199,16 +199,3 @@ def test_index_without_wal_works_the_same(tmp_path: Path) -> None:
         idx.set_many([("B", T0), ("C", T0 + 2 * S)])
         assert idx.pop_due(T0 + S) == [(T0, "B"), (T0 + S, "A")]
         assert len(idx) == 1
-
-
-def test_bench_runs_and_reports(tmp_path: Path) -> None:
-    numbers = bench_timers(5_000, path=tmp_path, due_per_tick=100, total_due=2_000, moves=1_000)
-    for key in (
-        "load_keys_per_s",
-        "rebuild_keys_per_s",
-        "pop_due_per_key_us_p50",
-        "pop_due_per_key_us_p99",
-        "bytes_per_key_sst",
-    ):
-        assert numbers[key] > 0
-    assert numbers["popped"] >= 2_000

@@ -12,7 +12,6 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cli.workload import ticket_events
 from engine.history import from_model
 from engine.instant import to_us
 from engine.kpis import (
@@ -25,6 +24,7 @@ from engine.kpis import (
 )
 from engine.processor import Processor
 from schemas.parse import parse_event
+from workload import ticket_events
 
 from .support import POLICY, cst
 

@@ -32,21 +32,27 @@ def _ts(t: datetime) -> str:
     return t.astimezone(CST).isoformat()
 
 
-def ticket_events(rng: random.Random, ticket_id: str, created: datetime) -> list[dict[str, Any]]:
-    """One ticket's whole life, in time order."""
-    n = 0
+class _Life:
+    """One ticket's events as they are made: numbered `T…-1`, `T…-2`, … in the order added."""
 
-    def ev(kind: str, at: datetime, **fields: Any) -> dict[str, Any]:
-        nonlocal n
-        n += 1
-        return {
-            "event_id": f"{ticket_id}-{n}",
-            "ticket_id": ticket_id,
-            "type": kind,
-            "occurred_at": _ts(at),
-            **fields,
-        }
+    def __init__(self, ticket_id: str) -> None:
+        self.ticket_id = ticket_id
+        self.events: list[dict[str, Any]] = []
 
+    def add(self, kind: str, at: datetime, **fields: Any) -> None:
+        self.events.append(
+            {
+                "event_id": f"{self.ticket_id}-{len(self.events) + 1}",
+                "ticket_id": self.ticket_id,
+                "type": kind,
+                "occurred_at": _ts(at),
+                **fields,
+            }
+        )
+
+
+def _created(rng: random.Random, life: _Life, created: datetime) -> str:
+    """The `created` event (priority, category, team, customer drawn); the category."""
     priority = rng.choices("ABC", weights=(15, 45, 40))[0]
     category = rng.choices(["simple", "complex", "urgent", "complaint"], weights=(65, 15, 10, 10))[
         0
@@ -55,72 +61,86 @@ def ticket_events(rng: random.Random, ticket_id: str, created: datetime) -> list
     customer: dict[str, Any] = {"id": f"c-{rng.randrange(10**6):06d}"}
     if rng.random() < 0.3:
         customer |= {"name": "Zhang Wei", "phone": "+86 138 0013 8000"}
-    out = [
-        ev(
-            "created",
-            created,
-            priority=priority,
-            channel=rng.choice(["phone", "online", "email"]),
-            category=category,
-            team=team,
-            agent=f"a-{rng.randrange(1, 60)}",
-            supervisor=f"s-{rng.randrange(1, 8)}",
-            department="after-sales",
-            product_line=rng.choice(PRODUCTS),
-            customer=customer,
-        )
-    ]
-    t = created
+    life.add(
+        "created",
+        created,
+        priority=priority,
+        channel=rng.choice(["phone", "online", "email"]),
+        category=category,
+        team=team,
+        agent=f"a-{rng.randrange(1, 60)}",
+        supervisor=f"s-{rng.randrange(1, 8)}",
+        department="after-sales",
+        product_line=rng.choice(PRODUCTS),
+        customer=customer,
+    )
+    return category
+
+
+def _handled(rng: random.Random, life: _Life, t: datetime, category: str) -> datetime:
+    """The work before a resolution: response, hand-off, priority change, on-site visit,
+    `pending_customer` pause, complex-case update; the time reached."""
     # First response: usually quick, sometimes late enough to warn, breach or escalate.
     t = t + timedelta(
         seconds=rng.choice([rng.uniform(5, 90), rng.uniform(60, 400), rng.uniform(100, 1500)])
     )
-    out.append(ev("responded", t))
+    life.add("responded", t)
     if rng.random() < 0.1:
-        out.append(
-            ev(
-                "assigned",
-                t + timedelta(minutes=2),
-                agent=f"a-{rng.randrange(1, 60)}",
-                team=rng.choice(TEAMS),
-            )
+        life.add(
+            "assigned",
+            t + timedelta(minutes=2),
+            agent=f"a-{rng.randrange(1, 60)}",
+            team=rng.choice(TEAMS),
         )
     if rng.random() < 0.15:
         t = t + timedelta(minutes=rng.uniform(1, 30))
-        out.append(ev("priority_changed", t, priority=rng.choice("ABC")))
+        life.add("priority_changed", t, priority=rng.choice("ABC"))
     if rng.random() < 0.1:
         t = t + timedelta(minutes=rng.uniform(5, 60))
-        out.append(ev("onsite_requested", t))
+        life.add("onsite_requested", t)
         t = t + timedelta(minutes=rng.uniform(10, 200))
-        out.append(ev("onsite_arrived", t))
+        life.add("onsite_arrived", t)
     if rng.random() < 0.25:
         t = t + timedelta(hours=rng.uniform(0.2, 6))
-        out.append(ev("status_changed", t, status="pending_customer"))
+        life.add("status_changed", t, status="pending_customer")
         t = t + timedelta(hours=rng.uniform(0.5, 30))
-        out.append(ev("status_changed", t, status="in_progress"))
+        life.add("status_changed", t, status="in_progress")
     if category == "complex":
         t = t + timedelta(hours=rng.uniform(1, 40))
-        out.append(ev("updated", t))
-    if rng.random() < 0.1:
-        return out  # still open
+        life.add("updated", t)
+    return t
+
+
+def _closed(rng: random.Random, life: _Life, t: datetime) -> None:
+    """Resolution, perhaps a reopen, the survey and the close."""
     t = t + timedelta(hours=rng.uniform(0.1, 30))
-    out.append(ev("resolved", t, solution="replaced unit"))
+    life.add("resolved", t, solution="replaced unit")
     if rng.random() < 0.05:
         t = t + timedelta(hours=rng.uniform(1, 20))
-        out.append(ev("reopened", t))
+        life.add("reopened", t)
         t = t + timedelta(hours=rng.uniform(0.5, 10))
-        out.append(ev("resolved", t))
+        life.add("resolved", t)
     if rng.random() < 0.85:
         t = t + timedelta(hours=rng.uniform(0.1, 30))
-        out.append(ev("survey_sent", t))
+        life.add("survey_sent", t)
         if rng.random() < 0.55:
             t = t + timedelta(hours=rng.uniform(0.1, 20))
             base = rng.randint(1, 5)
             scores = {k: max(1, min(5, base + rng.randint(-1, 1))) for k in ITEMS}
-            out.append(ev("survey_submitted", t, survey=scores))
+            life.add("survey_submitted", t, survey=scores)
     t = t + timedelta(hours=rng.uniform(1, 48))
-    out.append(ev("closed", t, customer_confirmed=True))
-    return out
+    life.add("closed", t, customer_confirmed=True)
+
+
+def ticket_events(rng: random.Random, ticket_id: str, created: datetime) -> list[dict[str, Any]]:
+    """One ticket's whole life, in time order (one in ten is left open)."""
+    life = _Life(ticket_id)
+    category = _created(rng, life, created)
+    t = _handled(rng, life, created, category)
+    if rng.random() < 0.1:
+        return life.events  # still open
+    _closed(rng, life, t)
+    return life.events
 
 
 def generate(
@@ -171,7 +191,3 @@ def stream(
 def lines(tickets: int, seed: int = 7, **kw: Any) -> list[bytes]:
     """The workload as JSONL lines (bytes, newline-terminated)."""
     return [orjson.dumps(e) + b"\n" for e in generate(tickets, seed, **kw)]
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

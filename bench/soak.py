@@ -21,32 +21,23 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from bench.clients import produce, read_topic
+from bench.events import created, now_us, responded
+from bench.figures import metric_sum
+from bench.worker import Worker
 from config.loader import load
 from engine.history import from_model
 from engine.processor import Processor
 from schemas.parse import parse_event
-from topologies.bench_stream import Worker, metric_sum, produce, read_topic
 
 Key = tuple[Any, ...]
 SAMPLE_S = 5.0
-
-
-def _iso(us: int) -> str:
-    return datetime.fromtimestamp(us / 1e6, UTC).isoformat()
-
-
-def _created(ticket: str, at_us: int) -> dict[str, Any]:
-    return {
-        "event_id": f"{ticket}-1", "ticket_id": ticket, "type": "created",
-        "occurred_at": _iso(at_us), "priority": "A", "category": "simple", "channel": "phone",
-        "team": "team-1", "agent": "a-1", "supervisor": "s-1", "department": "after-sales",
-    }  # fmt: skip
 
 
 def _key(a: dict[str, Any]) -> Key:
@@ -112,20 +103,15 @@ class Traffic:
             self.n += 1
             ticket = f"S{self.run}-{self.n}"
             at = now_us - self.rng.randint(70, 130) * 1_000_000
-            out.append(_created(ticket, at))
+            out.append(created(ticket, at, product_line=None))
             if self.rng.random() < 0.5:
                 answer = at + self.rng.randint(10, 100) * 1_000_000
-                reply = {"event_id": f"{ticket}-2", "ticket_id": ticket, "type": "responded"}
-                self.later.append((answer, {**reply, "occurred_at": _iso(answer)}))
+                self.later.append((answer, responded(ticket, answer)))
         ready = [e for t, e in self.later if t <= now_us]
         self.later = [(t, e) for t, e in self.later if t > now_us]
         out.extend(ready)
         self.sent.extend(out)
         return out
-
-
-def _now_us() -> int:
-    return time.time_ns() // 1000
 
 
 def _fault(kind: int, worker: Worker, broker_pid: int, log: Callable[[str], None]) -> None:
@@ -166,6 +152,8 @@ def run(
     traffic = Traffic(rate, seed)
     try:
         with EmbeddedBroker(log_dir=work) as broker:
+            broker_pid = broker.pid
+            assert broker_pid is not None  # started by the `with`
             worker = Worker(broker.bootstrap, f"soak-{uuid.uuid4().hex[:6]}", work)
             worker.create_topics()
             worker.start()
@@ -178,7 +166,7 @@ def run(
             lag_sum = lag_n = 0.0
             while time.monotonic() < end or faults < planned:
                 tick = time.monotonic()
-                batch = traffic.due(_now_us())
+                batch = traffic.due(now_us())
                 produce(broker.bootstrap, worker.events_topic,
                         [(e["ticket_id"].encode(), orjson.dumps(e)) for e in batch])  # fmt: skip
                 if tick >= next_sample:
@@ -186,14 +174,14 @@ def run(
                     samples.append(sample)
                     next_sample = tick + SAMPLE_S
                 if tick >= next_fault and faults < planned:
-                    _fault(faults, worker, broker.pid, log)
+                    _fault(faults, worker, broker_pid, log)
                     faults += 1
                     lag_sum = lag_n = 0.0  # a new process: its histogram starts at 0
                     next_fault = time.monotonic() + fault_every_s
                     if faults == planned:
                         end = max(end, time.monotonic() + 20)
                 time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
-            until = _now_us() - 5_000_000
+            until = now_us() - 5_000_000
             want = replay_decisions(traffic.sent, until)
             alerts = read_topic(
                 broker.bootstrap,

@@ -31,7 +31,8 @@ from typing import Any
 
 import orjson
 
-from cli import workload
+import workload
+from bench.clients import publish
 from cli.kafka_range import RangeError, check_reachable
 from cli.replay import replay_range
 from config.loader import load
@@ -69,25 +70,8 @@ def _producer(bootstrap: str) -> Any:
 
 def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes, int]]) -> int:
     """Publish (key, value, timestamp ms) records; wait until every one is delivered."""
-    p = _producer(bootstrap)
-    failed: list[str] = []
-
-    def delivered(err: Any, _: Any) -> None:
-        if err is not None:
-            failed.append(str(err))
-
-    n = 0
-    for key, value, ts in records:
-        while True:
-            try:
-                p.produce(topic, key=key, value=value, timestamp=ts, on_delivery=delivered)
-                break
-            except BufferError:
-                p.poll(0.05)
-        n += 1
-        if n % 10_000 == 0:
-            p.poll(0)
-    if p.flush(300) or failed:
+    n, left, failed = publish(_producer(bootstrap), topic, records, 300)
+    if left or failed:
         raise RangeError(f"{topic}: not every record was delivered ({failed[:1]})")
     return n
 
@@ -336,25 +320,3 @@ def run(args: argparse.Namespace) -> int:
         print(result["stdout"], file=sys.stderr)
         return 1
     return 0
-
-
-def add_parser(bsub: Any) -> None:
-    p = bsub.add_parser(
-        "audit",
-        help="audit of a long range of a generated large centre: time and peak RSS",
-        description="Publish a seeded workload (--tickets over --days) and the alerts a live "
-        "engine would have published (one standing decision in --drop-every withheld), then run "
-        "`sla-engine audit` over the whole range in a child process: prints JSON with its time "
-        "and peak RSS, and checks it reports exactly the withheld decisions as missing.",
-    )
-    p.add_argument("--tickets", type=int, default=20_000)
-    p.add_argument("--days", type=float, default=30.0)
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--partitions", type=int, default=4)
-    p.add_argument("--drop-every", type=int, default=10_000)
-    p.add_argument(
-        "--broker",
-        default=None,
-        help="Kafka bootstrap HOST:PORT (e.g. Apache Kafka); default: an embedded broker",
-    )
-    p.set_defaults(func=run)

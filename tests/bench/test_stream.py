@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from topologies.bench_stream import (
+from bench.figures import (
     assemble,
     due_schedule,
     lag_summary,
