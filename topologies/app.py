@@ -43,7 +43,7 @@ from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
 from topologies import metrics, query_api, state, tansu_recovery, uncommitted
 from topologies.broker import end_offsets
-from topologies.clock import PartitionClock
+from topologies.stream_time import PartitionClock
 from topologies.kpis import KpiAggregator, facts_message
 from topologies.labels import TEAMS
 from topologies.labels import configure as configure_labels

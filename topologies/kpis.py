@@ -30,7 +30,7 @@ from engine.kpis import Fact, KpiStore, decode_facts, snapshot_key
 from engine.kpis.snapshot import Snapshotter
 from engine.rules import RuntimePolicy
 from topologies import metrics
-from topologies.clock import PartitionClock
+from topologies.stream_time import PartitionClock
 from topologies.labels import TEAMS
 
 GAUGE_UNITS = ("day", "week", "month")
