@@ -29,7 +29,7 @@ from tests.integration.harness import (
     keyed,
     produce,
 )
-from topologies.state import decode
+from topologies.state.codec import decode
 
 
 def iso(t: datetime) -> str:
