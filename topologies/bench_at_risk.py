@@ -25,11 +25,11 @@ from rocksdict import Options, Rdict
 from config.loader import load
 from engine.history import Ev
 from engine.instant import to_us
+from engine.retention import deadline
 from engine.status import upcoming
 from engine.ticket import Ticket
-from engine.retention import deadline
-from topologies.state import codec
 from topologies.at_risk import Filters, Loader, at_risk
+from topologies.state import codec
 from topologies.timers import TimerIndex
 
 CST = timezone(timedelta(hours=8))

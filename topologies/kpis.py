@@ -30,8 +30,8 @@ from engine.kpis import Fact, KpiStore, decode_facts, snapshot_key
 from engine.kpis.snapshot import Snapshotter
 from engine.rules import RuntimePolicy
 from topologies import metrics
-from topologies.stream_time import PartitionClock
 from topologies.labels import TEAMS
+from topologies.stream_time import PartitionClock
 
 GAUGE_UNITS = ("day", "week", "month")
 GAUGE_DIMENSIONS = ("overall", "team", "priority")

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from config.loader import load
 from engine.history import Ev
 from engine.instant import to_us
+from engine.retention import deadline
 from engine.status import upcoming
 from engine.ticket import Ticket
-from engine.retention import deadline
 from topologies import metrics
 from topologies.at_risk import MAX_TEAMS, Filters, at_risk, refresh_gauge
 from topologies.timers import TimerIndex

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import struct
 
-from engine.retention import DAY_US, deadline
+from engine.retention import deadline
 from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
 

@@ -1,5 +1,6 @@
-"""The worker's state path without a broker: batched table writes with explicit partitions,
-their changelog through `Output`, persisted changelog offsets, and delivery failures."""
+"""The worker's state path without a broker: batched table writes with explicit partitions
+(`PartitionState` on a `RocksDBStore`), their changelog through `Output`, persisted changelog
+offsets, and delivery failures."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -16,11 +17,15 @@ from rocksdict import Options, Rdict
 
 from config.loader import load
 from engine.history import from_model
+from engine.retention import deadline
 from engine.ticket import Ticket
 from schemas.parse import parse_event
-from topologies import state
-from topologies.app import DeliveryError, Engine, Output
+from topologies.output import DeliveryError, Output
 from topologies.settings import Settings
+from topologies.state import codec
+from topologies.state.rocksdb import RocksDBStore
+from topologies.stream_time import SystemClock
+from topologies.worker.partition_state import PartitionState, timers_under
 
 POLICY = load(None)
 CHANGELOG = "g-tickets-changelog"
@@ -150,10 +155,12 @@ def stepped(ticket_id: str, *types: str) -> Ticket:
 
 
 @pytest.fixture
-def parts(tmp_path: Path) -> Iterator[tuple[Engine, FakeTable, FakeProducer]]:
+def parts(tmp_path: Path) -> Iterator[tuple[PartitionState, FakeTable, FakeProducer]]:
     table = FakeTable(tmp_path)
     producer = FakeProducer()
-    engine = Engine(Settings(data_dir=tmp_path), POLICY, table, Output("unused", producer))
+    store = RocksDBStore(table, Output("unused", producer))
+    timers = timers_under(tmp_path / "timers")
+    engine = PartitionState(Settings(data_dir=tmp_path), POLICY, store, timers, SystemClock())
     yield engine, table, producer
     for idx in engine.indexes.values():
         idx.close()
@@ -161,11 +168,11 @@ def parts(tmp_path: Path) -> Iterator[tuple[Engine, FakeTable, FakeProducer]]:
 
 
 def keep(ticket: Ticket, partition: int) -> tuple[int, Ticket, bytes]:
-    return (partition, ticket, state.encode(ticket, partition, Settings().retention_days))
+    return (partition, ticket, codec.encode(ticket, partition, Settings().retention_days))
 
 
 def test_a_batch_writes_each_ticket_once_to_its_partition_and_changelog_at_commit(
-    parts: tuple[Engine, FakeTable, FakeProducer],
+    parts: tuple[PartitionState, FakeTable, FakeProducer],
 ) -> None:
     engine, table, producer = parts
     a, b = stepped("A-1"), stepped("B-1", "responded")
@@ -175,20 +182,20 @@ def test_a_batch_writes_each_ticket_once_to_its_partition_and_changelog_at_commi
     assert engine.load("A-1", 2) is a  # but read from the pending writes
     engine.write_pending()
     stored = table.data.dbs[2][b"A-1"]
-    assert stored is not None and state.decode(stored, POLICY).ticket_id == "A-1"
-    assert table.data.dbs[0][b"B-1"] == state.encode(b, 0, engine.settings.retention_days)
+    assert stored is not None and codec.decode(stored, POLICY).ticket_id == "A-1"
+    assert table.data.dbs[0][b"B-1"] == codec.encode(b, 0, engine.settings.retention_days)
     assert b"A-1" not in table.data.dbs.get(0, {})
     sent = [(m.topic_, m.partition_, m.key_) for m, _ in producer.queued]
     assert sorted(sent) == [(CHANGELOG, 0, b"B-1"), (CHANGELOG, 2, b"A-1")]
-    assert engine.index(2).get("A-1") == state.deadline(a, engine.settings.retention_days)
-    assert engine.index(0).get("B-1") == state.deadline(b, engine.settings.retention_days)
+    assert engine.index(2).get("A-1") == deadline(a, engine.settings.retention_days)
+    assert engine.index(0).get("B-1") == deadline(b, engine.settings.retention_days)
     assert engine.load("A-1", 2) is a  # kept decoded
     engine.write_pending()
     assert len(producer.queued) == 2  # written once
 
 
 def test_changelog_offsets_are_persisted_once_delivered(
-    parts: tuple[Engine, FakeTable, FakeProducer],
+    parts: tuple[PartitionState, FakeTable, FakeProducer],
 ) -> None:
     engine, table, _producer = parts
     ticket = stepped("A-1")
@@ -197,12 +204,12 @@ def test_changelog_offsets_are_persisted_once_delivered(
     engine.save_many({"A-1": keep(ticket, 1), "C-1": keep(stepped("C-1"), 3)})
     engine.write_pending()
     assert table.data.persisted == {}  # nothing delivered yet
-    engine.output.poll()
+    cast(RocksDBStore, engine.store).output.poll()
     assert table.data.persisted == {(CHANGELOG, 1): 1, (CHANGELOG, 3): 0}
 
 
 def test_load_prefers_the_batch_then_pending_then_the_cache_then_the_tickets_partition(
-    parts: tuple[Engine, FakeTable, FakeProducer],
+    parts: tuple[PartitionState, FakeTable, FakeProducer],
 ) -> None:
     engine, _table, _producer = parts
     ticket = stepped("A-1")
@@ -220,7 +227,7 @@ def test_load_prefers_the_batch_then_pending_then_the_cache_then_the_tickets_par
 
 
 def test_a_dropped_ticket_leaves_table_changelog_and_index(
-    parts: tuple[Engine, FakeTable, FakeProducer],
+    parts: tuple[PartitionState, FakeTable, FakeProducer],
 ) -> None:
     engine, table, producer = parts
     engine.save_many({"A-1": keep(stepped("A-1"), 1)})
@@ -236,7 +243,7 @@ def test_a_dropped_ticket_leaves_table_changelog_and_index(
 
 
 def test_restore_puts_a_half_changed_ticket_back_everywhere(
-    parts: tuple[Engine, FakeTable, FakeProducer],
+    parts: tuple[PartitionState, FakeTable, FakeProducer],
 ) -> None:
     engine, table, _producer = parts
     saved = stepped("A-1")
@@ -257,7 +264,7 @@ def test_restore_puts_a_half_changed_ticket_back_everywhere(
     assert engine.dirty["A-1"] == (restored, 5)  # its KPI facts still go out
     engine.write_pending()
     stored = table.data.dbs[1][b"A-1"]
-    assert state.decode(stored, POLICY).to_bytes() == snapshot
+    assert codec.decode(stored, POLICY).to_bytes() == snapshot
     assert engine.restore("N-1", None, {}) is None and engine.load("N-1", 1) is None
 
 
