@@ -246,7 +246,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cli.live import need_broker
+    from cli.invocation import need_broker
 
     problem = check_range(args, "audit")
     if problem is not None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 # Set by `scripts/run` to the directory it was started from (it changes to the repository).
 CALLER_DIR_ENV = "SLA_ENGINE_CALLER_DIR"
+DEFAULT_BROKER_ENV = "SLA_BROKER"  # the broker of every command that takes --broker
 
 
 def self_command() -> str:
@@ -23,3 +24,15 @@ def self_command() -> str:
     here = os.environ.get(CALLER_DIR_ENV) or os.getcwd()
     relative = os.path.relpath(exe.absolute(), here)
     return relative if os.sep in relative else f".{os.sep}{relative}"
+
+
+def need_broker(value: str | None, command: str) -> str:
+    """`value`, or exit 2 saying how to name a broker."""
+    if not value:
+        print(
+            f"sla-engine {command}: no broker: pass --broker HOST:PORT or set SLA_BROKER "
+            f"(`{self_command()} run` starts an embedded one and prints its address)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    return value

@@ -502,7 +502,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_topic(args: argparse.Namespace) -> int:
-    from cli.live import need_broker
+    from cli.invocation import need_broker
 
     problem = check_range(args, "replay")
     if problem is None and args.until is not None:

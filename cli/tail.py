@@ -190,7 +190,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
     from confluent_kafka import Consumer
     from rich.console import Console
 
-    from cli.live import need_broker
+    from cli.invocation import need_broker
 
     bootstrap = need_broker(args.broker, "tail")
     check_clock(args.clock)

@@ -122,11 +122,11 @@ class PartitionState:
             self.index(partition).set_many(items)
 
     def write_pending(self) -> None:
-        """Write the tickets changed since the last commit to RocksDB and queue their changelog
-        messages (`TableWriter`). Called only once everything they announced is on the broker,
-        so neither the local state nor the changelog is ever ahead of the alerts: after a kill
-        before this, the table holds those tickets as before the events, which are read again
-        (their offsets are committed only after this write) and announce the same ids again."""
+        """Write the tickets changed since the last commit to the store (RocksDB, its changelog
+        queued). Called only once everything they announced is on the broker, so neither the
+        local state nor the changelog is ever ahead of the alerts: after a kill before this,
+        the table holds those tickets as before the events, which are read again (their
+        offsets are committed only after this write) and announce the same ids again."""
         pending, self.pending = self.pending, {}
         writes: dict[int, list[tuple[bytes, bytes | None]]] = {}
         for ticket_id, (partition, _ticket, value) in pending.items():
