@@ -113,7 +113,7 @@ class Store:
 
     def scan(self, within: int, f: Filters, limit: int) -> int:
         """The baseline: every ticket of every table decoded and looked at."""
-        found = []
+        found: list[tuple[int, dict[str, Any]]] = []
         for table in self.tables.values():
             for _key, raw in table.items():
                 ticket = codec.decode(raw, self.policy)

@@ -172,6 +172,7 @@ def test_restore_puts_a_half_changed_ticket_back_everywhere(
     assert engine.dirty["A-1"] == (restored, 5)  # its KPI facts still go out
     engine.write_pending()
     stored = table.data.dbs[1][b"A-1"]
+    assert stored is not None
     assert codec.decode(stored, POLICY).to_bytes() == snapshot
     assert engine.restore("N-1", None, {}) is None and engine.load("N-1", 1) is None
 
