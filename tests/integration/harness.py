@@ -145,6 +145,11 @@ class WorkerProcess:
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
+    def wait_recovered(self, timeout: float = 60) -> WorkerProcess:
+        """Until the worker's first table recovery is done (it processes what arrives now)."""
+        wait_until(lambda: self.sample("sla_recovery_duration_seconds") > 0, timeout, "recovery")
+        return self
+
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)

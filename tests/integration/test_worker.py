@@ -72,6 +72,7 @@ def live(
     topics = Topics.unique(broker.bootstrap)
     d = tmp_path_factory.mktemp("live")
     w = WorkerProcess(broker.bootstrap, topics, d / "data", d / "worker.log").start()
+    w.wait_recovered()  # the tests stamp their events with the wall clock: read at once
     yield w, topics
     w.stop()
 
@@ -383,8 +384,7 @@ def test_closed_tickets_leave_the_table_after_retention(
     )
     worker.start()
     try:
-        # recovered, so the events are read at once: stamped now, not before a slow start
-        wait_until(lambda: worker.sample("sla_recovery_duration_seconds") > 0, 60, "recovery")
+        worker.wait_recovered()  # the events are read at once: stamped now, not before a slow start
         now = datetime.now(UTC)
         events = [
             created("X-1", now - timedelta(seconds=3)),
