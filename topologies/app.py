@@ -23,7 +23,6 @@ and `topologies.worker.kpi_task.KpiTask` (KPI facts), each agent a `run_batches`
 from __future__ import annotations
 
 import gc
-import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
@@ -45,8 +44,6 @@ from topologies.worker.kpi_task import KpiTask
 from topologies.worker.loop import run_batches
 from topologies.worker.partition_state import timers_under
 from topologies.worker.task import TicketTask
-
-log = logging.getLogger("sla.worker")
 
 EVENTS_WITHIN_S = 0.05  # see topologies.worker.loop
 TICKS_WITHIN_S = 0.005

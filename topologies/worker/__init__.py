@@ -1,2 +1,3 @@
-"""The live worker's work, apart from Faust: `task.TicketTask` (events, ticks, timers),
-`kpi_task.KpiTask` (KPI facts), the state of the owned partitions and the one batch loop."""
+"""The live worker's work: `task.TicketTask` (events, ticks, timers) and `kpi_task.KpiTask`
+(KPI facts), testable without Faust; the state of the owned partitions; the one batch loop
+the Faust agents of `topologies.app` run."""
