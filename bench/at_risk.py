@@ -3,7 +3,7 @@ the timer index (`topologies.at_risk`), against a scan of every ticket.
 
 The tickets are real: created (and some answered, put on hold or sent on site) through
 `Ticket.step` at instants spread over the working day before `now`, stored as the worker
-stores them (one RocksDB table and one `TimerIndex` per partition, `topologies.state`
+stores them (one RocksDB table and one `TimerIndex` per partition, `topologies.state.codec`
 format). The walk decodes the tickets it reads from the table (cold) or finds them decoded
 (warm: the worker's ticket cache).
 """
@@ -25,10 +25,11 @@ from rocksdict import Options, Rdict
 from config.loader import load
 from engine.history import Ev
 from engine.instant import to_us
+from engine.retention import deadline
 from engine.status import upcoming
 from engine.ticket import Ticket
-from topologies import state
 from topologies.at_risk import Filters, Loader, at_risk
+from topologies.state import codec
 from topologies.timers import TimerIndex
 
 CST = timezone(timedelta(hours=8))
@@ -92,15 +93,15 @@ class Store:
             for ev in _events(rng, ticket_id):
                 ticket.step(ev, ev.at, ev.at)
             ticket.tick(NOW, NOW)
-            self.tables[p][ticket_id.encode()] = state.encode(ticket, p, 35.0)
-            rows[p].append((ticket_id, state.deadline(ticket, 35.0)))
+            self.tables[p][ticket_id.encode()] = codec.encode(ticket, p, 35.0)
+            rows[p].append((ticket_id, deadline(ticket, 35.0)))
         for p, items in rows.items():
             self.indexes[p].rebuild(items)
         self.cache: dict[str, Ticket] = {}
 
     def cold(self, ticket_id: str, partition: int) -> Ticket | None:
         raw = self.tables[partition].get(ticket_id.encode())
-        return None if raw is None else state.decode(raw, self.policy)
+        return None if raw is None else codec.decode(raw, self.policy)
 
     def warm(self, ticket_id: str, partition: int) -> Ticket | None:
         ticket = self.cache.get(ticket_id)
@@ -115,7 +116,7 @@ class Store:
         found: list[tuple[int, dict[str, Any]]] = []
         for table in self.tables.values():
             for _key, raw in table.items():
-                ticket = state.decode(raw, self.policy)
+                ticket = codec.decode(raw, self.policy)
                 found.extend(e for e in upcoming(ticket, NOW, NOW + within) if f.keep(e[1]))
         found.sort(key=lambda e: (e[0], e[1]["ticket_id"], e[1]["clock"]))
         return len(found[:limit])

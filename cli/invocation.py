@@ -9,6 +9,7 @@ from pathlib import Path
 
 # Set by `scripts/run` to the directory it was started from (it changes to the repository).
 CALLER_DIR_ENV = "SLA_ENGINE_CALLER_DIR"
+DEFAULT_BROKER_ENV = "SLA_BROKER"  # the broker of every command that takes --broker
 
 
 def self_command() -> str:

@@ -7,7 +7,23 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cli import accountability, audit, bench, demo, explain, live, replay, report, status, whatif
+from cli import (
+    accountability,
+    audit,
+    bench,
+    broker,
+    demo,
+    demo_stream,
+    explain,
+    produce,
+    replay,
+    report,
+    run,
+    status,
+    tail,
+    whatif,
+)
+from cli.invocation import DEFAULT_BROKER_ENV
 from config import kafka_client
 from config.loader import PolicyError
 
@@ -22,7 +38,11 @@ def parser() -> argparse.ArgumentParser:
     audit.add_parser(sub)
     demo.add_parser(sub)
     bench.add_parser(sub)
-    live.add_parsers(sub)
+    run.add_parser(sub)
+    broker.add_parser(sub)
+    produce.add_parser(sub)
+    demo_stream.add_parser(sub)
+    tail.add_parser(sub, os.environ.get(DEFAULT_BROKER_ENV))
     whatif.add_parser(sub)
     report.add_parser(sub)
     explain.add_parser(sub)

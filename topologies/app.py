@@ -1,4 +1,6 @@
-"""The Faust app: the streaming shell around `engine/`.
+"""The Faust app: the streaming shell around `engine/`. It declares the topics, tables, agents
+and timers; what they do is `topologies.worker.task.TicketTask` (events, ticks, the timer scan)
+and `topologies.worker.kpi_task.KpiTask` (KPI facts), each agent a `run_batches` loop.
 
 - `tickets.events` → validate (invalid → `tickets.dlq`) → the ticket's state in a RocksDB table
   (changelogged) → `Ticket.step` → alerts on `sla.alerts`.
@@ -9,405 +11,44 @@
 - The index is not changelogged: after every rebalance it is rebuilt from the recovered table,
   whose values start with the ticket's deadline.
 - The agents take their events in batches (`Stream.noack_take`): each ticket a batch touched
-  is written to its table once (`TableWriter`, explicit partitions), each partition's timer
-  index is moved with one `set_many`, and the batch's events are acked once all of that is
-  queued.
+  is written to its table once (`topologies.state.rocksdb.RocksDBStore`, explicit
+  partitions), each partition's timer index is moved with one `set_many`, and the batch's
+  events are acked once all of that is queued.
 - Everything the worker emits (alerts, ticks, KPI facts and snapshots, dead letters, re-keyed
-  events and both tables' changelogs) goes through one confluent-kafka producer (`Output`),
-  flushed right before every offset commit (`BeforeCommit`): at least once, without Faust's
-  producer (~200 µs of event loop per message).
+  events and both tables' changelogs) goes through one confluent-kafka producer
+  (`topologies.output.Output`), flushed right before every offset commit (`BeforeCommit`): at
+  least once, without Faust's producer (~200 µs of event loop per message).
 """
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import logging
-import struct
-import time
-from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
 
 import faust
-import orjson
-from faust.types import TP
-from rocksdict import WriteBatch
 
 from config import kafka_client
 from config.loader import load
-from engine.kpis import contributions, encode_facts
-from engine.rules import RuntimePolicy
-from engine.ticket import Ticket
-from topologies import metrics, query_api, state, tansu_recovery, uncommitted
-from topologies.broker import end_offsets
-from topologies.clock import PartitionClock
-from topologies.kpis import KpiAggregator, facts_message
-from topologies.labels import TEAMS
+from topologies import metrics, query_api, tansu_recovery, uncommitted
+from topologies.faust_internals import committed_offsets
+from topologies.kpis import KpiAggregator
 from topologies.labels import configure as configure_labels
+from topologies.output import Output
 from topologies.settings import Settings
-from topologies.status import StatusPublisher, partition_clock
-from topologies.steps import Stepper, now_us
-from topologies.timers import TimerIndex
+from topologies.state.rocksdb import RocksDBStore
+from topologies.stream_time import SystemClock
+from topologies.worker.gauges import clock_gauges, consumer_lag, state_bytes
+from topologies.worker.kpi_task import KpiTask
+from topologies.worker.loop import run_batches
+from topologies.worker.partition_state import timers_under
+from topologies.worker.task import TicketTask
 
-log = logging.getLogger("sla.worker")
-
-
-_NOW = struct.Struct(">q")
-
-# An agent processes a batch once it holds BATCH events or WITHIN seconds after the previous
-# one: the events and KPI facts agents wait longer (bigger batches under a backlog; an event's
-# alerts are at most that much later), the ticks agent less (timer latency).
-BATCH = 1000
-EVENTS_WITHIN_S = 0.05
+EVENTS_WITHIN_S = 0.05  # see topologies.worker.loop
 TICKS_WITHIN_S = 0.005
 FACTS_WITHIN_S = 0.05
-FLUSH_TIMEOUT_S = 60.0  # the emitted messages must be on the broker before an offset commit
-
-
-class DeliveryError(RuntimeError):
-    """A message the engine emitted did not reach the broker: no offset may be committed."""
-
-
-class Output:
-    """One confluent-kafka producer for every message the engine emits, ticket changelog
-    included.
-
-    `send` only queues (a few µs; librdkafka delivers from its own threads), where a Faust
-    `Topic.send` or table write costs ~200 µs of event loop per message. `flush` waits until
-    everything queued is on the broker; `BeforeCommit` calls it right before Faust commits
-    offsets, so an event counts as done only once its output is delivered (at least once). A
-    failed delivery is sticky: every later flush raises, so no offset is committed past a lost
-    message."""
-
-    def __init__(self, bootstrap: str, producer: Any = None) -> None:
-        self.failures: list[str] = []
-        self.writers: list[TableWriter] = []  # whose changelog offsets to store
-        if producer is None:
-            from confluent_kafka import Producer
-
-            producer = Producer(
-                {
-                    **kafka_client.conf(bootstrap),
-                    "linger.ms": 5,
-                    # aiokafka's (so Faust's) placement of keyed messages, see streaming-notes
-                    "partitioner": "murmur2_random",
-                    # no reordering within a partition on retries: alerts and changelog
-                    # messages stay in order per ticket
-                    "enable.idempotence": True,
-                }
-            )
-        self.producer = producer
-
-    def delivered(self, err: Any, msg: Any) -> None:
-        if err is not None:
-            self.failures.append(f"{msg.topic()}[{msg.partition()}]: {err}")
-
-    def send(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        partition: int = -1,
-        on_delivery: Any = None,
-    ) -> None:
-        """Queue one message (`partition` -1: by the key's murmur2 hash; `value` None: a
-        tombstone; `on_delivery(err, msg)` instead of the failure check)."""
-        while True:
-            try:
-                self.producer.produce(topic, value, key, partition, on_delivery or self.delivered)
-                return
-            except BufferError:  # librdkafka's queue is full: let it deliver some
-                self.producer.poll(0.01)
-
-    def poll(self) -> None:
-        """Serve the delivery reports that arrived, without waiting; store the changelog
-        offsets they report."""
-        self.producer.poll(0)
-        for writer in self.writers:
-            writer.persist()
-
-    def flush(self, timeout: float = FLUSH_TIMEOUT_S) -> None:
-        """Wait until everything queued is on the broker (or raise `DeliveryError`)."""
-        left = self.producer.flush(timeout)
-        for writer in self.writers:
-            writer.persist()
-        if left or self.failures:
-            raise DeliveryError(
-                f"{left} message(s) not delivered in {timeout:g} s; failures: {self.failures[:5]}"
-            )
-
-
-class TableWriter:
-    """Reads and writes of a Faust `Table` with explicit partitions, its changelog through
-    `Output`, in the order of Faust's own `Table`: the partition's RocksDB first (one
-    WriteBatch per partition), then one changelog message per key (same topic, key and raw
-    value; a delete is a tombstone); once a changelog message is delivered, its offset is
-    stored in that RocksDB (`persist`, what `Collection._on_changelog_sent` does), so a
-    restart with the same data directory reads the changelog from there on.
-
-    Why not `table[key] = value`: a `Table` takes the partition of a write, and of its
-    changelog message, from `faust.current_event()`, which is unset while a batch is
-    processed, and sends through Faust's producer (~200 µs a message);
-    `Collection.send_changelog(partition, ...)` is public but uses that same producer.
-    Private API: `Store._db_for_partition` (faust/stores/rocksdb.py, faust-streaming 0.15.3);
-    see docs/streaming-notes.md, 2 (g)."""
-
-    def __init__(self, table: Any, output: Output) -> None:
-        self.table = table
-        self.output = output
-        self.changelog = table.changelog_topic.get_topic_name()
-        self.delivered: dict[int, int] = {}  # partition -> last changelog offset delivered
-        output.writers.append(self)
-
-    def get(self, partition: int, key: bytes) -> bytes | None:
-        """The value in that partition's RocksDB (what a `Table` read inside an agent reads:
-        one DB, not a lookup in each)."""
-        value: bytes | None = self.table.data._db_for_partition(partition).get(key)
-        return value
-
-    def write(self, writes: Mapping[int, Sequence[tuple[bytes, bytes | None]]]) -> None:
-        """`{partition: [(key, value or None to delete), ...]}`."""
-        store = self.table.data
-        for partition, items in writes.items():
-            batch = WriteBatch(raw_mode=True)
-            for key, value in items:
-                if value is None:
-                    batch.delete(key)
-                else:
-                    batch.put(key, value)
-            store._db_for_partition(partition).write(batch)
-            for key, value in items:
-                self.output.send(self.changelog, key, value, partition, self._changelogged)
-
-    def _changelogged(self, err: Any, msg: Any) -> None:
-        if err is not None:
-            self.output.delivered(err, msg)
-        elif msg.offset() > self.delivered.get(msg.partition(), -1):
-            self.delivered[msg.partition()] = msg.offset()
-
-    def persist(self) -> None:
-        delivered, self.delivered = self.delivered, {}
-        for partition, offset in delivered.items():
-            self.table.data.set_persisted_offset(TP(self.changelog, partition), offset)
-
-
-class Engine:
-    """The worker's view of its tickets: table access, the decoded-ticket cache and the timer
-    indexes of the partitions it owns."""
-
-    def __init__(
-        self, settings: Settings, policy: RuntimePolicy, table: Any, output: Output
-    ) -> None:
-        self.settings = settings
-        self.policy = policy
-        self.table = table
-        self.output = output
-        self.tickets = TableWriter(table, output)
-        self.cache: OrderedDict[str, Ticket] = OrderedDict()
-        self.indexes: dict[int, TimerIndex] = {}
-        self.ready = False
-        self.timer_dir = Path(settings.data_dir) / "timers"
-        self.clocks: dict[int, PartitionClock] = {}
-        self.started = time.monotonic()
-        self.facts_sent: OrderedDict[str, bytes] = OrderedDict()
-        self.dirty: dict[str, tuple[Ticket, int]] = {}  # KPI facts to send before the commit
-        # Tickets changed since the last commit, not yet in RocksDB nor the changelog:
-        # ticket id -> (partition, ticket or None = delete). Written by `write_pending` only
-        # once the alerts they announce are delivered (local state never ahead of the output).
-        self.pending: dict[str, tuple[int, Ticket | None, bytes | None]] = {}
-        self.position: dict[int, int] = {}  # events partition -> next offset to process
-
-    def clock(self, partition: int) -> PartitionClock:
-        c = self.clocks.get(partition)
-        if c is None:
-            c = self.clocks[partition] = PartitionClock()
-        return c
-
-    # state
-    def load(
-        self,
-        ticket_id: str,
-        partition: int,
-        touched: Mapping[str, tuple[Ticket, Any]] | None = None,
-    ) -> Ticket | None:
-        """The ticket's current state: changed in the batch being processed (`touched`), since
-        the last commit (`pending`, not written yet), decoded in the cache, or read from its
-        partition of the table."""
-        if touched is not None:
-            entry = touched.get(ticket_id)
-            if entry is not None:
-                return entry[0]
-        waiting = self.pending.get(ticket_id)
-        if waiting is not None:
-            return waiting[1]
-        ticket = self.cache.get(ticket_id)
-        if ticket is not None:
-            self.cache.move_to_end(ticket_id)
-            return ticket
-        raw = self.tickets.get(partition, ticket_id.encode())
-        if raw is None:
-            return None
-        ticket = state.decode(raw, self.policy)
-        self._remember(ticket)
-        return ticket
-
-    def _remember(self, ticket: Ticket) -> None:
-        self.cache[ticket.ticket_id] = ticket
-        if len(self.cache) > self.settings.cache_tickets:
-            self.cache.popitem(last=False)
-
-    def save_many(self, keep: Mapping[str, tuple[int, Ticket, bytes]]) -> None:
-        """Keep each ticket a batch changed, `(partition, ticket, encoded state)`, for the next
-        commit (`pending`), and move its deadlines with one index batch per partition."""
-        retention = self.settings.retention_days
-        moves: dict[int, list[tuple[str, int | None]]] = {}
-        for ticket_id, (partition, ticket, value) in keep.items():
-            self.pending[ticket_id] = (partition, ticket, value)
-            moves.setdefault(partition, []).append((ticket_id, state.deadline(ticket, retention)))
-            self._remember(ticket)
-        for partition, items in moves.items():
-            self.index(partition).set_many(items)
-
-    def write_pending(self) -> None:
-        """Write the tickets changed since the last commit to RocksDB and queue their changelog
-        messages (`TableWriter`). Called only once everything they announced is on the broker,
-        so neither the local state nor the changelog is ever ahead of the alerts: after a kill
-        before this, the table holds those tickets as before the events, which are read again
-        (their offsets are committed only after this write) and announce the same ids again."""
-        pending, self.pending = self.pending, {}
-        writes: dict[int, list[tuple[bytes, bytes | None]]] = {}
-        for ticket_id, (partition, _ticket, value) in pending.items():
-            writes.setdefault(partition, []).append((ticket_id.encode(), value))
-        self.tickets.write(writes)
-
-    def restore(
-        self, ticket_id: str, snapshot: bytes | None, touched: dict[str, tuple[Ticket, Any]]
-    ) -> Ticket | None:
-        """Put a ticket back as it was (`snapshot`, `Ticket.to_bytes`; None: it did not exist)
-        after its processing raised half-way: in the batch, the cache, the pending writes and
-        the KPI facts to send. Returns the restored ticket."""
-        ticket = Ticket.from_bytes(snapshot, self.policy) if snapshot is not None else None
-        touched.pop(ticket_id, None)
-        self.cache.pop(ticket_id, None)
-        self.facts_sent.pop(ticket_id, None)
-        if ticket is not None:
-            self._remember(ticket)
-        waiting = self.pending.get(ticket_id)
-        if waiting is not None:
-            self.pending[ticket_id] = (waiting[0], ticket, waiting[2])
-        dirty = self.dirty.pop(ticket_id, None)
-        if dirty is not None and ticket is not None:
-            self.dirty[ticket_id] = (ticket, dirty[1])
-        return ticket
-
-    def take_dirty(self) -> list[tuple[str, int, list[Any]]]:
-        """(ticket id, clock, encoded facts) of the tickets touched since the last call whose
-        facts changed: computed once per commit, however many events a ticket had."""
-        dirty, self.dirty = self.dirty, {}
-        out = []
-        for ticket_id, (ticket, now) in dirty.items():
-            encoded = self.facts(ticket)
-            if encoded is not None:
-                out.append((ticket_id, now, encoded))
-        return out
-
-    def facts(self, ticket: Ticket) -> list[Any] | None:
-        """The ticket's encoded KPI facts when they changed since last sent (None: unchanged)."""
-        encoded = encode_facts(contributions(ticket))
-        raw = orjson.dumps(encoded)
-        if self.facts_sent.get(ticket.ticket_id) == raw:
-            self.facts_sent.move_to_end(ticket.ticket_id)
-            return None
-        self.facts_sent[ticket.ticket_id] = raw
-        if len(self.facts_sent) > self.settings.cache_tickets:
-            self.facts_sent.popitem(last=False)
-        return encoded
-
-    def drop(self, ticket_id: str, partition: int) -> None:
-        """Forget a ticket closed longer than the retention period (at once, not at the end of
-        the batch: a later tick of the same batch must not find it; deleted from the table at
-        the next commit)."""
-        self.cache.pop(ticket_id, None)
-        self.facts_sent.pop(ticket_id, None)
-        self.dirty.pop(ticket_id, None)
-        self.pending[ticket_id] = (partition, None, None)
-        self.index(partition).set(ticket_id, None)
-
-    # timers
-    def index(self, partition: int) -> TimerIndex:
-        idx = self.indexes.get(partition)
-        if idx is None:
-            idx = self.indexes[partition] = TimerIndex(
-                self.timer_dir / f"p{partition}", durable=False
-            )
-        return idx
-
-    def reset(self) -> None:
-        """A rebalance started: timers stop until the table is recovered again."""
-        self.ready = False
-        self.pending.clear()  # written before this (on_revoked), unless delivery failed
-        self.position.clear()
-        self.cache.clear()
-        self.facts_sent.clear()
-        for idx in self.indexes.values():
-            idx.clear()
-
-    def rebuild(self) -> None:
-        """Refill the timer indexes from the recovered table (active partitions only)."""
-        for idx in self.indexes.values():
-            idx.clear()
-        per_partition: dict[int, list[tuple[str, int | None]]] = {}
-        for key, value in self.table.items():
-            due, partition = state.peek(value)
-            per_partition.setdefault(partition, []).append((key.decode(), due))
-        for partition, items in per_partition.items():
-            self.index(partition).rebuild(items)
-        self.ready = True
-        metrics.OPEN_TICKETS.set(self.open_tickets())
-        metrics.RECOVERY.set(time.monotonic() - self.started)
-
-    async def clock_gauges(self, now: int, chunk: int = 2_000) -> None:
-        """Open and at-risk clocks by clock and priority, over the decoded tickets in memory.
-
-        The walk over the cache (up to `cache_tickets`, ~5 µs a ticket) yields to the event
-        loop every `chunk` tickets, so the agents and the timer scan are never held up for
-        more than ~10 ms by it; the gauges are set once the walk is done."""
-        open_: Counter[tuple[str, str]] = Counter()
-        risk: Counter[tuple[str, str]] = Counter()
-        tickets = list(self.cache.values())  # the cache changes while the walk yields
-        for start in range(0, len(tickets), chunk):
-            if start:
-                await asyncio.sleep(0)
-            for ticket in tickets[start : start + chunk]:
-                priority = ticket.state.attrs.get("priority") or ""
-                for clock, at_risk in ticket.state.open_clocks(now):
-                    open_[(clock, priority)] += 1
-                    risk[(clock, priority)] += at_risk
-        for name in self.policy.clock_names():  # every version's clocks
-            for priority in ("A", "B", "C"):
-                key = (name, priority)
-                metrics.OPEN_CLOCKS.labels(*key).set(open_[key])
-                metrics.AT_RISK.labels(*key).set(risk[key])
-
-    def state_bytes(self) -> int:
-        root = Path(self.settings.data_dir)
-        return sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
-
-    def open_tickets(self) -> int:
-        return sum(len(idx) for idx in self.indexes.values())
-
-    def close(self) -> None:
-        for idx in self.indexes.values():
-            idx.close()
-        self.indexes.clear()
-        # Best effort, e.g. ticks sent since the last commit. Faust has closed the tables by
-        # now: their changelog offsets are not stored (a restart reads a little more).
-        left = self.output.producer.flush(5.0)
-        if left:
-            log.warning("at shutdown: %d message(s) not delivered", left)
+GAUGE_INTERVAL_S = 5.0
 
 
 _gc_tuned = False
@@ -428,13 +69,6 @@ def tune_gc() -> None:
     gc.set_threshold(10_000, 20, 20)
 
 
-def batches(stream: faust.StreamT[bytes], within: float) -> AsyncIterator[Sequence[Any]]:
-    """The stream's events (not values: its annotation says otherwise) in lists of up to
-    BATCH, `within` seconds apart at most, not acked: `Stream.noack_take`, public on
-    `faust.Stream` but not in the `StreamT` interface."""
-    return cast("faust.Stream[bytes]", stream).noack_take(BATCH, within=within)
-
-
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -450,26 +84,6 @@ def _highwater(app: faust.App, tp: Any) -> int | None:
     except Exception:
         return None
     return int(hw) if hw is not None else None
-
-
-_ALERT_SERIES: dict[tuple[str, ...], Any] = {}  # labels -> the ALERTS child (labels() locks)
-
-
-def _count(alerts: list[dict[str, Any]], from_timer: bool, detected: int) -> None:
-    for a in alerts:
-        team = TEAMS((a.get("responsible") or {}).get("team") or "")
-        labels = (a["clock"], a["kind"], a["level"] or "", a["priority"] or "", team)
-        series = _ALERT_SERIES.get(labels)
-        if series is None:
-            series = _ALERT_SERIES[labels] = metrics.ALERTS.labels(*labels)
-        series.inc()
-        if from_timer and a["kind"] != "retraction":
-            lag = detected / 1e6 - _epoch_s(a["due_at"])
-            metrics.TIMER_LAG.observe(max(lag, 0.0))
-
-
-def _epoch_s(iso_text: str) -> float:
-    return datetime.fromisoformat(iso_text).timestamp()
 
 
 EMBEDDED_CLUSTER_ID = "tansu_cluster"
@@ -524,16 +138,15 @@ def faust_credentials(client: kafka_client.KafkaClient) -> Any:
     return None
 
 
-def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.App, Engine]:
-    """The Faust app and its engine, wired to the topics of `settings`."""
-    policy = load(settings.policy)
+def faust_app(settings: Settings) -> faust.App:
+    """The Faust app of the worker's group on the settings' broker (patched for tansu there)."""
     (Path(settings.data_dir) / "faust").mkdir(parents=True, exist_ok=True)
     tansu = on_tansu(settings)
     uncommitted.apply()
     if tansu:
         tansu_recovery.apply()
         tansu_recovery.shorten_fetch_wait()
-    app = faust.App(
+    return faust.App(
         settings.group,
         broker=f"kafka://{settings.broker}",
         store="rocksdb://",
@@ -544,190 +157,129 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
         canonical_url=settings.advertised_api_url,  # the query API, advertised to the group
         broker_credentials=faust_credentials(kafka_client.current()),
     )
-    raw: dict[str, Any] = {
-        "key_type": bytes,
-        "value_type": bytes,
-        "key_serializer": "raw",
-        "value_serializer": "raw",
-    }
-    events = app.topic(settings.events_topic, partitions=settings.partitions, **raw)
-    ticks = app.topic(settings.ticks_topic, partitions=settings.partitions, **raw)
+
+
+def raw_topic(app: faust.App, name: str, partitions: int) -> faust.TopicT:
+    """A topic of raw bytes keys and values (the worker decodes them itself)."""
+    return app.topic(
+        name,
+        partitions=partitions,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+
+def every(app: faust.App, interval: float, run: Callable[[], Awaitable[None]]) -> None:
+    """Run `run` every `interval` seconds while the app runs (`App.timer`, untyped in Faust)."""
+    register = cast("Callable[[Callable[[], Awaitable[None]]], object]", app.timer(interval))
+    register(run)
+
+
+def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.App, TicketTask]:
+    """The Faust app and its ticket task, wired to the topics of `settings`."""
+    policy = load(settings.policy)
+    app = faust_app(settings)
+    events = raw_topic(app, settings.events_topic, settings.partitions)
+    ticks = raw_topic(app, settings.ticks_topic, settings.partitions)
     table = app.Table(
         "tickets",
         partitions=settings.partitions,
         key_type=bytes,  # bytes → faust's "raw" codec, also for changelog recovery
         value_type=bytes,
     )
-    kpi_facts = app.topic(settings.kpi_facts_topic, partitions=1, **raw)
+    kpi_facts = raw_topic(app, settings.kpi_facts_topic, 1)
     facts_table = app.Table("kpi-facts", partitions=1, key_type=bytes, value_type=bytes)
     out = output or Output(str(settings.broker))
-    engine = Engine(settings, policy, table, out)
-    statuses = StatusPublisher(settings.status_topic, out.send, partition_clock(engine, now_us))
-    facts_writer = TableWriter(facts_table, out)
+    clock = SystemClock()
+
+    def highwater(tp: Any) -> int | None:
+        return _highwater(app, tp)
+
+    timers = timers_under(Path(settings.data_dir) / "timers")
+    store = RocksDBStore(table, out)
+    task = TicketTask(settings, policy, store, timers, out, clock, highwater)
     aggregator = KpiAggregator(policy, settings.retention_days)
+    kpis = KpiTask(settings, aggregator, RocksDBStore(facts_table, out), out, clock, highwater)
     metrics.BUILD.labels(_version(), policy.version).set(1)
     metrics.initialise(tuple(c.name for c in policy.clocks))
     configure_labels(policy)
     for name, target in policy.kpis.targets.items():
         metrics.KPI_TARGET.labels(name).set(target)
-    facts_topic = settings.kpi_facts_topic
 
-    def forget(ticket: Ticket, now: int) -> None:
-        """A ticket's state was dropped after its retention: so are its KPI facts (one producer
-        for both, so a ticket's facts and their tombstone stay in order)."""
-        out.send(facts_topic, ticket.ticket_id.encode(), facts_message(now, None), 0)
+    def tickets_ready() -> bool:
+        return task.state.ready
 
-    stepper = Stepper(engine, out, lambda tp: _highwater(app, tp), _count, statuses)
-
-    class BeforeCommit(faust.Sensor):
-        """Faust computes the offsets to commit, flushes its producer (the changelogs) and
-        commits right after this hook, with no await in between: what a batch emitted before
-        its events were acked is on the broker before they count as done (at least once).
-        Facts queued here go out once per commit, however many events a ticket had; a repeated
-        event after a crash marks its ticket again, so nothing is lost."""
-
-        def on_commit_initiated(self, consumer: Any) -> Any:
-            for ticket_id, now, encoded in engine.take_dirty():
-                out.send(facts_topic, ticket_id.encode(), facts_message(now, encoded), 0)
-            out.flush()  # alerts, ticks, facts, dead letters: on the broker
-            engine.write_pending()  # only then the state that says they were announced
-            out.flush()  # and its changelog, before the offsets go out
-            return None
-
-    app.sensors.add(BeforeCommit())
-
-    def mine(batch: Sequence[Any], ready: bool) -> list[Any]:
-        """The events of a batch the worker may process now: as Faust's own stream iterator
-        does, none read before the last rebalance (another generation), and none before the
-        agent's table is recovered (`ready`). Those are left unacked: whoever owns their
-        partition now reads them again from the committed offset."""
-        if not ready:
-            return []
-        generation = app.consumer_generation_id
-        return [e for e in batch if e.message.generation_id == generation]
+    def facts_ready() -> bool:
+        return aggregator.ready
 
     @app.agent(events)
     async def on_event(stream: faust.StreamT[bytes]) -> None:
-        async for batch in batches(stream, EVENTS_WITHIN_S):
-            todo = mine(batch, engine.ready)
-            stepper.events(todo)  # no await inside: a batch never interleaves with another
-            for event in todo:
-                await stream.ack(event)
-            metrics.EVENTS.inc(len(todo))
-            out.poll()
+        await run_batches(app, stream, EVENTS_WITHIN_S, tickets_ready, task.on_events, out.poll)
 
     @app.agent(ticks)
     async def on_tick(stream: faust.StreamT[bytes]) -> None:
-        async for batch in batches(stream, TICKS_WITHIN_S):
-            todo = mine(batch, engine.ready)
-            stepper.ticks(todo, forget)
-            for event in todo:
-                await stream.ack(event)
-            out.poll()
-
-    @app.timer(interval=settings.timer_interval)  # type: ignore[untyped-decorator]  # faust: App.timer returns a bare Callable
-    async def scan_timers() -> None:
-        if not engine.ready:
-            return
-        wall, mono = now_us(), time.monotonic()
-        for partition, idx in list(engine.indexes.items()):
-            now = engine.clock(partition).now(wall, mono)
-            value = _NOW.pack(now)
-            for _due, ticket_id in idx.pop_due(now, limit=10_000):
-                out.send(settings.ticks_topic, ticket_id.encode(), value, partition)
-        out.poll()
-        metrics.OPEN_TICKETS.set(engine.open_tickets())
-
-    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]  # faust: App.timer returns a bare Callable
-    async def refresh_gauges() -> None:
-        await engine.clock_gauges(now_us())
-        await refresh_lag()
-        metrics.STATE_BYTES.set(engine.state_bytes())
-
-    async def refresh_lag() -> None:
-        """`sla_consumer_lag` of every assigned events partition: its true end offset (read
-        from the broker, right on tansu too) minus the next offset to process (the last one
-        processed + 1, or the committed offset while none was). Not from the messages read:
-        a partition that delivers nothing must not read 0 (issue 11, 2)."""
-        tps = [tp for tp in app.consumer.assignment() if tp.topic == settings.events_topic]
-        if not tps:
-            return
-        try:
-            ends = await asyncio.get_running_loop().run_in_executor(
-                None, end_offsets, str(settings.broker), [(tp.topic, tp.partition) for tp in tps]
-            )
-        except Exception as e:  # the broker is unreachable: keep the last values
-            log.warning("consumer lag not refreshed: %s", e)
-            return
-        committed = app.consumer._committed_offset  # type: ignore[attr-defined]  # Faust's, set at seek and commit
-        for tp in tps:
-            position = engine.position.get(tp.partition)
-            if position is None:
-                position = committed.get(tp) or 0
-            lag = max(ends[(tp.topic, tp.partition)] - position, 0)
-            metrics.CONSUMER_LAG.labels(str(tp.partition)).set(lag)
-
-    def fold_facts(batch: Sequence[Any]) -> None:
-        """The latest facts of each ticket in the batch replace its stored ones: in the KPI
-        store and in the facts table (one write per ticket, as for the tickets table)."""
-        latest: dict[tuple[int, bytes], bytes | None] = {}
-        highwaters: dict[Any, int | None] = {}
-        mono = time.monotonic()
-        for event in batch:
-            msg = event.message
-            body = orjson.loads(msg.value)
-            tp = msg.tp
-            if tp not in highwaters:
-                highwaters[tp] = _highwater(app, tp)
-            aggregator.clock.observe(int(body["now"]), msg.offset, highwaters[tp], mono)
-            new = orjson.dumps(body["facts"]) if body["facts"] is not None else None
-            latest[(msg.partition, msg.key)] = new  # a later message of a ticket replaces
-        writes: dict[int, list[tuple[bytes, bytes | None]]] = {}
-        for (partition, key), new in latest.items():
-            old = facts_writer.get(partition, key)
-            if new != old:
-                aggregator.update(old, new)
-                writes.setdefault(partition, []).append((key, new))
-        facts_writer.write(writes)
+        await run_batches(app, stream, TICKS_WITHIN_S, tickets_ready, task.on_ticks, out.poll)
 
     @app.agent(kpi_facts)
     async def on_facts(stream: faust.StreamT[bytes]) -> None:
         """The aggregator: the latest facts per ticket replace its previous ones in the store."""
-        async for batch in batches(stream, FACTS_WITHIN_S):
-            todo = mine(batch, aggregator.ready)
-            fold_facts(todo)
-            for event in todo:
-                await stream.ack(event)
-            out.poll()
-
-    @app.timer(interval=settings.kpi_interval)  # type: ignore[untyped-decorator]  # faust: App.timer returns a bare Callable
-    async def publish_kpis() -> None:
-        """Debounced: the snapshots changed since the last run, and the current-window gauges."""
-        if not aggregator.ready:
-            return
-        now = aggregator.clock.now(now_us(), time.monotonic())
-        for key, value in aggregator.publishable(now):
-            out.send(settings.kpis_topic, key, value)
-        out.poll()
-        aggregator.refresh_gauges()
+        await run_batches(app, stream, FACTS_WITHIN_S, facts_ready, kpis.on_facts, out.poll)
 
     @table.on_recover
     async def rebuild_timers() -> None:
-        engine.rebuild()
+        task.recovered()
         tune_gc()
 
     @facts_table.on_recover
     async def rebuild_kpis() -> None:
-        aggregator.reset()
-        aggregator.rebuild(facts_table.values())
+        kpis.recovered()
 
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's SignalHandlerT: no function fits
-    async def on_revoked(app_: faust.App, revoked: Any, **kwargs: Any) -> None:
-        out.flush()  # what the pending tickets announced: on the broker
-        engine.write_pending()  # then their state, into the partitions' RocksDBs before they close
-        out.flush()  # and the changelog offsets with it
-        engine.reset()
+    install_timers(app, settings, task, kpis)
+    install_hooks(app, task, aggregator)
+    query_api.install(app, task.state, settings, table)
+    return app, task
+
+
+def install_timers(app: faust.App, settings: Settings, task: TicketTask, kpis: KpiTask) -> None:
+    """The app's periodic work: the timer scan, the gauges and the KPI snapshots."""
+
+    async def scan_timers() -> None:
+        task.scan()
+
+    async def refresh_gauges() -> None:
+        await clock_gauges(task.state, task.clock.wall_us())
+        tps = [tp for tp in app.consumer.assignment() if tp.topic == settings.events_topic]
+        committed = committed_offsets(app.consumer)
+        await consumer_lag(str(settings.broker), tps, committed, task.state.position)
+        metrics.STATE_BYTES.set(state_bytes(Path(settings.data_dir)))
+
+    async def publish_kpis() -> None:
+        kpis.publish()
+
+    every(app, settings.timer_interval, scan_timers)
+    every(app, GAUGE_INTERVAL_S, refresh_gauges)
+    every(app, settings.kpi_interval, publish_kpis)
+
+
+def install_hooks(app: faust.App, task: TicketTask, aggregator: KpiAggregator) -> None:
+    """What a commit and a rebalance must do first (`TicketTask.before_commit`, `revoked`)."""
+
+    class BeforeCommit(faust.Sensor):
+        """Faust computes the offsets to commit, flushes its producer (the changelogs) and
+        commits right after this hook, with no await in between: what a batch emitted before
+        its events were acked is on the broker before they count as done (at least once)."""
+
+        def on_commit_initiated(self, consumer: Any) -> Any:
+            task.before_commit()
+            return None
+
+    app.sensors.add(BeforeCommit())
+
+    async def on_revoked(app_: Any, *args: Any, **kwargs: Any) -> None:
+        task.revoked()
         aggregator.reset()
 
-    query_api.install(app, engine, settings, table)
-    return app, engine
+    # mode's handler type (mypy_extensions' VarArg) matches no annotated function
+    app.on_partitions_revoked.connect(cast(Any, on_revoked))

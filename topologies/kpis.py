@@ -28,10 +28,11 @@ import orjson
 from engine.instant import to_us
 from engine.kpis import Fact, KpiAggregate, decode_facts, snapshot_key
 from engine.kpis.snapshot import Snapshotter
+from engine.retention import horizon_us
 from engine.rules import RuntimePolicy
 from topologies import metrics
-from topologies.clock import PartitionClock
 from topologies.labels import TEAMS
+from topologies.stream_time import PartitionClock
 
 GAUGE_UNITS = ("day", "week", "month")
 GAUGE_DIMENSIONS = ("overall", "team", "priority")
@@ -52,7 +53,7 @@ class KpiAggregator:
 
     def __init__(self, policy: RuntimePolicy, retention_days: float) -> None:
         self.policy = policy
-        self.retention_us = int(retention_days * 86_400 * 1_000_000)
+        self.retention_us = horizon_us(retention_days)
         self.store = KpiAggregate(policy, exact=False)
         self.clock = PartitionClock()
         self.ready = False

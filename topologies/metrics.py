@@ -137,7 +137,7 @@ REJECT_REASONS = (
     "unknown_type",
     "naive_timestamp",
     "invalid_field",
-    # set by the worker itself (topologies/steps.py), not derived from a parse error
+    # set by the worker itself (topologies/worker/intake.py), not derived from a parse error
     "null_value",
     "too_large",
     "future",

@@ -7,7 +7,6 @@ batch's offsets are committed); a tombstone when the ticket leaves retention.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -44,12 +43,3 @@ class StatusPublisher:
     def forget(self, ticket_id: str, partition: int) -> None:
         """The ticket's state was dropped (retention): a tombstone, so compaction removes it."""
         self.send(self.topic, ticket_id.encode(), None, partition)
-
-
-def partition_clock(engine: Any, now_us: Callable[[], int]) -> Now:
-    """`engine.clock(partition).now(...)` as a function of the partition."""
-
-    def now(partition: int) -> int:
-        return int(engine.clock(partition).now(now_us(), time.monotonic()))
-
-    return now

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from topologies.faust_internals import committed_offsets
+
 _applied = False
 
 
@@ -32,7 +34,7 @@ def apply() -> None:
         uncommitted = [
             tp
             for tp in self.assignment()
-            if tp.topic not in changelogs and self._committed_offset.get(tp) is None
+            if tp.topic not in changelogs and committed_offsets(self).get(tp) is None
         ]
         if not uncommitted:
             return

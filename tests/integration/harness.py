@@ -10,7 +10,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,6 +145,11 @@ class WorkerProcess:
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
+    def wait_recovered(self, timeout: float = 60) -> WorkerProcess:
+        """Until the worker's first table recovery is done (it processes what arrives now)."""
+        wait_until(lambda: self.sample("sla_recovery_duration_seconds") > 0, timeout, "recovery")
+        return self
+
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -224,6 +229,15 @@ def consume(
     finally:
         c.close()
     return out
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll `condition` until it holds; fail saying `what` did not happen within `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g} s: {what}")
+        time.sleep(0.2)
 
 
 def alerts_of(messages: list[Any]) -> list[dict[str, Any]]:

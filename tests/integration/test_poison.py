@@ -133,7 +133,13 @@ def test_poison_pills_are_dead_lettered_and_the_batch_goes_on(
         assert "ahead of the wall clock" in p7["reason"] and "--max-skew 300" in p7["reason"]
         p3 = by_key["P3"]
         assert p3 and all("OutputTooLarge" in r["reason"] for r in p3)
-        assert all(r["topic"] == topics.events and r["offset"] >= 0 for r in dead)
+        # P3's tick may fail too: which of its events a batch kept (under the limit) depends on
+        # how the records were split into batches, and a tick adds to that state
+        assert all(
+            (r["topic"] == topics.events or (r["topic"] == topics.ticks and r["key"] == "P3"))
+            and r["offset"] >= 0
+            for r in dead
+        )
         for r in dead:
             Reject.model_validate(r)  # the published schema of tickets.dlq
         # counters equal the records on the topics, from a real scrape

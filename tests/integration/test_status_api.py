@@ -326,19 +326,6 @@ def test_a_ticket_leaving_retention_gets_a_status_tombstone(
     broker: BrokerHandle, tmp_path: Path
 ) -> None:
     topics = Topics.unique(broker.bootstrap)
-    now = datetime.now(UTC)
-    events = [
-        # inside the retention horizon when they arrive: older events are refused (`too_old`)
-        {**e, "occurred_at": (now - timedelta(seconds=3 - i)).isoformat()}
-        for i, e in enumerate(
-            [
-                {"event_id": "R-1-1", "type": "created", "priority": "A", "team": "team-1"},
-                {"event_id": "R-1-2", "type": "responded"},
-                {"event_id": "R-1-3", "type": "closed"},
-            ]
-        )
-    ]
-    events = [{**e, "ticket_id": "R-1"} for e in events]
     worker = WorkerProcess(
         broker.bootstrap,
         topics,
@@ -347,6 +334,20 @@ def test_a_ticket_leaving_retention_gets_a_status_tombstone(
         extra=["--retention-days", str(15.0 / 86400)],
     ).start()
     try:
+        worker.wait_recovered()  # the events are read at once: stamped now, not before a slow start
+        now = datetime.now(UTC)
+        events = [
+            # inside the retention horizon when they arrive: older events are refused (`too_old`)
+            {**e, "occurred_at": (now - timedelta(seconds=3 - i)).isoformat()}
+            for i, e in enumerate(
+                [
+                    {"event_id": "R-1-1", "type": "created", "priority": "A", "team": "team-1"},
+                    {"event_id": "R-1-2", "type": "responded"},
+                    {"event_id": "R-1-3", "type": "closed"},
+                ]
+            )
+        ]
+        events = [{**e, "ticket_id": "R-1"} for e in events]
         produce(broker.bootstrap, topics.events, keyed(events))
 
         def tombstoned(msgs: list[Any]) -> bool:

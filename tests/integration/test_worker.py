@@ -28,8 +28,9 @@ from tests.integration.harness import (
     effective_keys,
     keyed,
     produce,
+    wait_until,
 )
-from topologies.state import decode
+from topologies.state.codec import decode
 
 
 def iso(t: datetime) -> str:
@@ -71,6 +72,7 @@ def live(
     topics = Topics.unique(broker.bootstrap)
     d = tmp_path_factory.mktemp("live")
     w = WorkerProcess(broker.bootstrap, topics, d / "data", d / "worker.log").start()
+    w.wait_recovered()  # the tests stamp their events with the wall clock: read at once
     yield w, topics
     w.stop()
 
@@ -344,20 +346,25 @@ def test_two_workers_then_one_stops(broker: BrokerHandle, tmp_path: Path) -> Non
     w1 = WorkerProcess(broker.bootstrap, topics, tmp_path / "d1", tmp_path / "w1.log").start()
     w2 = WorkerProcess(broker.bootstrap, topics, tmp_path / "d2", tmp_path / "w2.log").start()
     try:
-        time.sleep(8)  # both join the group
+        wait_until(  # both in the group: each has been assigned events partitions
+            lambda: all("sla_consumer_lag{" in w.metrics() for w in (w1, w2)),
+            60,
+            "both workers own partitions",
+        )
         produce(broker.bootstrap, topics.events, keyed(events))
         consume(broker.bootstrap, topics.alerts, until=lambda m: len(m) >= 40, timeout=60, idle=0)
         w2.stop()
-        time.sleep(40)  # breaches (120 s) and moderate escalations (180 s) fall due
-        until = to_us(datetime.now(UTC)) - 3_000_000
+        # every breach (120 s after creation, the last ~44 s from now) falls due by `until`
+        until = to_us(now) + 46_000_000
         lines = [orjson.dumps(e) + b"\n" for e in events]
         want = due_by(replay_keys(lines, until), until)
-        got = due_by(
-            effective_keys(alerts_of(consume(broker.bootstrap, topics.alerts, timeout=60, idle=3))),
-            until,
-        )
         assert any(k[3] == "breach" for k in want)
-        assert got == want
+
+        def all_due(msgs: list[Any]) -> bool:
+            return due_by(effective_keys(alerts_of(msgs)), until) == want
+
+        msgs = consume(broker.bootstrap, topics.alerts, until=all_due, timeout=120, idle=0)
+        assert due_by(effective_keys(alerts_of(msgs)), until) == want
     finally:
         w1.stop()
         w2.stop()
@@ -367,24 +374,7 @@ def test_closed_tickets_leave_the_table_after_retention(
     broker: BrokerHandle, tmp_path: Path
 ) -> None:
     topics = Topics.unique(broker.bootstrap)
-    now = datetime.now(UTC)
     retention_s = 15.0  # events older than that are rejected: these are 1-3 s old
-    events = [
-        created("X-1", now - timedelta(seconds=3)),
-        {
-            "event_id": "X-1-2",
-            "ticket_id": "X-1",
-            "type": "responded",
-            "occurred_at": iso(now - timedelta(seconds=2)),
-        },
-        {
-            "event_id": "X-1-3",
-            "ticket_id": "X-1",
-            "type": "closed",
-            "occurred_at": iso(now - timedelta(seconds=1)),
-        },
-        created("X-2", now - timedelta(seconds=1), priority="C"),
-    ]
     worker = WorkerProcess(
         broker.bootstrap,
         topics,
@@ -394,6 +384,24 @@ def test_closed_tickets_leave_the_table_after_retention(
     )
     worker.start()
     try:
+        worker.wait_recovered()  # the events are read at once: stamped now, not before a slow start
+        now = datetime.now(UTC)
+        events = [
+            created("X-1", now - timedelta(seconds=3)),
+            {
+                "event_id": "X-1-2",
+                "ticket_id": "X-1",
+                "type": "responded",
+                "occurred_at": iso(now - timedelta(seconds=2)),
+            },
+            {
+                "event_id": "X-1-3",
+                "ticket_id": "X-1",
+                "type": "closed",
+                "occurred_at": iso(now - timedelta(seconds=1)),
+            },
+            created("X-2", now - timedelta(seconds=1), priority="C"),
+        ]
         produce(broker.bootstrap, topics.events, keyed(events))
         changelog = f"{topics.group}-tickets-changelog"
 

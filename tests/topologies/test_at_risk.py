@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from config.loader import load
 from engine.history import Ev
 from engine.instant import to_us
+from engine.retention import deadline
 from engine.status import upcoming
 from engine.ticket import Ticket
-from topologies import metrics, state
+from topologies import metrics
 from topologies.at_risk import MAX_TEAMS, Filters, at_risk, refresh_gauge
 from topologies.timers import TimerIndex
 
@@ -54,7 +55,7 @@ def indexed(tmp_path: Path) -> tuple[dict[str, Ticket], dict[int, TimerIndex]]:
     tickets = _tickets(400)
     indexes = {p: TimerIndex(tmp_path / f"p{p}", durable=False) for p in range(2)}
     for i, (ticket_id, t) in enumerate(tickets.items()):
-        indexes[i % 2].set(ticket_id, state.deadline(t, 35.0))
+        indexes[i % 2].set(ticket_id, deadline(t, 35.0))
     yield tickets, indexes
     for idx in indexes.values():
         idx.close()
@@ -123,7 +124,7 @@ def test_timer_index_until_is_read_only_and_bounded(tmp_path: Path) -> None:
 def test_the_hourly_gauge_counts_per_team_clock_kind_with_bounded_teams(tmp_path: Path) -> None:
     tickets = _tickets(1500, teams=MAX_TEAMS + 10, seed=3)
     with TimerIndex(tmp_path / "g", durable=False) as idx:
-        idx.set_many((t, state.deadline(x, 35.0)) for t, x in tickets.items())
+        idx.set_many((t, deadline(x, 35.0)) for t, x in tickets.items())
         clocks = tuple(r.name for r in POLICY.clocks)
         asyncio.run(refresh_gauge({0: idx}, lambda t, p: tickets.get(t), lambda p: NOW, clocks))
     samples = {
@@ -144,7 +145,7 @@ def shared(
     root = tmp_path_factory.mktemp("walk")
     indexes = {p: TimerIndex(root / f"p{p}", durable=False) for p in range(3)}
     for i, (ticket_id, t) in enumerate(tickets.items()):
-        indexes[i % 3].set(ticket_id, state.deadline(t, 35.0))
+        indexes[i % 3].set(ticket_id, deadline(t, 35.0))
     yield tickets, indexes
     for idx in indexes.values():
         idx.close()

@@ -5,23 +5,12 @@ from __future__ import annotations
 
 import struct
 
+from engine.retention import deadline
 from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
 
 _HEADER = struct.Struct(">qH")  # next deadline (µs, -1 = none), source partition
 NO_DEADLINE = -1
-DAY_US = 86_400 * 1_000_000
-
-
-def deadline(ticket: Ticket, retention_days: float) -> int | None:
-    """When the worker must look at this ticket again: its next SLA threshold, or for a closed
-    ticket the end of its retention (then its state is dropped)."""
-    due = ticket.next_due()
-    if due is None and ticket.is_closed():
-        last = ticket.last_event_at()
-        if last is not None:
-            return last + int(retention_days * DAY_US)
-    return due
 
 
 def encode(ticket: Ticket, partition: int, retention_days: float) -> bytes:

@@ -1,119 +1,32 @@
-"""The worker's state path without a broker: batched table writes with explicit partitions,
-their changelog through `Output`, persisted changelog offsets, and delivery failures."""
+"""The worker's state path without a broker: batched table writes with explicit partitions
+(`PartitionState` on a `RocksDBStore`), their changelog through `Output`, persisted changelog
+offsets, and delivery failures."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
-from rocksdict import Options, Rdict
 
 from config.loader import load
 from engine.history import from_model
+from engine.retention import deadline
 from engine.ticket import Ticket
 from schemas.parse import parse_event
-from topologies import state
-from topologies.app import DeliveryError, Engine, Output
+from tests.topologies.fakes import CHANGELOG, FakeProducer, FakeTable
+from topologies.output import DeliveryError, Output
 from topologies.settings import Settings
+from topologies.state import codec
+from topologies.state.rocksdb import RocksDBStore
+from topologies.stream_time import SystemClock
+from topologies.worker.partition_state import PartitionState, timers_under
 
 POLICY = load(None)
-CHANGELOG = "g-tickets-changelog"
-
-
-@dataclass
-class FakeMsg:
-    topic_: str
-    partition_: int
-    key_: bytes | None
-    value_: bytes | None
-    offset_: int = -1
-
-    def topic(self) -> str:
-        return self.topic_
-
-    def partition(self) -> int:
-        return self.partition_
-
-    def key(self) -> bytes | None:
-        return self.key_
-
-    def value(self) -> bytes | None:
-        return self.value_
-
-    def offset(self) -> int:
-        return self.offset_
-
-
-@dataclass
-class FakeProducer:
-    """librdkafka's contract as `Output` uses it: produce queues, poll/flush deliver."""
-
-    fail: set[str] = field(default_factory=set)  # topics whose messages fail
-    stuck: bool = False  # flush leaves everything undelivered
-    queued: list[tuple[FakeMsg, Any]] = field(default_factory=list)
-    delivered: list[FakeMsg] = field(default_factory=list)
-    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
-
-    def produce(self, topic: str, value: Any, key: Any, partition: int, on_delivery: Any) -> None:
-        self.queued.append((FakeMsg(topic, partition, key, value), on_delivery))
-
-    def poll(self, timeout: float = 0) -> int:
-        served = 0
-        while self.queued:
-            msg, callback = self.queued.pop(0)
-            if msg.topic_ in self.fail:
-                callback("KafkaError{code=MSG_TIMED_OUT}", msg)
-            else:
-                slot = (msg.topic_, msg.partition_)
-                msg.offset_ = self.offsets.get(slot, -1) + 1
-                self.offsets[slot] = msg.offset_
-                self.delivered.append(msg)
-                callback(None, msg)
-            served += 1
-        return served
-
-    def flush(self, timeout: float = 0) -> int:
-        if self.stuck:
-            return len(self.queued)
-        self.poll()
-        return 0
-
-
-class FakeStore:
-    """The two store methods the engine uses, on real RocksDBs (one per partition)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.dbs: dict[int, Rdict] = {}
-        self.persisted: dict[tuple[str, int], int] = {}
-
-    def _db_for_partition(self, partition: int) -> Rdict:
-        if partition not in self.dbs:
-            self.dbs[partition] = Rdict(str(self.root / f"t-{partition}"), Options(raw_mode=True))
-        return self.dbs[partition]
-
-    def set_persisted_offset(self, tp: Any, offset: int) -> None:
-        self.persisted[(tp.topic, tp.partition)] = offset
-
-    def close(self) -> None:
-        for db in self.dbs.values():
-            db.close()
-
-
-class FakeTable:
-    def __init__(self, root: Path) -> None:
-        self.data = FakeStore(root)
-        self.changelog_topic = SimpleNamespace(get_topic_name=lambda: CHANGELOG)
-
-    def items(self) -> Iterator[tuple[bytes, bytes]]:
-        for db in self.data.dbs.values():
-            yield from db.items()
 
 
 def event_at(partition: int) -> Any:
@@ -150,10 +63,12 @@ def stepped(ticket_id: str, *types: str) -> Ticket:
 
 
 @pytest.fixture
-def parts(tmp_path: Path) -> Iterator[tuple[Engine, FakeTable, FakeProducer]]:
+def parts(tmp_path: Path) -> Iterator[tuple[PartitionState, FakeTable, FakeProducer]]:
     table = FakeTable(tmp_path)
     producer = FakeProducer()
-    engine = Engine(Settings(data_dir=tmp_path), POLICY, table, Output("unused", producer))
+    store = RocksDBStore(table, Output("unused", producer))
+    timers = timers_under(tmp_path / "timers")
+    engine = PartitionState(Settings(data_dir=tmp_path), POLICY, store, timers, SystemClock())
     yield engine, table, producer
     for idx in engine.indexes.values():
         idx.close()
@@ -161,11 +76,11 @@ def parts(tmp_path: Path) -> Iterator[tuple[Engine, FakeTable, FakeProducer]]:
 
 
 def keep(ticket: Ticket, partition: int) -> tuple[int, Ticket, bytes]:
-    return (partition, ticket, state.encode(ticket, partition, Settings().retention_days))
+    return (partition, ticket, codec.encode(ticket, partition, Settings().retention_days))
 
 
 def test_a_batch_writes_each_ticket_once_to_its_partition_and_changelog_at_commit(
-    parts: tuple[Engine, FakeTable, FakeProducer],
+    parts: tuple[PartitionState, FakeTable, FakeProducer],
 ) -> None:
     engine, table, producer = parts
     a, b = stepped("A-1"), stepped("B-1", "responded")
@@ -175,20 +90,20 @@ def test_a_batch_writes_each_ticket_once_to_its_partition_and_changelog_at_commi
     assert engine.load("A-1", 2) is a  # but read from the pending writes
     engine.write_pending()
     stored = table.data.dbs[2][b"A-1"]
-    assert stored is not None and state.decode(stored, POLICY).ticket_id == "A-1"
-    assert table.data.dbs[0][b"B-1"] == state.encode(b, 0, engine.settings.retention_days)
+    assert stored is not None and codec.decode(stored, POLICY).ticket_id == "A-1"
+    assert table.data.dbs[0][b"B-1"] == codec.encode(b, 0, engine.settings.retention_days)
     assert b"A-1" not in table.data.dbs.get(0, {})
     sent = [(m.topic_, m.partition_, m.key_) for m, _ in producer.queued]
     assert sorted(sent) == [(CHANGELOG, 0, b"B-1"), (CHANGELOG, 2, b"A-1")]
-    assert engine.index(2).get("A-1") == state.deadline(a, engine.settings.retention_days)
-    assert engine.index(0).get("B-1") == state.deadline(b, engine.settings.retention_days)
+    assert engine.index(2).get("A-1") == deadline(a, engine.settings.retention_days)
+    assert engine.index(0).get("B-1") == deadline(b, engine.settings.retention_days)
     assert engine.load("A-1", 2) is a  # kept decoded
     engine.write_pending()
     assert len(producer.queued) == 2  # written once
 
 
 def test_changelog_offsets_are_persisted_once_delivered(
-    parts: tuple[Engine, FakeTable, FakeProducer],
+    parts: tuple[PartitionState, FakeTable, FakeProducer],
 ) -> None:
     engine, table, _producer = parts
     ticket = stepped("A-1")
@@ -197,12 +112,12 @@ def test_changelog_offsets_are_persisted_once_delivered(
     engine.save_many({"A-1": keep(ticket, 1), "C-1": keep(stepped("C-1"), 3)})
     engine.write_pending()
     assert table.data.persisted == {}  # nothing delivered yet
-    engine.output.poll()
+    cast(RocksDBStore, engine.store).output.poll()
     assert table.data.persisted == {(CHANGELOG, 1): 1, (CHANGELOG, 3): 0}
 
 
 def test_load_prefers_the_batch_then_pending_then_the_cache_then_the_tickets_partition(
-    parts: tuple[Engine, FakeTable, FakeProducer],
+    parts: tuple[PartitionState, FakeTable, FakeProducer],
 ) -> None:
     engine, _table, _producer = parts
     ticket = stepped("A-1")
@@ -220,7 +135,7 @@ def test_load_prefers_the_batch_then_pending_then_the_cache_then_the_tickets_par
 
 
 def test_a_dropped_ticket_leaves_table_changelog_and_index(
-    parts: tuple[Engine, FakeTable, FakeProducer],
+    parts: tuple[PartitionState, FakeTable, FakeProducer],
 ) -> None:
     engine, table, producer = parts
     engine.save_many({"A-1": keep(stepped("A-1"), 1)})
@@ -236,7 +151,7 @@ def test_a_dropped_ticket_leaves_table_changelog_and_index(
 
 
 def test_restore_puts_a_half_changed_ticket_back_everywhere(
-    parts: tuple[Engine, FakeTable, FakeProducer],
+    parts: tuple[PartitionState, FakeTable, FakeProducer],
 ) -> None:
     engine, table, _producer = parts
     saved = stepped("A-1")
@@ -257,7 +172,8 @@ def test_restore_puts_a_half_changed_ticket_back_everywhere(
     assert engine.dirty["A-1"] == (restored, 5)  # its KPI facts still go out
     engine.write_pending()
     stored = table.data.dbs[1][b"A-1"]
-    assert state.decode(stored, POLICY).to_bytes() == snapshot
+    assert stored is not None
+    assert codec.decode(stored, POLICY).to_bytes() == snapshot
     assert engine.restore("N-1", None, {}) is None and engine.load("N-1", 1) is None
 
 

@@ -10,9 +10,40 @@ wall-clock time when no event arrives.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import Protocol
 
 IDLE_S = 1.0  # no message for this long: the partition has no backlog
+
+
+class Clock(Protocol):
+    """The worker's only source of time: the wall clock and a monotonic one (tests pass a fake)."""
+
+    def wall_us(self) -> int:
+        """The wall clock, µs since the epoch."""
+        ...
+
+    def monotonic(self) -> float:
+        """Monotonic seconds (idle detection, durations)."""
+        ...
+
+
+class SystemClock:
+    """The process's clocks."""
+
+    def wall_us(self) -> int:
+        """`time.time_ns()` in µs."""
+        return now_us()
+
+    def monotonic(self) -> float:
+        """`time.monotonic()`."""
+        return time.monotonic()
+
+
+def now_us() -> int:
+    """The wall clock, µs since the epoch."""
+    return time.time_ns() // 1000
 
 
 @dataclass(slots=True)

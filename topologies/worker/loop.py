@@ -1,0 +1,45 @@
+"""The one loop every agent of the worker runs: take a batch, keep the events it may process,
+hand them to its task, ack them, serve the producer's delivery reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+import faust
+
+# An agent processes a batch once it holds BATCH events or `within` seconds after the previous
+# one (the events and KPI facts agents wait longer, for bigger batches under a backlog; the
+# ticks agent less, for timer latency).
+BATCH = 1000
+
+
+def mine(batch: Sequence[Any], ready: bool, generation: int) -> list[Any]:
+    """The events of a batch the worker may process now: as Faust's own stream iterator
+    does, none read before the last rebalance (another generation), and none before the
+    agent's table is recovered (`ready`). Those are left unacked: whoever owns their
+    partition now reads them again from the committed offset."""
+    if not ready:
+        return []
+    return [e for e in batch if e.message.generation_id == generation]
+
+
+async def run_batches(
+    app: faust.App,
+    stream: faust.StreamT[bytes],
+    within: float,
+    ready: Callable[[], bool],
+    handle: Callable[[Sequence[Any]], None],
+    poll: Callable[[], None],
+) -> None:
+    """Feed the stream's events to `handle` in batches (no await inside it: a batch never
+    interleaves with another), acking each batch's events once it was handled. The batches
+    are `Stream.noack_take`'s: its events (not values: its annotation says otherwise)."""
+    batches = cast("faust.Stream[bytes]", stream).noack_take(BATCH, within=within)
+    async for batch in batches:
+        recovered = ready()
+        todo = mine(batch, recovered, app.consumer_generation_id if recovered else 0)
+        handle(todo)
+        for event in todo:
+            await stream.ack(event)
+        poll()

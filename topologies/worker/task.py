@@ -1,0 +1,334 @@
+"""The live worker's work (`TicketTask`): one batch of events or ticks through the engine, each
+record's failure on its own, the timer scan and what a commit or a rebalance must do first.
+
+A record that cannot be used (invalid, too large, too far in the future, older than the
+retention horizon) or whose processing raises anything is sent to `tickets.dlq` with its
+reason (`processing_error: …` for an exception) and the batch goes on: its ticket is put back
+as it was before that record, nothing else of the batch is lost, and the counters say so
+(`sla_events_rejected_total`, `sla_processing_errors_total`). A batch first folds every event
+of a ticket, then crosses the thresholds due once per ticket (`Ticket.absorb`, then
+`Ticket.settle`): an alert reflects everything that arrived with it, so a late ticket that
+arrives with its own answer neither pages nor retracts.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+
+from engine.retention import expired, horizon_us
+from engine.rules import RuntimePolicy
+from engine.ticket import Ticket
+from topologies import metrics
+from topologies.kpis import facts_message
+from topologies.output import Output
+from topologies.settings import Settings
+from topologies.state import codec
+from topologies.state.store import PartitionStore
+from topologies.status import StatusPublisher
+from topologies.stream_time import Clock
+from topologies.worker.alert_counts import count_alerts
+from topologies.worker.intake import Intake
+from topologies.worker.partition_state import OpenTimers, PartitionState
+
+log = logging.getLogger("sla.worker")
+
+_NOW = struct.Struct(">q")
+# librdkafka's message.max.bytes is 1,000,000 (the broker's default limit is about the same):
+# an output that would not fit is refused before anything of its record is sent. The worker's
+# limit is `--max-message-bytes` (this by default), for brokers configured lower.
+MAX_OUTPUT_BYTES = 900_000
+SCAN_LIMIT = 10_000  # due tickets per partition and scan
+
+Highwater = Callable[[Any], "int | None"]  # topic partition -> its high-water mark, if known
+Touched = dict[str, tuple[Ticket, Any]]  # ticket id -> (its state, the last event of the batch)
+Keep = dict[str, tuple[int, Ticket, bytes]]  # ticket id -> (partition, state, encoded state)
+
+
+def _unknown(tp: Any) -> int | None:
+    return None
+
+
+class OutputTooLarge(ValueError):
+    """Something the engine would emit does not fit in a Kafka message."""
+
+
+def encode_alerts(alerts: list[dict[str, Any]], limit: int = MAX_OUTPUT_BYTES) -> list[bytes]:
+    """The alerts' JSON, or `OutputTooLarge` when one would not fit in a message."""
+    payloads = [orjson.dumps(a) for a in alerts]
+    for p in payloads:
+        if len(p) > limit:
+            raise OutputTooLarge(f"an alert of {len(p)} bytes (at most {limit})")
+    return payloads
+
+
+def encode_state(
+    ticket: Ticket, partition: int, retention_days: float, limit: int = MAX_OUTPUT_BYTES
+) -> bytes:
+    """The ticket's stored form, or `OutputTooLarge` when its changelog message would not fit."""
+    value = codec.encode(ticket, partition, retention_days)
+    if len(value) > limit:
+        raise OutputTooLarge(f"ticket state of {len(value)} bytes (at most {limit})")
+    return value
+
+
+class TicketTask:
+    """The ticket agents' work on the partitions a worker owns (no await: a batch never
+    interleaves with another). Driven by `topologies.app` in the worker, by tests in process
+    (`topologies.state.memory.MemoryStore`, a fake `Clock`)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        policy: RuntimePolicy,
+        store: PartitionStore,
+        timers: OpenTimers,
+        sink: Output,
+        clock: Clock,
+        highwater: Highwater = _unknown,
+    ) -> None:
+        self.settings = settings
+        self.sink = sink
+        self.clock = clock
+        self.highwater = highwater
+        self.state = PartitionState(settings, policy, store, timers, clock)
+        self.intake = Intake(settings, sink, clock)
+        self.statuses = StatusPublisher(settings.status_topic, sink.send, self.partition_now)
+        self.untargeted: dict[str, int] = {}  # per ticket of the batch: cycles known untargeted
+        self.retention_us = horizon_us(settings.retention_days)
+        self.limit = int(settings.max_message_bytes)
+
+    def partition_now(self, partition: int) -> int:
+        """The partition's clock now (stream time while it is behind, else the wall clock)."""
+        return self.state.clock(partition).now(self.clock.wall_us(), self.clock.monotonic())
+
+    # events
+    def on_events(self, batch: Sequence[Any]) -> None:
+        """Validate, re-key or fold each event; then settle and keep each touched ticket once."""
+        touched: Touched = {}
+        before: dict[str, bytes | None] = {}  # each touched ticket's state before the batch
+        absorbed: dict[str, list[tuple[Any, str]]] = {}  # (event, event id) per ticket
+        highwaters: dict[Any, int | None] = {}  # the last fetch's: the same for the whole batch
+        position = self.state.position
+        self.untargeted = {}
+        for event in batch:
+            msg = event.message
+            position[msg.partition] = max(position.get(msg.partition, 0), msg.offset + 1)
+            try:
+                self._absorb(event, touched, before, absorbed, highwaters)
+            except Exception as e:
+                self.intake.failed(event.message, "event", e)
+        kept = self._settle(touched, before, absorbed)
+        self._statuses({t: touched[t] for t in kept})
+        metrics.EVENTS.inc(len(batch))
+
+    def _statuses(self, touched: Touched) -> None:
+        """One `sla.status` message per ticket kept by the batch; new untargeted cycles counted."""
+        for ticket_id, (ticket, _) in touched.items():
+            known = self.untargeted.get(ticket_id)
+            if known is not None:
+                for clock_name, _, _ in ticket.state.untargeted[known:]:
+                    metrics.UNTARGETED.labels(clock_name).inc()
+        self.statuses.publish(touched)
+
+    def _absorb(
+        self,
+        event: Any,
+        touched: Touched,
+        before: dict[str, bytes | None],
+        absorbed: dict[str, list[tuple[Any, str]]],
+        highwaters: dict[Any, int | None],
+    ) -> None:
+        msg = event.message
+        compact = self.intake.usable(msg)
+        if compact is None:
+            return
+        state = self.state
+        ticket_id = msg.key.decode()
+        ticket = state.load(ticket_id, msg.partition, touched)
+        snapshot = ticket.to_bytes() if ticket is not None else None
+        before.setdefault(ticket_id, snapshot)
+        tp = msg.tp
+        if tp not in highwaters:
+            highwaters[tp] = self.highwater(tp)
+        state.clock(msg.partition).observe(
+            compact.at, msg.offset, highwaters[tp], self.clock.monotonic()
+        )
+        try:
+            if ticket is None:
+                ticket = Ticket.new(ticket_id, state.policy)
+            self.untargeted.setdefault(ticket_id, len(ticket.state.untargeted))
+            if ticket.absorb(compact):
+                touched[ticket_id] = (ticket, event)
+                absorbed.setdefault(ticket_id, []).append((event, compact.id))
+        except Exception:
+            restored = state.restore(ticket_id, snapshot, touched)
+            if restored is not None and ticket_id in absorbed:
+                touched[ticket_id] = (restored, absorbed[ticket_id][-1][0])
+            raise
+
+    def _settle(
+        self,
+        touched: Touched,
+        before: dict[str, bytes | None],
+        absorbed: dict[str, list[tuple[Any, str]]],
+    ) -> set[str]:
+        """Cross each touched ticket's thresholds due by its partition's clock, once; the ids
+        of the tickets kept (not put back after a failure)."""
+        state, retention = self.state, self.settings.retention_days
+        wall, mono = self.clock.wall_us(), self.clock.monotonic()
+        keep: Keep = {}
+        for ticket_id, (ticket, last) in list(touched.items()):
+            partition = last.message.partition
+            events = absorbed[ticket_id]
+            try:
+                now = state.clock(partition).now(wall, mono)
+                alerts = ticket.settle(now, wall, events[-1][1])
+                payloads = encode_alerts(alerts, self.limit)
+                value = encode_state(ticket, partition, retention, self.limit)
+            except Exception as e:
+                state.restore(ticket_id, before[ticket_id], touched)
+                for event, _id in events:
+                    self.intake.failed(event.message, "settle", e)
+                continue
+            keep[ticket_id] = (partition, ticket, value)
+            self._publish(ticket, alerts, payloads, now, False, wall)
+        state.save_many(keep)
+        return set(keep)
+
+    def _publish(
+        self,
+        ticket: Ticket,
+        alerts: list[dict[str, Any]],
+        payloads: list[bytes],
+        now: int,
+        from_timer: bool,
+        wall: int,
+    ) -> None:
+        key = ticket.ticket_id.encode()
+        for payload in payloads:
+            self.sink.send(self.settings.alerts_topic, key, payload)
+        if alerts:
+            count_alerts(alerts, from_timer, wall)
+        self.state.dirty[ticket.ticket_id] = (ticket, now)
+
+    # ticks
+    def on_ticks(self, batch: Sequence[Any]) -> None:
+        """Run each tick; drop tickets past their retention; keep each touched ticket once."""
+        touched: Touched = {}
+        keep: Keep = {}
+        self.untargeted = {}
+        for event in batch:
+            try:
+                self._tick(event, touched, keep)
+            except Exception as e:
+                self.intake.failed(event.message, "tick", e)
+        self.state.save_many(keep)
+        self._statuses({t: touched[t] for t in keep if t in touched})
+
+    def _tick(self, event: Any, touched: Touched, keep: Keep) -> None:
+        state, msg = self.state, event.message
+        ticket_id = msg.key.decode()
+        ticket = state.load(ticket_id, msg.partition, touched)
+        if ticket is None:
+            return
+        snapshot = ticket.to_bytes()
+        self.untargeted.setdefault(ticket_id, len(ticket.state.untargeted))
+        wall = self.clock.wall_us()
+        now = _NOW.unpack(msg.value)[0] if len(msg.value or b"") == _NOW.size else wall
+        try:
+            alerts = ticket.tick(now, wall)
+            payloads = encode_alerts(alerts, self.limit)
+            gone = expired(ticket, now, self.retention_us)
+            retention = self.settings.retention_days
+            value = b"" if gone else encode_state(ticket, msg.partition, retention, self.limit)
+        except Exception:
+            restored = state.restore(ticket_id, snapshot, touched)
+            if restored is not None and ticket_id in keep:
+                keep[ticket_id] = (msg.partition, restored, keep[ticket_id][2])
+            raise
+        if gone:
+            touched.pop(ticket_id, None)
+            keep.pop(ticket_id, None)
+            self._forget(ticket, msg.partition, now, alerts, payloads, wall)
+            return
+        touched[ticket_id] = (ticket, event)
+        keep[ticket_id] = (msg.partition, ticket, value)
+        self._publish(ticket, alerts, payloads, now, True, wall)
+
+    def _forget(
+        self,
+        ticket: Ticket,
+        partition: int,
+        now: int,
+        alerts: list[dict[str, Any]],
+        payloads: list[bytes],
+        wall: int,
+    ) -> None:
+        """A ticket closed longer than the retention: its last alerts, then its state, KPI
+        facts (one producer for both, so they stay in order) and status are dropped."""
+        ticket_id = ticket.ticket_id
+        self.state.drop(ticket_id, partition)
+        for payload in payloads:
+            self.sink.send(self.settings.alerts_topic, ticket_id.encode(), payload)
+        if alerts:
+            count_alerts(alerts, True, wall)
+        facts = facts_message(now, None)
+        self.sink.send(self.settings.kpi_facts_topic, ticket_id.encode(), facts, 0)
+        self.statuses.forget(ticket_id, partition)
+
+    # timers
+    def scan(self, wall_us: int | None = None) -> None:
+        """Send a tick to each ticket due by its partition's clock (at `wall_us`, default the
+        clock's), on the ticket's own partition of the ticks topic; nothing before recovery."""
+        state = self.state
+        if not state.ready:
+            return
+        wall = self.clock.wall_us() if wall_us is None else wall_us
+        mono = self.clock.monotonic()
+        for partition, idx in list(state.indexes.items()):
+            now = state.clock(partition).now(wall, mono)
+            value = _NOW.pack(now)
+            for _due, ticket_id in idx.pop_due(now, limit=SCAN_LIMIT):
+                self.sink.send(self.settings.ticks_topic, ticket_id.encode(), value, partition)
+        self.sink.poll()
+        metrics.OPEN_TICKETS.set(state.open_tickets())
+
+    # commits and rebalances
+    def before_commit(self) -> None:
+        """What the batches since the last commit emitted, on the broker, then the state that
+        says it was announced. Facts go out once per commit, however many events a ticket had;
+        a repeated event after a crash marks its ticket again, so nothing is lost."""
+        topic = self.settings.kpi_facts_topic
+        for ticket_id, now, encoded in self.state.take_dirty():
+            self.sink.send(topic, ticket_id.encode(), facts_message(now, encoded), 0)
+        self.write_through()
+
+    def write_through(self) -> None:
+        """Flush the output, write the pending tickets, flush their changelog."""
+        self.sink.flush()  # alerts, ticks, facts, dead letters: on the broker
+        self.state.write_pending()  # only then the state that says they were announced
+        self.sink.flush()  # and its changelog, before the offsets go out
+
+    def revoked(self) -> None:
+        """Partitions are being revoked: the pending tickets go into their partitions before
+        those close; timers stop until the table is recovered again."""
+        self.write_through()
+        self.state.reset()
+
+    def recovered(self) -> None:
+        """The table is recovered: rebuild the timer indexes, start processing."""
+        self.state.rebuild()
+
+    def close(self) -> None:
+        """At shutdown: close the timer indexes, deliver what is queued (best effort)."""
+        self.state.close()
+        # Best effort, e.g. ticks sent since the last commit. Faust has closed the tables by
+        # now: their changelog offsets are not stored (a restart reads a little more).
+        left = self.sink.producer.flush(5.0)
+        if left:
+            log.warning("at shutdown: %d message(s) not delivered", left)
