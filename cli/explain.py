@@ -24,6 +24,7 @@ from engine.explain import UnknownAlert, explain
 from engine.history import from_model
 from engine.processor import Processor
 from engine.rules import RuntimePolicy
+from schemas.attributes import HOLDER_ROLES
 from schemas.parse import InvalidEvent, parse_event
 
 
@@ -180,7 +181,7 @@ def _local(text: str | None, zone: ZoneInfo) -> str:
 
 
 def _who(h: dict[str, Any]) -> str:
-    parts = [f"{k} {h[k]}" for k in ("agent", "supervisor", "team", "department") if h.get(k)]
+    parts = [f"{k} {h[k]}" for k in HOLDER_ROLES if h.get(k)]
     return ", ".join(parts) or "nobody named"
 
 

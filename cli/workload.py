@@ -14,18 +14,11 @@ from typing import Any
 
 import orjson
 
+from schemas.attributes import SURVEY_ITEMS
+
 CST = timezone(timedelta(hours=8))
 TEAMS = [f"team-{i}" for i in range(1, 7)]
 PRODUCTS = ["router", "switch", "camera", "nas", "firewall"]
-ITEMS = (
-    "responsiveness",
-    "problem_solving",
-    "professionalism",
-    "patience",
-    "proactive",
-    "overall",
-    "recommend",
-)
 
 
 def _ts(t: datetime) -> str:
@@ -116,7 +109,7 @@ def ticket_events(rng: random.Random, ticket_id: str, created: datetime) -> list
         if rng.random() < 0.55:
             t = t + timedelta(hours=rng.uniform(0.1, 20))
             base = rng.randint(1, 5)
-            scores = {k: max(1, min(5, base + rng.randint(-1, 1))) for k in ITEMS}
+            scores = {k: max(1, min(5, base + rng.randint(-1, 1))) for k in SURVEY_ITEMS}
             out.append(ev("survey_submitted", t, survey=scores))
     t = t + timedelta(hours=rng.uniform(1, 48))
     out.append(ev("closed", t, customer_confirmed=True))

@@ -32,6 +32,7 @@ from engine.history import Ev
 from engine.instant import from_us, iso, seconds, to_us
 from engine.rules import RuntimePolicy, Target
 from engine.ticket import Ticket
+from schemas.attributes import HOLDER_ROLES
 
 EXEMPTION_EVENTS = ("exemption_requested", "exemption_granted", "exemption_rejected")
 APPEAL_EVENTS = ("appeal_filed", "appeal_decided")
@@ -47,7 +48,8 @@ class UnknownAlert(LookupError):
 
 
 def holder_dict(h: Holder) -> dict[str, str | None]:
-    return {"agent": h[0], "supervisor": h[1], "team": h[2], "department": h[3]}
+    """A holder tuple as the `{agent, supervisor, team, department}` object of the outputs."""
+    return dict(zip(HOLDER_ROLES, h, strict=True))
 
 
 @dataclass(frozen=True, slots=True)

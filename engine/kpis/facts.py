@@ -68,19 +68,11 @@ from engine.evaluate import ATTRS
 from engine.history import Ev
 from engine.rules import ClockRule, Target, any_fires
 from engine.ticket import Ticket
+from schemas.attributes import DIMENSIONS, SURVEY_ITEMS
 
-DIMENSION_ATTRS = ("team", "agent", "priority", "channel", "category", "product_line")
+DIMENSION_ATTRS: tuple[str, ...] = DIMENSIONS
 Dims = tuple[str | None, str | None, str | None, str | None, str | None, str | None]
 NO_DIMS: Dims = (None, None, None, None, None, None)
-SURVEY_ITEMS = (
-    "responsiveness",
-    "problem_solving",
-    "professionalism",
-    "patience",
-    "proactive",
-    "overall",
-    "recommend",
-)
 RECORD_FIELDS = (
     "customer_ref",
     "request_type",

@@ -41,9 +41,10 @@ from operator import mul
 from typing import TYPE_CHECKING, Any
 
 from engine.instant import US_PER_S
-from engine.kpis.facts import DIST_OFFSET, DISTRIBUTIONS, RECORD_FIELDS, SURVEY_ITEMS
+from engine.kpis.facts import DIST_OFFSET, DISTRIBUTIONS, RECORD_FIELDS
 from engine.kpis.sketch import rank
 from engine.kpis.windows import BACKLOG_UNITS
+from schemas.attributes import SURVEY_ITEMS
 
 if TYPE_CHECKING:
     from engine.kpis.store import Cell, CellKey, KpiStore

@@ -39,7 +39,6 @@ from engine.kpis.facts import (
     RECORD_FIELDS,
     RESOLVED_FCR,
     RESOLVED_REOPENED,
-    SURVEY_ITEMS,
     Dims,
     Fact,
     decode_survey,
@@ -48,6 +47,7 @@ from engine.kpis.sketch import ALPHA, LogMapping
 from engine.kpis.snapshot import Snapshotter
 from engine.kpis.windows import BACKLOG_UNITS, UNIT_ORDER, Window, Windows
 from engine.rules import RuntimePolicy
+from schemas.attributes import SURVEY_ITEMS
 
 CellKey = tuple[str, int, str, str]  # unit, window start, dimension, key
 DIMENSION_ORDER = {d: i for i, d in enumerate(("overall", *DIMENSION_ATTRS))}
