@@ -144,15 +144,10 @@ def bench_core(tickets: int, seed: int = 7, repeat: int = 3) -> dict[str, Any]:
 
     t_decode = _best(decode, repeat)
     t_replay = _best(run_replay, repeat)
-    from engine.history import from_model
-    from engine.processor import Processor
-    from schemas.parse import parse_event
+    from cli.replay_records import evaluate, line_records
 
-    proc = Processor(policy)
-    for line in lines:
-        ev = parse_event(line)
-        proc.ingest(ev.ticket_id, from_model(ev))
-    open_tickets = [t for t in proc.tickets.values() if not t.is_closed()]
+    _, replayed = evaluate(line_records(lines), policy, None, lambda alert, arrived: True)
+    open_tickets = [t for t in replayed.tickets.values() if not t.is_closed()]
     sizes = [len(t.to_bytes()) for t in open_tickets] or [0]
     return {
         "tickets": tickets,

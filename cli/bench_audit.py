@@ -33,7 +33,7 @@ import orjson
 
 from cli import workload
 from cli.kafka_range import RangeError, check_reachable
-from cli.replay import replay_range
+from cli.replay_topic import replay_range
 from config.loader import load
 from engine.audit import us
 from engine.instant import iso
