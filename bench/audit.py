@@ -34,7 +34,7 @@ import orjson
 import workload
 from bench.clients import publish
 from cli.kafka_range import RangeError, check_reachable
-from cli.replay import replay_range
+from cli.replay_topic import replay_range
 from config.loader import load
 from engine.audit import us
 from engine.instant import iso

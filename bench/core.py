@@ -41,14 +41,14 @@ def bench_core(tickets: int, seed: int = 7, repeat: int = 3) -> dict[str, Any]:
     t_decode = _best(decode, repeat)
     t_replay = _best(run_replay, repeat)
     from engine.history import from_model
-    from engine.processor import Processor
+    from engine.replay import Replay
     from schemas.parse import parse_event
 
-    proc = Processor(policy)
+    run = Replay.start(policy)
     for line in lines:
         ev = parse_event(line)
-        proc.ingest(ev.ticket_id, from_model(ev))
-    open_tickets = [t for t in proc.tickets.values() if not t.is_closed()]
+        run.feed(ev.ticket_id, from_model(ev))
+    open_tickets = [t for t in run.tickets.values() if not t.is_closed()]
     sizes = [len(t.to_bytes()) for t in open_tickets] or [0]
     return {
         "tickets": tickets,

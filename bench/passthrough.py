@@ -51,6 +51,7 @@ def bench_faust(
     finally:
         child.stop()
 
+
 def passthrough_main(argv: Sequence[str]) -> int:
     """A Faust app with build_app's settings and one agent that decodes and counts events."""
     p = argparse.ArgumentParser(prog="python -m bench.passthrough")

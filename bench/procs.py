@@ -35,6 +35,7 @@ def rss_bytes(pid: int) -> int | None:
         pass
     return None
 
+
 @dataclass
 class Child:
     """A subprocess in its own process group, optionally under ``py-spy record``."""

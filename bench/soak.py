@@ -32,8 +32,9 @@ from bench.events import created, now_us, responded
 from bench.figures import metric_sum
 from bench.worker import Worker
 from config.loader import load
+from engine.effective import effective
 from engine.history import from_model
-from engine.processor import Processor
+from engine.replay import replay
 from schemas.parse import parse_event
 
 Key = tuple[Any, ...]
@@ -47,14 +48,9 @@ def _key(a: dict[str, Any]) -> Key:
 def check(alerts: list[dict[str, Any]], want: set[Key], until_us: int) -> dict[str, int]:
     """Lost decisions, decisions under two ids and ids with two contents, against `want`."""
     contents: dict[str, set[Key]] = defaultdict(set)
-    current: dict[str, dict[str, Any]] = {}
     for a in alerts:
         contents[a["alert_id"]].add((*_key(a), a.get("retracts")))
-        if a["kind"] == "retraction":
-            current.pop(a["retracts"], None)
-        else:
-            current.setdefault(a["alert_id"], a)
-    due = [k for k in map(_key, current.values()) if _us(k[5]) <= until_us]
+    due = [k for k in map(_key, effective(alerts).values()) if _us(k[5]) <= until_us]
     got = Counter(due)
     return {
         "decisions": len(want),
@@ -71,19 +67,9 @@ def _us(text: str) -> int:
 
 def replay_decisions(events: list[dict[str, Any]], until_us: int) -> set[Key]:
     """What the engine decides over `events` in stream time, due by `until_us`."""
-    proc = Processor(load(None))
-    out: list[dict[str, Any]] = []
-    for e in sorted(events, key=lambda e: e["occurred_at"]):
-        ev = parse_event(orjson.dumps(e))
-        out.extend(proc.ingest(ev.ticket_id, from_model(ev)))
-    out.extend(proc.advance(until_us))
-    current: dict[str, dict[str, Any]] = {}
-    for a in out:
-        if a["kind"] == "retraction":
-            current.pop(a["retracts"], None)
-        else:
-            current.setdefault(a["alert_id"], a)
-    return {k for k in map(_key, current.values()) if _us(k[5]) <= until_us}
+    ordered = (parse_event(orjson.dumps(e)) for e in sorted(events, key=lambda e: e["occurred_at"]))
+    _, out = replay(((ev.ticket_id, from_model(ev)) for ev in ordered), load(None), until_us)
+    return {k for k in map(_key, effective(out).values()) if _us(k[5]) <= until_us}
 
 
 class Traffic:

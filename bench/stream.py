@@ -54,6 +54,7 @@ def preload(bootstrap: str, topic: str, events: int, seed: int) -> dict[str, Any
     n = produce(bootstrap, topic, keyed_lines(lines))
     return {"events": n, "produce_per_s": round(n / (time.perf_counter() - t0))}
 
+
 def bench_raw(bootstrap: str, topic: str, n: int, timeout: float = 120.0) -> float:
     """(a) A plain confluent-kafka consumer: consume(10000) + orjson.loads until ``n`` read."""
     c = from_start(bootstrap, topic, "bench-raw")
@@ -76,6 +77,7 @@ def bench_raw(bootstrap: str, topic: str, n: int, timeout: float = 120.0) -> flo
         return count / (time.perf_counter() - first)
     finally:
         c.close()
+
 
 @contextlib.contextmanager
 def bench_broker(

@@ -9,8 +9,9 @@ from typing import IO, Any
 
 import orjson
 
-from cli.explain import Replayed, file_lines, num, replay_lines
-from cli.replay import iso_instant
+from cli.explain import Replayed, num, replay_lines
+from cli.replay_records import file_lines
+from cli.time_args import iso_instant
 from config.loader import load
 from engine.accountability import BY, LEVELS, Report, period, tally
 
@@ -60,9 +61,9 @@ def run(args: argparse.Namespace) -> int:
 
 def report_of(replayed: Replayed, period_text: str, by: str) -> Report:
     """The report of a replay (events from any source)."""
-    proc = replayed.proc
-    span = period(period_text, proc.policy.kpis.timezone)
-    return tally(proc.tickets.values(), span, by, proc.clock, proc.policy.version)
+    run = replayed.run
+    span = period(period_text, run.policy.kpis.timezone)
+    return tally(run.tickets.values(), span, by, run.clock, run.policy.version)
 
 
 def render(report: Report, out: IO[str]) -> None:

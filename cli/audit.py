@@ -4,7 +4,7 @@ decisions with those of the alerts the live engine emitted on the alerts topic.
 Both sides are the alerts (and retractions) **due** in `[--from, --to)`:
 
 - the replay: the events published in `[from - lookback, to + grace)` through the same loop as
-  `sla-engine replay --topic` (`cli.replay.replay_range`); tickets whose `created` event is
+  `sla-engine replay --topic` (`cli.replay_topic.replay_range`); tickets whose `created` event is
   before the look-back are left out of the comparison (their state would be a guess);
 - the live side: the records of the alerts topic published in `[from, to + grace)` (the engine
   never emits an alert before it is due), repeats of an `alert_id` dropped (consumers do that).
@@ -36,18 +36,11 @@ from typing import IO, Any
 
 import orjson
 
+from cli.files import open_out
 from cli.kafka_range import RangeError, RangeStats, stream_range
-from cli.replay import (
-    TopicReplay,
-    _ms_at_or_after,
-    _open_out,
-    add_range_arguments,
-    check_range,
-    duration,
-    replay_range,
-    topic_summary,
-)
+from cli.replay_topic import TopicReplay, replay_range, topic_summary
 from cli.spill import Spill
+from cli.time_args import add_range_arguments, check_range, duration, ms_at_or_after
 from config.loader import load
 from engine.audit import CHURN, FINDINGS, NOTES, compare_ticket, entry, order, us
 from engine.instant import iso
@@ -152,8 +145,8 @@ def run_audit(
     records, live_stats = stream_range(
         bootstrap,
         alerts_topic,
-        _ms_at_or_after(since),
-        _ms_at_or_after(until + grace),
+        ms_at_or_after(since),
+        ms_at_or_after(until + grace),
         timeout=timeout,
     )
     for rec in records:
@@ -256,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
     since, until = args.since, args.until_
     with ExitStack() as stack:
         try:
-            diff = _open_out(stack, args.diff) if args.diff else None
+            diff = open_out(stack, args.diff) if args.diff else None
         except OSError as e:
             print(f"sla-engine audit: {e.filename}: {e.strerror}", file=sys.stderr)
             return 2

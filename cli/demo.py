@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from cli.replay import iso_instant
+    from cli.time_args import iso_instant
 
     policy = load(args.policy)
     out = io.BytesIO()

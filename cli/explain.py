@@ -1,38 +1,37 @@
 """`sla-engine explain ALERT_ID`: the evidence chain of one alert (`engine.explain`).
 
-The events are replayed exactly as `sla-engine replay` does (file order, stream-time clock,
-`--until` at the end), so the alert ids are the ones replay printed. `replay_lines` takes the
-event lines from any source (a file here; a topic's time range elsewhere).
+The events are replayed exactly as `sla-engine replay` does (the same pipeline: file order,
+stream-time clock, `--until` at the end), so the alert ids are the ones replay printed.
+`replay_records` takes the records from any source (a file's lines, a topic's time range).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 import orjson
 
-from cli.replay import add_range_arguments, check_range, iso_instant
+from cli.replay_records import Record, evaluate, file_lines, line_records
+from cli.time_args import add_range_arguments, check_range, iso_instant, ms_at_or_after
 from config.loader import load
 from engine.explain import UnknownAlert, explain
-from engine.history import from_model
-from engine.processor import Processor
+from engine.replay import Replay
 from engine.rules import RuntimePolicy
-from schemas.parse import InvalidEvent, parse_event
+from schemas.attributes import HOLDER_ROLES
 
 
 @dataclass
 class Replayed:
-    """A replay kept in memory: the processor (every ticket's history, state and ledger) and
-    every alert in emission order."""
+    """A replay kept in memory: the pipeline's state (every ticket's history, state and
+    ledger) and every alert in emission order."""
 
-    proc: Processor
+    run: Replay
     alerts: list[dict[str, Any]] = field(default_factory=list)
     events: int = 0
     rejected: int = 0
@@ -41,32 +40,22 @@ class Replayed:
         return [a for a in self.alerts if a["ticket_id"] == ticket_id]
 
 
+def replay_records(records: Iterable[Record], policy: RuntimePolicy, until: int | None) -> Replayed:
+    """Replay records like `sla-engine replay` (`replay_records.evaluate`), every alert kept;
+    invalid records are counted and skipped."""
+    alerts: list[dict[str, Any]] = []
+
+    def keep(alert: dict[str, Any], arrived: int | None) -> bool:
+        alerts.append(alert)
+        return True
+
+    result, run = evaluate(records, policy, until, keep)
+    return Replayed(run, alerts, result.events, result.rejected)
+
+
 def replay_lines(lines: Iterable[bytes], policy: RuntimePolicy, until: int | None) -> Replayed:
-    """Replay event lines (JSON, one event each) like `sla-engine replay`; invalid lines are
-    counted and skipped."""
-    run = Replayed(Processor(policy))
-    for raw in lines:
-        if not raw.strip():
-            continue
-        try:
-            event = parse_event(raw)
-        except InvalidEvent:
-            run.rejected += 1
-            continue
-        run.events += 1
-        run.alerts.extend(run.proc.ingest(event.ticket_id, from_model(event)))
-    if until is not None:
-        run.alerts.extend(run.proc.advance(until))
-    return run
-
-
-def file_lines(name: str) -> Iterator[bytes]:
-    """Lines of a file, or of stdin for '-'."""
-    if name == "-":
-        yield from sys.stdin.buffer
-        return
-    with Path(name).open("rb") as f:
-        yield from f
+    """Replay event lines (JSON, one event each; blank lines skipped) like `sla-engine replay`."""
+    return replay_records(line_records(lines), policy, until)
 
 
 def add_parser(sub: Any) -> None:
@@ -119,6 +108,7 @@ def run_topic(args: argparse.Namespace) -> int:
     (look-back included), replayed with the clock ending at --to."""
     from cli.invocation import need_broker
     from cli.kafka_range import RangeError, stream_range
+    from cli.replay_topic import topic_records
 
     problem = check_range(args, "explain")
     if problem is None and args.until is not None:
@@ -132,15 +122,15 @@ def run_topic(args: argparse.Namespace) -> int:
         records, stats = stream_range(
             bootstrap,
             args.topic,
-            -(-(args.since - args.lookback) // 1000),
-            -(-args.until_ // 1000),
+            ms_at_or_after(args.since - args.lookback),
+            ms_at_or_after(args.until_),
             timeout=args.timeout,
         )
     except RangeError as e:
         print(f"sla-engine explain: {e}", file=sys.stderr)
         return 2
     try:
-        replayed = replay_lines((r.value or b"" for r in records), policy, args.until_)
+        replayed = replay_records(topic_records(args.topic, records), policy, args.until_)
     except RangeError as e:
         print(f"sla-engine explain: {e}", file=sys.stderr)
         return 2
@@ -154,22 +144,22 @@ def show(replayed: Replayed, alert_id: str, as_json: bool, out: IO[str], source:
     if ticket_id is None:
         print(
             f"sla-engine explain: no alert {alert_id!r} in the replay of {source} "
-            f"({replayed.events} events, {len(replayed.proc.tickets)} tickets, "
+            f"({replayed.events} events, {len(replayed.run.tickets)} tickets, "
             f"{len(replayed.alerts)} alerts); alert ids depend on the input and --until: list "
             f"them with `sla-engine replay --input {source} [--until T]`",
             file=sys.stderr,
         )
         return 1
-    ticket = replayed.proc.tickets[ticket_id]
+    ticket = replayed.run.tickets[ticket_id]
     try:
-        evidence = explain(ticket, replayed.of_ticket(ticket_id), alert_id, replayed.proc.clock)
+        evidence = explain(ticket, replayed.of_ticket(ticket_id), alert_id, replayed.run.clock)
     except UnknownAlert:  # pragma: no cover - the id was found above
         return 1
     doc = evidence.to_dict()
     if as_json:
         out.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        out.write(render(doc, replayed.proc.policy.kpis.timezone))
+        out.write(render(doc, replayed.run.policy.kpis.timezone))
     return 0
 
 
@@ -180,7 +170,7 @@ def _local(text: str | None, zone: ZoneInfo) -> str:
 
 
 def _who(h: dict[str, Any]) -> str:
-    parts = [f"{k} {h[k]}" for k in ("agent", "supervisor", "team", "department") if h.get(k)]
+    parts = [f"{k} {h[k]}" for k in HOLDER_ROLES if h.get(k)]
     return ", ".join(parts) or "nobody named"
 
 
@@ -200,7 +190,12 @@ def _dur(s: float) -> str:
 def render(doc: dict[str, Any], tz: str) -> str:
     """The evidence as text, instants in the reporting time zone."""
     zone = ZoneInfo(tz)
-    a = doc
+    lines = [*_summary(doc, zone), "", *_chain(doc, zone), "", *_trail(doc, zone)]
+    return "\n".join(lines) + "\n"
+
+
+def _summary(a: dict[str, Any], zone: ZoneInfo) -> list[str]:
+    """The alert, its status, due_at, counted time, rule, responsible, notified, attribution."""
     lines: list[str] = []
     add = lines.append
     level = f" {a['level']}" if a["level"] else ""
@@ -238,7 +233,13 @@ def render(doc: dict[str, Any], tz: str) -> str:
     add("  attribution")
     for s in a["attribution"]:
         add(f"    {_dur(s['seconds']):>28}  {_who(s)}")
-    add("")
+    return lines
+
+
+def _chain(a: dict[str, Any], zone: ZoneInfo) -> list[str]:
+    """The events, the clock intervals and the working blocks that counted."""
+    lines: list[str] = []
+    add = lines.append
     add("events (occurred_at, event_id order; * = in caused_by, later = after due_at)")
     for e in a["events"]:
         mark = "*" if e["caused_by"] else ("later" if e["after_due"] else "")
@@ -262,7 +263,13 @@ def render(doc: dict[str, Any], tz: str) -> str:
             f"{_who(b['holder'])}"
         )
     add(f"  total {_dur(a['counted_seconds'])}")
-    add("")
+    return lines
+
+
+def _trail(a: dict[str, Any], zone: ZoneInfo) -> list[str]:
+    """The exemption and appeal trail, then every announcement of the same decision."""
+    lines: list[str] = []
+    add = lines.append
     add("exemption and appeal trail")
     if not a["trail"]:
         add("  none")
@@ -288,4 +295,4 @@ def render(doc: dict[str, Any], tz: str) -> str:
     for x in a["announcements"]:
         extra = f" retracts {x['retracts']} ({x['reason']})" if x["retracts"] else ""
         add(f"  {_local(x['detected_at'], zone)}  {x['kind']:<10} {x['alert_id']}{extra}")
-    return "\n".join(lines) + "\n"
+    return lines

@@ -17,11 +17,11 @@ from typing import IO, Any
 
 import orjson
 
-from cli.replay import iso_instant
+from cli.replay_records import Record, ReplayResult, decode, line_records
+from cli.time_args import iso_instant
 from config.loader import load
-from engine.history import Ev, from_model
+from engine.history import Ev
 from engine.whatif import CHANGES, compare
-from schemas.parse import InvalidEvent, parse_event
 
 SHOWN_REJECTS = 5  # rejected lines named on stderr (all are counted)
 
@@ -34,19 +34,17 @@ class Parsed:
 
 
 def read_events(lines: Iterable[bytes]) -> Parsed:
-    """Validate every line (blank lines are skipped); keep the valid events in file order."""
+    """Decode every line as `replay` does (`replay_records.decode`; blank lines are skipped);
+    keep the valid events in file order."""
     out = Parsed()
-    for n, raw in enumerate(lines, 1):
-        if not raw.strip():
-            continue
-        try:
-            event = parse_event(raw)
-        except InvalidEvent as e:
-            out.rejected += 1
-            if len(out.rejects) < SHOWN_REJECTS:
-                out.rejects.append((n, e.reason))
-            continue
-        out.events.append((event.ticket_id, from_model(event)))
+
+    def reject(rec: Record, reason: str) -> None:
+        if len(out.rejects) < SHOWN_REJECTS:
+            out.rejects.append((rec.where["line"], reason))
+
+    counts = ReplayResult()
+    out.events = [(tid, ev) for tid, ev, _ in decode(line_records(lines), counts, reject)]
+    out.rejected = counts.rejected
     return out
 
 
@@ -194,8 +192,14 @@ def render(report: dict[str, Any], file: IO[str] | None = None) -> None:
             *(str(counts[c]) for c in (*CHANGES, "unchanged")),
         )
     console.print(summary)
+    _changes(console, report["changes"])
+    _kpis(console, report["kpis"]["all"])
 
-    changes = report["changes"]
+
+def _changes(console: Any, changes: list[dict[str, Any]]) -> None:
+    """The changes table, then the examples."""
+    from rich.table import Table
+
     if not changes:
         console.print("no differences: every warning, breach and escalation stands as before")
     else:
@@ -234,17 +238,22 @@ def render(report: dict[str, Any], file: IO[str] | None = None) -> None:
             for line in lines:
                 console.print(line, soft_wrap=True)
 
+
+def _kpis(console: Any, metrics: dict[str, dict[str, Any]]) -> None:
+    """The KPI table of the whole range: attainment with met/due, breaches, deltas."""
+    from rich.table import Table
+
     kpis = Table(title="KPIs, whole range")
     kpis.add_column("metric")
     for col in ("before", "after", "delta"):
         kpis.add_column(col, justify="right")
-    for name, row in report["kpis"]["all"].items():
+    for name, row in metrics.items():
         if name.endswith((".due", ".met")):
             continue  # shown with the attainment
         before, after = _num(row["before"]), _num(row["after"])
         if name.endswith(".attainment"):
             prefix = name.removesuffix(".attainment")
-            m = report["kpis"]["all"]
+            m = metrics
             before += f" ({m[prefix + '.met']['before']}/{m[prefix + '.due']['before']})"
             after += f" ({m[prefix + '.met']['after']}/{m[prefix + '.due']['after']})"
         kpis.add_row(name, before, after, _delta(row["delta"]))

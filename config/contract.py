@@ -11,24 +11,13 @@ from typing import get_args
 
 from config.model import CalendarChoice, CalendarSpec, ClockSpec, PolicyFile, block_minutes
 from engine.evaluate import ATTRIBUTES_PREFIX
+from schemas.attributes import TICKET_ATTRS  # what a `when` may name (or attributes.<name>)
 from schemas.events import Priority
 
 Loc = list[int | str]
 Problem = tuple[Loc, str]
 
 PRIORITIES: tuple[str, ...] = get_args(Priority)
-# Ticket attributes a `when` may name (besides `attributes.<name>`, the events' `attributes`).
-TICKET_ATTRS = (
-    "priority",
-    "category",
-    "channel",
-    "team",
-    "department",
-    "product_line",
-    "status",
-    "agent",
-    "supervisor",
-)
 
 
 def check_contract(p: PolicyFile) -> list[Problem]:

@@ -18,6 +18,8 @@ from pydantic import (
     field_validator,
 )
 
+from schemas.attributes import DIMENSIONS, Dimension
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
@@ -183,16 +185,9 @@ class ClockSpec(_Strict):
 
 _DAY_US = 86_400 * 1_000_000
 KpiUnit = Literal["hour", "day", "week", "month"]
-KpiDimension = Literal["team", "agent", "priority", "channel", "category", "product_line"]
+KpiDimension = Dimension
 _KPI_UNITS: tuple[KpiUnit, ...] = ("hour", "day", "week", "month")
-_KPI_DIMENSIONS: tuple[KpiDimension, ...] = (
-    "team",
-    "agent",
-    "priority",
-    "channel",
-    "category",
-    "product_line",
-)
+_KPI_DIMENSIONS = DIMENSIONS
 
 
 class KpiComplaints(_Strict):

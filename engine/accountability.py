@@ -33,8 +33,9 @@ from zoneinfo import ZoneInfo
 from engine.alerts import suppressed
 from engine.instant import iso, seconds, to_us
 from engine.ticket import Ticket
+from schemas.attributes import HOLDER_ROLES
 
-BY = ("agent", "supervisor", "team", "department")
+BY = HOLDER_ROLES
 LEVELS = ("minor", "moderate", "severe")
 UNKNOWN = "unknown"  # the key of decisions whose holder names no value for `by`
 _PERIOD = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?|-W(\d{2}))?$")

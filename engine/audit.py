@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from engine.effective import EffectiveSet
 from engine.instant import iso, to_us
 
 Alert = dict[str, Any]
@@ -107,20 +108,22 @@ class Side:
 
 
 def side(alerts: Iterable[Alert]) -> Side:
-    """Sort one side's alerts (in the order announced) into standing, first and transient."""
+    """Sort one side's alerts (in the order announced) into standing (the effective set,
+    `engine.effective`), first and transient."""
     alerts = list(alerts)
-    retracted = {a.get("retracts") for a in alerts if a["kind"] == "retraction"}
+    effective = EffectiveSet()
+    effective.update(alerts)
     standing: dict[Decision, list[Alert]] = defaultdict(list)
+    for a in effective.current.values():
+        standing[decision(a)].append(a)
     first: dict[Decision, Alert] = {}
     transient = []
     for a in alerts:
         if a["kind"] == "retraction":
             continue
         first.setdefault(decision(a), a)
-        if a["alert_id"] in retracted:
+        if a["alert_id"] in effective.retracted:
             transient.append(a)
-        else:
-            standing[decision(a)].append(a)
     return Side(dict(standing), first, transient)
 
 

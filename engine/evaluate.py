@@ -14,21 +14,12 @@ from dataclasses import dataclass, field
 from engine.clocks import PAUSED, RUNNING, STOPPED, ClockRun, Context, CycleEnd, Decision, Holder
 from engine.history import Ev
 from engine.rules import ClockRule, RuntimePolicy, any_fires
+from schemas.attributes import HOLDER_ROLES, TICKET_ATTRS
 
-ATTRS = (
-    "priority",
-    "category",
-    "channel",
-    "product_line",
-    "team",
-    "agent",
-    "supervisor",
-    "department",
-    "status",
-)
+ATTRS = TICKET_ATTRS
 _ATTR_SET = frozenset(ATTRS)
 ATTRIBUTES_PREFIX = "attributes."  # source-system attributes (`attributes: {tier: vip}`)
-_HOLDER_INPUTS = frozenset({"agent", "supervisor", "team", "department"})
+_HOLDER_INPUTS = frozenset(HOLDER_ROLES)
 
 
 @dataclass(slots=True)

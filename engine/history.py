@@ -7,19 +7,12 @@ import re
 from typing import Any, NamedTuple
 
 from engine.instant import to_us
+from schemas.attributes import TICKET_ATTRS
 
 # Fields of an input event that evaluation reads; everything else (customer name and contact
 # in particular) is left behind at the edge.
 KEPT_FIELDS = (
-    "priority",
-    "category",
-    "channel",
-    "product_line",
-    "team",
-    "agent",
-    "supervisor",
-    "department",
-    "status",
+    *TICKET_ATTRS,
     "clock",
     "cycle",
     "reason",

@@ -1,4 +1,4 @@
-"""Stream-time evaluation of many tickets: the replay tool's engine.
+"""Stream-time evaluation of many tickets: the core of the replay pipeline (`engine.replay`).
 
 The clock is stream time: after each event it is the largest `occurred_at` seen so far, and every
 threshold due by then fires, for every ticket (a heap of next deadlines finds them). At the end

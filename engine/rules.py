@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from engine.calendar import Calendar
+from schemas.attributes import DIMENSIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,7 @@ class ClockRule:
 
 DAY_US = 86_400 * 1_000_000
 KPI_UNITS = ("hour", "day", "week", "month")
-KPI_DIMENSIONS = ("team", "agent", "priority", "channel", "category", "product_line")
+KPI_DIMENSIONS: tuple[str, ...] = DIMENSIONS
 
 
 def _default_targets() -> Mapping[str, float]:

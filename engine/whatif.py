@@ -1,11 +1,11 @@
 """What-if: the same history evaluated under two policies, and what changes.
 
 Pure and deterministic. `compare(events, baseline, new, until)` replays already-parsed
-`(ticket_id, Ev)` pairs through `engine.processor.Processor` once per policy, with the same
+`(ticket_id, Ev)` pairs through the replay pipeline (`engine.replay`) once per policy, with the same
 stream-time clock (the largest `occurred_at` so far) and the same final `until`, and returns a
 JSON-ready report:
 
-- **Standing decisions.** A policy's result is the set of alerts announced and never retracted
+- **Standing decisions.** A policy's result is its effective alert set (`engine.effective`)
   (a retraction removes the alert it names; a moved deadline is a retraction plus a new alert),
   keyed by `(ticket_id, clock, cycle, kind, level)`. Present only under the new policy:
   *appeared*; only under the baseline: *disappeared*; under both with another `due_at`:
@@ -31,12 +31,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from engine.effective import EffectiveSet
 from engine.history import Ev
 from engine.instant import iso, seconds, to_us
 from engine.kpis import KpiAggregate, contributions
 from engine.kpis.attainment import LEVELS
 from engine.kpis.cells import ratio
-from engine.processor import Processor
+from engine.replay import Replay
 from engine.rules import RuntimePolicy
 
 KINDS = ("warning", "breach", "escalation")
@@ -70,24 +71,11 @@ class Outcome:
 def evaluate(events: Iterable[tuple[str, Ev]], policy: RuntimePolicy, until: int | None) -> Outcome:
     """Replay `events` in order under `policy` (stream-time clock, then `until`) and keep what
     stands: every alert not retracted later, and the KPI counts at the final clock."""
-    proc = Processor(policy)
-    announced: dict[str, dict[str, Any]] = {}
-    seen = False
-
-    def take(alerts: list[dict[str, Any]]) -> None:
-        for alert in alerts:
-            if alert["kind"] == "retraction":
-                announced.pop(alert["retracts"], None)
-            else:
-                announced[alert["alert_id"]] = alert
-
-    for ticket_id, ev in events:
-        seen = True
-        take(proc.ingest(ticket_id, ev))
-    if until is not None:
-        take(proc.advance(until))
+    run = Replay.start(policy)
+    announced = EffectiveSet()
+    announced.update(run.run(events, until))
     standing: dict[MatchKey, Standing] = {}
-    for alert in announced.values():
+    for alert in announced.current.values():
         key: MatchKey = (
             alert["ticket_id"],
             alert["clock"],
@@ -102,20 +90,20 @@ def evaluate(events: Iterable[tuple[str, Ev]], policy: RuntimePolicy, until: int
         # of the input.
         if key not in standing or due < standing[key].due:
             standing[key] = here
-    clock = proc.clock if seen or until is not None else None
-    return Outcome(policy, standing, clock, len(proc.tickets), kpi_counts(proc))
+    clock = run.clock if run.events or until is not None else None
+    return Outcome(policy, standing, clock, run.count(), kpi_counts(run))
 
 
-def kpi_counts(proc: Processor) -> dict[str, Counter[str]]:
+def kpi_counts(run: Replay) -> dict[str, Counter[str]]:
     """Per month (label, in the policy's reporting zone), the overall SLA counts of the
-    processor's tickets as of its clock: `sla.<clock>.due`, `sla.<clock>.met`,
+    replay's tickets as of its clock: `sla.<clock>.due`, `sla.<clock>.met`,
     `breaches.<clock>.<level>` and `breaches.<level>`. Exact `KpiAggregate`, month windows and the
     overall dimension only (the other windows and dimensions are not needed here)."""
-    policy = proc.policy
+    policy = run.policy
     rules = dataclasses.replace(policy.kpis, units=("month",), dimensions=())
     store = KpiAggregate(dataclasses.replace(policy, kpis=rules), exact=True)
-    store.advance(proc.clock)
-    store.add(f for ticket in proc.tickets.values() for f in contributions(ticket))
+    store.advance(run.clock)
+    store.add(f for ticket in run.tickets.values() for f in contributions(ticket))
     clocks = [c.name for c in policy.clocks]
     out: dict[str, Counter[str]] = {}
     for snap in store.iter_snapshots():

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from schemas.attributes import Dimension
+
 AlertKind = Literal["warning", "breach", "escalation", "retraction"]
 Level = Literal["minor", "moderate", "severe"]
 
@@ -128,9 +130,7 @@ class KpiSnapshot(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     window: Window
-    dimension: Literal[
-        "overall", "team", "agent", "priority", "channel", "category", "product_line"
-    ]
+    dimension: Literal["overall", Dimension]
     key: str = Field(description='the dimension value; "all" for overall, "unknown" when unset')
     metrics: dict[str, float | int | None] = Field(
         description="counts, rates (0-1), durations in seconds; null: no base to compute it on"

@@ -14,18 +14,11 @@ from typing import Any
 
 import orjson
 
+from schemas.attributes import SURVEY_ITEMS
+
 CST = timezone(timedelta(hours=8))
 TEAMS = [f"team-{i}" for i in range(1, 7)]
 PRODUCTS = ["router", "switch", "camera", "nas", "firewall"]
-ITEMS = (
-    "responsiveness",
-    "problem_solving",
-    "professionalism",
-    "patience",
-    "proactive",
-    "overall",
-    "recommend",
-)
 
 
 def _ts(t: datetime) -> str:
@@ -126,7 +119,7 @@ def _closed(rng: random.Random, life: _Life, t: datetime) -> None:
         if rng.random() < 0.55:
             t = t + timedelta(hours=rng.uniform(0.1, 20))
             base = rng.randint(1, 5)
-            scores = {k: max(1, min(5, base + rng.randint(-1, 1))) for k in ITEMS}
+            scores = {k: max(1, min(5, base + rng.randint(-1, 1))) for k in SURVEY_ITEMS}
             life.add("survey_submitted", t, survey=scores)
     t = t + timedelta(hours=rng.uniform(1, 48))
     life.add("closed", t, customer_confirmed=True)

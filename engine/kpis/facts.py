@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from engine.ticket import Ticket
+from schemas.attributes import DIMENSIONS
 
 # The dimensions a fact carries, in `Dims` order (the policy's `kpis.dimensions` picks from them).
-DIMENSION_ATTRS = ("team", "agent", "priority", "channel", "category", "product_line")
+DIMENSION_ATTRS: tuple[str, ...] = DIMENSIONS
 Dims = tuple[str | None, str | None, str | None, str | None, str | None, str | None]
 NO_DIMS: Dims = (None, None, None, None, None, None)
 DIST_OFFSET = 1 << 60  # in a cell, distribution i's entries are the ints [i·2^60, (i+1)·2^60)

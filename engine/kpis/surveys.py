@@ -29,16 +29,8 @@ from engine.history import Ev
 from engine.kpis.cells import Cell, Metrics, ratio
 from engine.kpis.facts import Dims, Fact, Story
 from engine.rules import KpiRules
+from schemas.attributes import SURVEY_ITEMS
 
-SURVEY_ITEMS = (
-    "responsiveness",
-    "problem_solving",
-    "professionalism",
-    "patience",
-    "proactive",
-    "overall",
-    "recommend",
-)
 _OVERALL = SURVEY_ITEMS.index("overall")
 _ITEMS = tuple(
     (f"surveys.mean.{item}", f"surveys.sum.{item}", f"surveys.n.{item}") for item in SURVEY_ITEMS

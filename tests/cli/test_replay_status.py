@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from cli.main import main
-from cli.replay import Record, evaluate
+from cli.replay_records import Record, evaluate
 from config.loader import load
 from engine.instant import to_us
 from engine.status import ticket_status

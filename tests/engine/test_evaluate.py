@@ -20,7 +20,7 @@ from config.loader import load
 from engine.evaluate import evaluate, fold
 from engine.history import Ev, from_model
 from engine.instant import from_us, to_us
-from engine.processor import Processor
+from engine.replay import replay as pipeline
 from schemas.outputs import Alert
 from schemas.parse import parse_event
 
@@ -109,14 +109,10 @@ def ladder(clock: str, *dues: datetime, cycle: int = 1) -> list[Row]:
 def replay(
     events: Iterable[dict[str, Any]], until: datetime | None = None, clock: str | None = None
 ) -> list[dict[str, Any]]:
-    """Events through the stream-time Processor in the given order; every alert it emits
-    (only those of `clock` when given)."""
-    proc = Processor(POLICY)
-    out: list[dict[str, Any]] = []
-    for e in events:
-        out.extend(proc.ingest(e["ticket_id"], from_model(parse_event(orjson.dumps(e)))))
-    if until is not None:
-        out.extend(proc.advance(to_us(until)))
+    """Events through the replay pipeline in the given order; every alert it emits (only
+    those of `clock` when given)."""
+    decoded = ((e["ticket_id"], from_model(parse_event(orjson.dumps(e)))) for e in events)
+    _, out = pipeline(decoded, POLICY, to_us(until) if until is not None else None)
     return [a for a in out if clock is None or a["clock"] == clock]
 
 

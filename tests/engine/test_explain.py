@@ -16,7 +16,7 @@ from engine.explain import UnknownAlert, explain
 from engine.history import NOT_KEPT
 from engine.instant import to_us
 from engine.kpis import KpiAggregate, contributions
-from engine.processor import Processor
+from engine.replay import Replay, replay
 from tests.engine.kpis.support import by_key
 from tests.engine.test_evaluate import POLICY, Story, day
 from tests.engine.test_properties import ev_of
@@ -29,16 +29,11 @@ def utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def replayed(events: list[dict[str, Any]], until: datetime) -> tuple[Processor, list[Any]]:
-    proc = Processor(POLICY)
-    out: list[dict[str, Any]] = []
-    for e in events:
-        out.extend(proc.ingest(e["ticket_id"], ev_of(e)))
-    out.extend(proc.advance(to_us(until)))
-    return proc, out
+def replayed(events: list[dict[str, Any]], until: datetime) -> tuple[Replay, list[Any]]:
+    return replay(((e["ticket_id"], ev_of(e)) for e in events), POLICY, to_us(until))
 
 
-def evidence(proc: Processor, alerts: list[dict[str, Any]], alert_id: str) -> dict[str, Any]:
+def evidence(proc: Replay, alerts: list[dict[str, Any]], alert_id: str) -> dict[str, Any]:
     ticket_id = next(a["ticket_id"] for a in alerts if a["alert_id"] == alert_id)
     mine = [a for a in alerts if a["ticket_id"] == ticket_id]
     return explain(proc.tickets[ticket_id], mine, alert_id, proc.clock).to_dict()
@@ -299,7 +294,7 @@ def test_appeal_overturned_after_the_kpi_window_closed() -> None:
         reviewer="r-7",
         reason="the customer asked to wait",
     )
-    alerts.extend(proc.ingest("T-1", ev_of(s.events[-1])))
+    alerts.extend(proc.feed("T-1", ev_of(s.events[-1])))
     store.advance(proc.clock)
     store.replace(before, contributions(ticket))
     snaps = by_key(store.snapshots())

@@ -1,7 +1,7 @@
 """Order independence, idempotence and determinism of the stream-time engine (hypothesis).
 
 A few tickets with random event sequences (pauses, priority changes, reopens, exemptions, ...)
-go through the Processor in file order and in random arrival orders with repeats. The
+go through the replay pipeline in file order and in random arrival orders with repeats. The
 effective alert set (alerts minus the retracted ones) must be the same every time, and equal to
 the decisions `engine.evaluate.evaluate` finds on each ticket's full history.
 """
@@ -19,7 +19,7 @@ from config.loader import load
 from engine.evaluate import evaluate
 from engine.history import Ev, from_model
 from engine.instant import to_us
-from engine.processor import Processor
+from engine.replay import replay
 from engine.ticket import Ticket
 from schemas.outputs import Alert
 from schemas.parse import parse_event
@@ -139,12 +139,7 @@ def ev_of(e: dict[str, Any]) -> Ev:
 
 
 def run(events: list[dict[str, Any]], until: int) -> list[dict[str, Any]]:
-    proc = Processor(POLICY)
-    out: list[dict[str, Any]] = []
-    for e in events:
-        out.extend(proc.ingest(e["ticket_id"], ev_of(e)))
-    out.extend(proc.advance(until))
-    return out
+    return replay(((e["ticket_id"], ev_of(e)) for e in events), POLICY, until)[1]
 
 
 def as_bytes(alerts: list[dict[str, Any]]) -> bytes:

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
+from engine.effective import effective  # what a consumer ends up with (id → alert)
 from topologies.broker import create_topics, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -249,17 +250,6 @@ DecisionKey = tuple[str, str, int, str, str | None, str]
 
 def key_of(a: dict[str, Any]) -> DecisionKey:
     return (a["ticket_id"], a["clock"], a["cycle"], a["kind"], a["level"], a["due_at"])
-
-
-def effective(alerts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """What a consumer that drops repeated ids and applies retractions ends up with: id → alert."""
-    current: dict[str, dict[str, Any]] = {}
-    for a in alerts:
-        if a["kind"] == "retraction":
-            current.pop(a["retracts"], None)
-        else:
-            current.setdefault(a["alert_id"], a)
-    return current
 
 
 def effective_keys(alerts: list[dict[str, Any]]) -> set[DecisionKey]:

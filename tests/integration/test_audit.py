@@ -23,7 +23,8 @@ import pytest
 
 import workload
 from cli.main import main
-from cli.replay import replay, replay_range
+from cli.replay import replay
+from cli.replay_topic import replay_range
 from config.loader import load
 from engine.instant import iso, to_us
 from tests.cli.test_replay import created, event

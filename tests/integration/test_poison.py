@@ -13,10 +13,11 @@ import orjson
 from confluent_kafka import Producer
 
 from schemas.outputs import Reject
+from schemas.reject import RAW_CLIP_BYTES
 from tests.integration.conftest import BrokerHandle
 from tests.integration.harness import Topics, WorkerProcess, alerts_of, consume
 from tests.integration.test_worker import created, iso
-from topologies.dlq import MAX_EVENT_BYTES, RAW_CLIP_BYTES
+from topologies.dlq import MAX_EVENT_BYTES
 
 BIG = 5 * 1024 * 1024
 

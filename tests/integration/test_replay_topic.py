@@ -18,7 +18,9 @@ from confluent_kafka import Producer
 
 import workload
 from cli.main import main
-from cli.replay import Emit, TopicReplay, replay, replay_range
+from cli.replay import replay
+from cli.replay_records import Emit
+from cli.replay_topic import TopicReplay, replay_range
 from config.loader import load
 from engine.instant import iso, to_us
 from schemas.outputs import Reject

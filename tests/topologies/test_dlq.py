@@ -7,7 +7,8 @@ import base64
 import orjson
 
 from schemas.outputs import Reject
-from topologies.dlq import RAW_CLIP_BYTES, clipped, dead_letter, dlq_key
+from schemas.reject import RAW_CLIP_BYTES, clipped
+from topologies.dlq import dead_letter, dlq_key
 
 
 def test_a_null_value_is_not_an_empty_one() -> None:
