@@ -17,7 +17,7 @@ apart, never failures. A decision is late when its first live announcement is mo
 of the ticket's last event before it when that is later (an event published late is the
 source's delay, not the engine's).
 
-Both topics are streamed (`kafka_range.stream_range`); the alerts of both sides, the tickets the
+Both topics are streamed (`range_reader.stream_range`); the alerts of both sides, the tickets the
 replay parks and the findings go to a temporary SQLite file (`cli.spill`): memory does not grow
 with the range.
 """
@@ -36,7 +36,6 @@ from typing import IO, Any
 
 import orjson
 
-from cli.kafka_range import RangeError, RangeStats, stream_range
 from cli.replay import (
     TopicReplay,
     _ms_at_or_after,
@@ -51,6 +50,7 @@ from cli.spill import Spill
 from config.loader import load
 from engine.audit import CHURN, FINDINGS, NOTES, compare_ticket, entry, order, us
 from engine.instant import iso
+from kafka_io.range_reader import RangeError, RangeStats, stream_range
 
 Alert = dict[str, Any]
 

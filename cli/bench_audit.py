@@ -32,11 +32,11 @@ from typing import Any
 import orjson
 
 from cli import workload
-from cli.kafka_range import RangeError, check_reachable
 from cli.replay import replay_range
 from config.loader import load
 from engine.audit import us
 from engine.instant import iso
+from kafka_io.range_reader import RangeError, check_reachable
 
 START = datetime(2026, 9, 1, tzinfo=timezone(timedelta(hours=8)))
 DELAY_US = 150_000  # the "live" engine's delay after an alert could be known

@@ -8,9 +8,9 @@ import sys
 import time
 from typing import Any
 
-from cli.kafka_range import RangeError, check_reachable, partitions_of
-from config import kafka_client
-from topologies.broker import BrokerError, check_access
+from kafka_io import client as kafka_client
+from kafka_io.embedded import BrokerError, check_access
+from kafka_io.range_reader import RangeError, check_reachable, partitions_of
 
 # librdkafka's own log lines (`FAIL … Connection refused`, one per retry) go to this logger,
 # silent unless a handler and level are configured for it; the commands say once what is wrong.
@@ -29,7 +29,7 @@ def fail(command: str, message: str) -> SystemExit:
 
 
 def config(bootstrap: str, **extra: Any) -> dict[str, Any]:
-    """Client settings: the process's security settings (TLS, SASL: `config.kafka_client`),
+    """Client settings: the process's security settings (TLS, SASL: `kafka_io.client`),
     librdkafka logs through `logging` (silent by default)."""
     return kafka_client.conf(bootstrap, **{"logger": KAFKA_LOG, **extra})
 

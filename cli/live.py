@@ -131,7 +131,7 @@ def create_worker_topics(bootstrap: str, settings: Any) -> None:
     address when the broker does not answer."""
     from confluent_kafka import KafkaException
 
-    from topologies.broker import BrokerError, create_topics
+    from kafka_io.embedded import BrokerError, create_topics
 
     topics = settings.topics
     plain = {t: n for t, n in topics.items() if t not in settings.compacted}
@@ -148,8 +148,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from config.loader import load
+    from kafka_io.embedded import BrokerError, EmbeddedBroker
     from topologies import metrics
-    from topologies.broker import BrokerError, EmbeddedBroker
     from topologies.demo import run_stream
 
     settings = resolve(args)
@@ -284,10 +284,10 @@ def cmd_demo_stream(args: argparse.Namespace) -> int:
 
 def cmd_broker(args: argparse.Namespace) -> int:
     if args.kafka:
-        from topologies.kafka_broker import main as kafka_main
+        from kafka_io.apache import main as kafka_main
 
         return kafka_main(args.port, args.data_dir)
-    from topologies.broker import main
+    from kafka_io.embedded import main
 
     return main(args.port)
 

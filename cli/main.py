@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 
 from cli import accountability, audit, bench, demo, explain, live, replay, report, status, whatif
-from config import kafka_client
 from config.loader import PolicyError
+from kafka_io import client as kafka_client
 
 
 def parser() -> argparse.ArgumentParser:

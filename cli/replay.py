@@ -16,7 +16,6 @@ from typing import IO, Any
 
 import orjson
 
-from cli.kafka_range import RangeError, RangeStats, TopicRecord, stream_range
 from cli.spill import Spill
 from config.loader import load
 from config.model import parse_duration
@@ -26,6 +25,7 @@ from engine.kpis import KpiStore, contributions
 from engine.processor import Processor
 from engine.rules import RuntimePolicy
 from engine.status import ticket_status
+from kafka_io.range_reader import RangeError, RangeStats, TopicRecord, stream_range
 from schemas.parse import InvalidEvent, parse_event
 from schemas.redact import redact
 
@@ -259,7 +259,7 @@ class TopicReplay:
 
 
 def topic_records(topic: str, records: Iterable[TopicRecord]) -> Iterator[Record]:
-    """The records of a topic (merged in timestamp order: `kafka_range.stream_range`)."""
+    """The records of a topic (merged in timestamp order: `range_reader.stream_range`)."""
     for r in records:
         where = {"topic": topic, "partition": r.partition, "offset": r.offset}
         yield Record(r.value or b"", where, r.timestamp_ms * 1000)

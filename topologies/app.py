@@ -36,13 +36,13 @@ import orjson
 from faust.types import TP
 from rocksdict import WriteBatch
 
-from config import kafka_client
 from config.loader import load
 from engine.kpis import contributions, encode_facts
 from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
+from kafka_io import client as kafka_client
+from kafka_io.embedded import end_offsets
 from topologies import metrics, query_api, state, tansu_recovery, uncommitted
-from topologies.broker import end_offsets
 from topologies.clock import PartitionClock
 from topologies.kpis import KpiAggregator, facts_message
 from topologies.labels import TEAMS

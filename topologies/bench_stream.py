@@ -450,11 +450,11 @@ class Worker:
 
     def __post_init__(self) -> None:
         if not self.metrics_port:
-            from topologies.broker import free_port
+            from kafka_io.embedded import free_port
 
             self.metrics_port = free_port()
         if not self.api_port:
-            from topologies.broker import free_port
+            from kafka_io.embedded import free_port
 
             self.api_port = free_port()
 
@@ -505,7 +505,7 @@ class Worker:
         ]
 
     def create_topics(self) -> None:
-        from topologies.broker import create_topics
+        from kafka_io.embedded import create_topics
 
         t = f"bench-{self.tag}"
         create_topics(
@@ -746,14 +746,14 @@ def bench_broker(
 ) -> Iterator[str]:
     """The bootstrap of the broker to measure on: the given one, a fresh Apache Kafka, or a
     fresh embedded tansu (the default); which one goes into the report."""
-    from topologies.broker import EmbeddedBroker, wait_until_ready
+    from kafka_io.embedded import EmbeddedBroker, wait_until_ready
 
     if external is not None:
         wait_until_ready(external, timeout=30)
         config["broker"] = f"external {external}"
         yield external
     elif kafka:
-        from topologies.kafka_broker import KafkaBroker
+        from kafka_io.apache import KafkaBroker
 
         with KafkaBroker(work / "kafka") as k:
             config["broker"] = f"Apache Kafka {k.version}"

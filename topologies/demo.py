@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from cli.workload import ticket_events
-from config import kafka_client
+from kafka_io import client as kafka_client
 
 
 def backlog(rng: random.Random, now: datetime, run: str, count: int = 12) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 Every test that takes the ``broker`` fixture runs twice: on the embedded ``tansu`` broker
 (in-memory, its known quirks) and on Apache Kafka (KRaft, one node, started by
-``topologies.kafka_broker``). One broker of each kind serves the whole session.
+``kafka_io.apache``). One broker of each kind serves the whole session.
 ``SLA_TEST_BROKERS=tansu`` (or ``kafka``) runs on one kind only. ``SLA_TEST_BOOTSTRAP=host:port``
 runs the same tests against an external broker instead (e.g. the Apache Kafka of ``docker/``).
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from topologies.broker import EmbeddedBroker, create_topics, wait_until_ready
+from kafka_io.embedded import EmbeddedBroker, create_topics, wait_until_ready
 
 EXTERNAL_BOOTSTRAP_ENV = "SLA_TEST_BOOTSTRAP"
 BROKERS_ENV = "SLA_TEST_BROKERS"
@@ -117,7 +117,7 @@ def broker(
         return
     if kind == "kafka":
         need_kafka()
-        from topologies.kafka_broker import KafkaBroker
+        from kafka_io.apache import KafkaBroker
 
         kafka = KafkaBroker(data_dir=tmp_path_factory.mktemp("kafka"))
         kafka.start()

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from topologies.broker import create_topics, free_port
+from kafka_io.embedded import create_topics, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

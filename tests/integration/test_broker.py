@@ -17,8 +17,8 @@ from aiokafka.partitioner import murmur2  # type: ignore[import-untyped]
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from kafka_io.embedded import end_offsets
 from tests.integration.conftest import BrokerHandle, TopicFactory
-from topologies.broker import end_offsets
 
 # Fast group joins: tansu holds a JoinGroup for about session.timeout.ms / 2.
 FAST_GROUP = {"session.timeout.ms": 2000, "heartbeat.interval.ms": 500}

@@ -18,8 +18,8 @@ from typing import Any
 import orjson
 from confluent_kafka import Producer
 
+from kafka_io.embedded import EmbeddedBroker, free_port
 from tests.integration.conftest import BrokerHandle, TopicFactory
-from topologies.broker import EmbeddedBroker, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SLA = str(Path(sys.executable).with_name("sla-engine"))

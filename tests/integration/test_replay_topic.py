@@ -21,10 +21,10 @@ from cli.main import main
 from cli.replay import Emit, TopicReplay, replay, replay_range
 from config.loader import load
 from engine.instant import iso, to_us
+from kafka_io.embedded import free_port
 from schemas.outputs import Reject
 from tests.integration.conftest import BrokerHandle
 from tests.integration.harness import effective
-from topologies.broker import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -367,7 +367,7 @@ def test_streaming_in_tiny_chunks_gives_the_same_records(recorded: Recorded) -> 
     """A chunk of 3 records a partition: the reader reads each partition in many small chunks
     as the merge takes its records: the same records in the same merged order, each read
     once."""
-    from cli.kafka_range import TopicRecord, merged, stream_range
+    from kafka_io.range_reader import TopicRecord, merged, stream_range
 
     first_ms, end_ms = (SINCE - LOOKBACK) // 1000, UNTIL // 1000
     by_partition: dict[int, list[TopicRecord]] = {}

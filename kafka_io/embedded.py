@@ -132,7 +132,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 def _admin(bootstrap: str) -> AdminClient:
     from confluent_kafka.admin import AdminClient
 
-    from config import kafka_client
+    from kafka_io import client as kafka_client
 
     return AdminClient(kafka_client.conf(bootstrap, log_level=0))
 
@@ -160,7 +160,7 @@ def check_access(bootstrap: str, timeout: float = 15.0) -> None:
     (TLS or SASL settings, credentials): what a worker must say before it retries forever."""
     from confluent_kafka.admin import AdminClient
 
-    from config import kafka_client
+    from kafka_io import client as kafka_client
 
     errors: list[str] = []
     admin = AdminClient(
@@ -227,7 +227,7 @@ def end_offsets(
     wanted = list(dict.fromkeys(partitions))
     if not wanted:
         return {}
-    from config import kafka_client
+    from kafka_io import client as kafka_client
 
     consumer = Consumer(
         kafka_client.conf(
@@ -490,7 +490,7 @@ def main(port: int | None = None, log_dir: Path | str | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":  # python -m topologies.broker [--port N]
+if __name__ == "__main__":  # python -m kafka_io.embedded [--port N]
     parser = argparse.ArgumentParser(description="Run the embedded Kafka-protocol broker.")
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument("--log-dir", type=Path, default=None)

@@ -31,7 +31,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from config import kafka_client
+from kafka_io import client as kafka_client
 
 __all__ = [
     "PartitionRead",

@@ -30,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from topologies.broker import BrokerError, _pdeathsig_preexec, free_port, wait_until_ready
+from kafka_io.embedded import BrokerError, _pdeathsig_preexec, free_port, wait_until_ready
 
 KAFKA_VERSION = os.environ.get("SLA_KAFKA_VERSION", "4.1.1")
 POM = Path(__file__).with_name("kafka-broker.pom.xml")
