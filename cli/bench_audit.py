@@ -36,6 +36,8 @@ from cli.replay import replay_range
 from config.loader import load
 from engine.audit import us
 from engine.instant import iso
+from kafka_io.admin import create_topics
+from kafka_io.producer import make_producer, send
 from kafka_io.range_reader import RangeError, check_reachable
 
 START = datetime(2026, 9, 1, tzinfo=timezone(timedelta(hours=8)))
@@ -54,22 +56,11 @@ class Prepared:
     until: int
 
 
-def _producer(bootstrap: str) -> Any:
-    from confluent_kafka import Producer
-
-    return Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "linger.ms": 50,
-            "queue.buffering.max.messages": 500_000,
-            "log_level": 0,
-        }
-    )
-
-
 def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes, int]]) -> int:
     """Publish (key, value, timestamp ms) records; wait until every one is delivered."""
-    p = _producer(bootstrap)
+    p = make_producer(
+        bootstrap, linger_ms=50, **{"queue.buffering.max.messages": 500_000, "log_level": 0}
+    )
     failed: list[str] = []
 
     def delivered(err: Any, _: Any) -> None:
@@ -78,28 +69,13 @@ def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes, in
 
     n = 0
     for key, value, ts in records:
-        while True:
-            try:
-                p.produce(topic, key=key, value=value, timestamp=ts, on_delivery=delivered)
-                break
-            except BufferError:
-                p.poll(0.05)
+        send(p, topic, value, key, timestamp=ts, on_delivery=delivered)
         n += 1
         if n % 10_000 == 0:
             p.poll(0)
     if p.flush(300) or failed:
         raise RangeError(f"{topic}: not every record was delivered ({failed[:1]})")
     return n
-
-
-def create_topics(bootstrap: str, topics: dict[str, int]) -> None:
-    from confluent_kafka.admin import AdminClient
-    from confluent_kafka.cimpl import NewTopic
-
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(t, n) for t, n in topics.items()])
-    for f in futures.values():
-        f.result(30)
 
 
 def prepare(

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from kafka_io import client as kafka_client
-from kafka_io.embedded import BrokerError, check_access
+from kafka_io.admin import BrokerError, check_access
 from kafka_io.range_reader import RangeError, check_reachable, partitions_of
 
 # librdkafka's own log lines (`FAIL … Connection refused`, one per retry) go to this logger,

@@ -14,7 +14,7 @@ import orjson
 from cli import tail
 from cli.embedded import Embedded, embedded_run_dir
 from cli.invocation import self_command
-from cli.kafka_client import DEFAULT_CONNECT_TIMEOUT, Outage, config, fail, require_broker
+from cli.kafka_client import DEFAULT_CONNECT_TIMEOUT, KAFKA_LOG, Outage, fail, require_broker
 from topologies.settings import add_arguments, resolve
 
 DEFAULT_BROKER_ENV = "SLA_BROKER"
@@ -131,7 +131,7 @@ def create_worker_topics(bootstrap: str, settings: Any) -> None:
     address when the broker does not answer."""
     from confluent_kafka import KafkaException
 
-    from kafka_io.embedded import BrokerError, create_topics
+    from kafka_io.admin import BrokerError, create_topics
 
     topics = settings.topics
     plain = {t: n for t, n in topics.items() if t not in settings.compacted}
@@ -148,7 +148,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from config.loader import load
-    from kafka_io.embedded import BrokerError, EmbeddedBroker
+    from kafka_io.admin import BrokerError
+    from kafka_io.embedded import EmbeddedBroker
     from topologies import metrics
     from topologies.demo import run_stream
 
@@ -293,7 +294,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
-    from confluent_kafka import Producer
+    from kafka_io.producer import make_producer, send
 
     bootstrap = need_broker(args.broker, "produce")
     try:
@@ -303,17 +304,14 @@ def cmd_produce(args: argparse.Namespace) -> int:
         return 2
     require_broker(bootstrap, "produce", args.connect_timeout)
     outage = Outage("produce", bootstrap, args.connect_timeout)
-    producer = Producer(
-        config(
-            bootstrap,
-            **{
-                "linger.ms": 20,
-                "partitioner": "murmur2_random",
-                "enable.idempotence": True,  # one ticket's events stay in order across retries
-                "error_cb": outage.error_cb,
-                "message.timeout.ms": int(max(args.connect_timeout, 1) * 1000),
-            },
-        )
+    producer = make_producer(
+        bootstrap,
+        linger_ms=20,
+        **{
+            "logger": KAFKA_LOG,  # librdkafka's lines through `logging`, silent (cli.kafka_client)
+            "error_cb": outage.error_cb,
+            "message.timeout.ms": int(max(args.connect_timeout, 1) * 1000),
+        },
     )
     sent = 0
     failed: list[str] = []
@@ -335,15 +333,10 @@ def cmd_produce(args: argparse.Namespace) -> int:
                 stamp = record_timestamp(obj)
             except orjson.JSONDecodeError:
                 pass
-            while True:
-                try:
-                    producer.produce(
-                        args.topic, key=key, value=line, timestamp=stamp, on_delivery=delivered
-                    )
-                    break
-                except BufferError:
-                    producer.poll(0.1)
-                    outage.check(producer)
+            send(
+                producer, args.topic, line, key, timestamp=stamp, on_delivery=delivered,
+                wait=0.1, while_full=lambda: outage.check(producer),
+            )  # fmt: skip
             sent += 1
             if sent % 1000 == 0:
                 producer.poll(0)

@@ -41,7 +41,8 @@ from engine.kpis import contributions, encode_facts
 from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
 from kafka_io import client as kafka_client
-from kafka_io.embedded import end_offsets
+from kafka_io.admin import broker_kind, end_offsets
+from kafka_io.producer import make_producer, send
 from topologies import metrics, query_api, state, tansu_recovery, uncommitted
 from topologies.clock import PartitionClock
 from topologies.kpis import KpiAggregator, facts_message
@@ -85,21 +86,8 @@ class Output:
     def __init__(self, bootstrap: str, producer: Any = None) -> None:
         self.failures: list[str] = []
         self.writers: list[TableWriter] = []  # whose changelog offsets to store
-        if producer is None:
-            from confluent_kafka import Producer
-
-            producer = Producer(
-                {
-                    **kafka_client.conf(bootstrap),
-                    "linger.ms": 5,
-                    # aiokafka's (so Faust's) placement of keyed messages, see streaming-notes
-                    "partitioner": "murmur2_random",
-                    # no reordering within a partition on retries: alerts and changelog
-                    # messages stay in order per ticket
-                    "enable.idempotence": True,
-                }
-            )
-        self.producer = producer
+        # murmur2 (Faust's placement), idempotent: alerts and changelog stay in order per ticket
+        self.producer = producer if producer is not None else make_producer(bootstrap)
 
     def delivered(self, err: Any, msg: Any) -> None:
         if err is not None:
@@ -115,12 +103,10 @@ class Output:
     ) -> None:
         """Queue one message (`partition` -1: by the key's murmur2 hash; `value` None: a
         tombstone; `on_delivery(err, msg)` instead of the failure check)."""
-        while True:
-            try:
-                self.producer.produce(topic, value, key, partition, on_delivery or self.delivered)
-                return
-            except BufferError:  # librdkafka's queue is full: let it deliver some
-                self.producer.poll(0.01)
+        send(
+            self.producer, topic, value, key, partition=partition,
+            on_delivery=on_delivery or self.delivered, wait=0.01,
+        )  # fmt: skip
 
     def poll(self) -> None:
         """Serve the delivery reports that arrived, without waiting; store the changelog
@@ -472,8 +458,6 @@ def _epoch_s(iso_text: str) -> float:
     return datetime.fromisoformat(iso_text).timestamp()
 
 
-EMBEDDED_CLUSTER_ID = "tansu_cluster"
-
 # Faust settings shared by the worker and the stream benchmark's pass-through baseline, so the
 # benchmark compares like with like.
 CONSUMER_SETTINGS: dict[str, Any] = {
@@ -493,11 +477,8 @@ CONSUMER_SETTINGS: dict[str, Any] = {
 
 
 def on_tansu(settings: Settings) -> bool:
-    """Whether the broker is the embedded tansu (its cluster id says so)."""
-    from confluent_kafka.admin import AdminClient
-
-    meta = AdminClient(kafka_client.conf(str(settings.broker))).list_topics(timeout=10)
-    return bool(meta.cluster_id == EMBEDDED_CLUSTER_ID)
+    """Whether the broker is the embedded tansu (`kafka_io.admin.broker_kind`)."""
+    return broker_kind(str(settings.broker)) == "tansu"
 
 
 def consistency_check(settings: Settings, tansu: bool) -> bool:

@@ -208,31 +208,16 @@ def rss_bytes(pid: int) -> int | None:
 # -- Kafka clients --------------------------------------------------------------------------
 
 
-def _producer(bootstrap: str) -> Any:
-    from confluent_kafka import Producer
-
-    return Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "linger.ms": 20,
-            "partitioner": "murmur2_random",
-            "queue.buffering.max.messages": 1_000_000,
-            "log_level": 0,
-        }
-    )
-
-
 def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes, bytes]]) -> int:
     """Publish ``(key, value)`` pairs and wait until every one is delivered."""
-    p = _producer(bootstrap)
+    from kafka_io.producer import make_producer, send
+
+    p = make_producer(
+        bootstrap, linger_ms=20, **{"queue.buffering.max.messages": 1_000_000, "log_level": 0}
+    )
     n = 0
     for key, value in messages:
-        while True:
-            try:
-                p.produce(topic, key=key, value=value)
-                break
-            except BufferError:
-                p.poll(0.05)
+        send(p, topic, value, key)
         n += 1
         if n % 10_000 == 0:
             p.poll(0)
@@ -450,11 +435,11 @@ class Worker:
 
     def __post_init__(self) -> None:
         if not self.metrics_port:
-            from kafka_io.embedded import free_port
+            from kafka_io.process import free_port
 
             self.metrics_port = free_port()
         if not self.api_port:
-            from kafka_io.embedded import free_port
+            from kafka_io.process import free_port
 
             self.api_port = free_port()
 
@@ -505,7 +490,7 @@ class Worker:
         ]
 
     def create_topics(self) -> None:
-        from kafka_io.embedded import create_topics
+        from kafka_io.admin import create_topics
 
         t = f"bench-{self.tag}"
         create_topics(
@@ -746,7 +731,8 @@ def bench_broker(
 ) -> Iterator[str]:
     """The bootstrap of the broker to measure on: the given one, a fresh Apache Kafka, or a
     fresh embedded tansu (the default); which one goes into the report."""
-    from kafka_io.embedded import EmbeddedBroker, wait_until_ready
+    from kafka_io.admin import wait_until_ready
+    from kafka_io.embedded import EmbeddedBroker
 
     if external is not None:
         wait_until_ready(external, timeout=30)

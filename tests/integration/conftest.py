@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from kafka_io.embedded import EmbeddedBroker, create_topics, wait_until_ready
+from kafka_io.admin import create_topics, wait_until_ready
+from kafka_io.embedded import EmbeddedBroker
 
 EXTERNAL_BOOTSTRAP_ENV = "SLA_TEST_BOOTSTRAP"
 BROKERS_ENV = "SLA_TEST_BROKERS"

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from kafka_io.embedded import create_topics, free_port
+from kafka_io.admin import create_topics
+from kafka_io.process import free_port
+from kafka_io.producer import make_producer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -166,7 +168,7 @@ class WorkerProcess:
 
 
 def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 10, "partitioner": "murmur2_random"})
+    p = make_producer(bootstrap, linger_ms=10)
     n = 0
     for key, value in messages:
         p.produce(topic, key=key, value=value)

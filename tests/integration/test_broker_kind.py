@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from confluent_kafka import Producer
 
+from kafka_io.producer import make_producer
 from tests.integration.conftest import BrokerHandle, TopicFactory
 from tests.integration.harness import consume
 from topologies.app import consistency_check, on_tansu
@@ -32,7 +32,7 @@ def test_compacted_topics_are_compacted_on_kafka(
         pytest.skip(f"{broker.kind} does not compact (docs/streaming-notes.md)")
     config = {"cleanup.policy": "compact", "segment.ms": "100", "min.cleanable.dirty.ratio": "0.01"}
     topic = make_topic(partitions=1, config=config)
-    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
+    p = make_producer(broker.bootstrap, linger_ms=0)
     for i in range(50):
         p.produce(topic, key=b"cell", value=str(i).encode())
     p.flush(10)

@@ -18,7 +18,7 @@ import orjson
 import pytest
 import yaml
 
-from kafka_io.embedded import free_port
+from kafka_io.process import free_port
 from tests.docker.conftest import PROMETHEUS, find_prometheus
 from tests.integration.conftest import BrokerHandle
 from tests.integration.harness import Topics, WorkerProcess, keyed, produce

@@ -11,7 +11,7 @@ import orjson
 from confluent_kafka import Consumer, TopicPartition
 
 from cli import workload
-from kafka_io.embedded import end_offsets
+from kafka_io.admin import end_offsets
 from tests.integration.conftest import BrokerHandle
 from tests.integration.harness import Topics, WorkerProcess, produce
 
