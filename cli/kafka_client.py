@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any
 
+from cli.invocation import self_command
 from kafka_io import client as kafka_client
 from kafka_io.admin import BrokerError, check_access
 from kafka_io.range_reader import RangeError, check_reachable, partitions_of
@@ -20,6 +21,15 @@ KAFKA_LOG.propagate = False
 KAFKA_LOG.addHandler(logging.NullHandler())
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
+
+
+def broker_hint() -> str:
+    """What to do when no broker answers: the flag, the variable, the commands that start one."""
+    cmd = self_command()
+    return (
+        f"check --broker / SLA_BROKER (`{cmd} run` and `{cmd} broker` print the embedded "
+        "broker's address)"
+    )
 
 
 def fail(command: str, message: str) -> SystemExit:

@@ -17,6 +17,17 @@ the reader handles is counted, the lookups' apart from the range's, so a
 caller can show (and a test can check) that nothing before the start was read. (The client
 fetches whole record batches; records of a batch before the requested offset are dropped by it
 and never reach the reader.)
+
+A partition is finished only by a record at or after `until` or by reaching the end located
+before reading: an end-of-partition event short of that end is checked against the broker's
+high watermark again and, if records remain, reading goes on (a stall is an error, never a
+silently shorter range).
+
+Both bounds assume a partition's records are in timestamp order, as a producer that keeps send
+order writes them: every producer of the tree is idempotent (`kafka_io.producer`). A producer
+without idempotence can, when a batch is retried (a topic whose leader is not yet elected, a
+broker under load), write an early batch after later ones; the range then ends at the first
+record at or after `until` and misses the retried records behind it.
 """
 
 from __future__ import annotations
@@ -31,7 +42,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka_io import client as kafka_client
+from kafka_io.admin import assigned_consumer
 
 __all__ = [
     "PartitionRead",
@@ -46,6 +57,21 @@ __all__ = [
 
 class RangeError(RuntimeError):
     """A problem a person can act on: broker unreachable, unknown topic, no timestamps."""
+
+
+def _default_hint() -> str:
+    return "check the broker's address"
+
+
+# What the message of an unreachable broker suggests; the CLI names its own flags and commands
+# there (`set_unreachable_hint`), the reader knows nothing of them.
+_unreachable_hint: Callable[[], str] = _default_hint
+
+
+def set_unreachable_hint(hint: Callable[[], str]) -> None:
+    """Set what `check_reachable`'s error suggests after the addresses it tried."""
+    global _unreachable_hint
+    _unreachable_hint = hint
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,29 +145,13 @@ def check_reachable(bootstrap: str, timeout: float) -> None:
                 return
         except (OSError, ValueError) as e:
             errors.append(f"{server.strip()}: {getattr(e, 'strerror', None) or e}")
-    from cli.invocation import self_command
-
-    cmd = self_command()
     raise RangeError(
-        f"no Kafka broker answers at {bootstrap} ({'; '.join(errors)}); check --broker / "
-        f"SLA_BROKER (`{cmd} run` and `{cmd} broker` print the embedded broker's address)"
+        f"no Kafka broker answers at {bootstrap} ({'; '.join(errors)}); {_unreachable_hint()}"
     )
 
 
 def _consumer(bootstrap: str, **extra: Any) -> Any:
-    from confluent_kafka import Consumer
-
-    return Consumer(
-        {
-            **kafka_client.conf(bootstrap),
-            "group.id": f"sla-engine-range-{uuid.uuid4().hex[:8]}",  # assign() only: never joins
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "fetch.wait.max.ms": 10,
-            "log_level": 0,
-            **extra,
-        }
-    )
+    return assigned_consumer(bootstrap, f"sla-engine-range-{uuid.uuid4().hex[:8]}", **extra)
 
 
 def partitions_of(consumer: Any, bootstrap: str, topic: str, timeout: float) -> list[int]:
@@ -189,12 +199,12 @@ class _Prober:
         while time.monotonic() < deadline:
             for msg in self.consumer.consume(1, 0.2):
                 err = msg.error()
+                if msg.partition() != self.partition or (msg.offset() or 0) < offset:
+                    continue  # left over from an earlier assignment (its end included)
                 if err is not None:
                     if err.code() == KafkaError._PARTITION_EOF:
                         return None
                     raise RangeError(f"{self.topic}[{self.partition}] at offset {offset}: {err}")
-                if msg.partition() != self.partition or msg.offset() < offset:
-                    continue  # left over from an earlier assignment
                 self.count += 1
                 return int(msg.offset()), _timestamp(msg, self.topic)
         raise RangeError(
@@ -318,6 +328,18 @@ class _Reader:
         if c is not None:
             c.close()
 
+    def _ended(self, p: int, position: int) -> bool:
+        """Whether an end-of-partition event at `position` ends partition `p`: at the end
+        located before reading, or (asked again) at the broker's high watermark."""
+        from confluent_kafka import TopicPartition
+
+        if position >= self.parts[p].end:
+            return True
+        tp = TopicPartition(self.topic, p)
+        _, listed = self.consumers[p].get_watermark_offsets(tp, timeout=self.timeout)
+        _, fetched = self.consumers[p].get_watermark_offsets(tp, cached=True)
+        return bool(position >= max(int(listed), int(fetched)))
+
     def records(self, p: int) -> Iterator[TopicRecord]:
         """Partition `p`'s records of the range, in offset order, read as they are taken."""
         buf: deque[TopicRecord] = deque()
@@ -345,10 +367,12 @@ class _Reader:
             for msg in batch:
                 err = msg.error()
                 if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
+                    if err.code() != KafkaError._PARTITION_EOF:
+                        raise RangeError(f"{self.topic}[{p}]: {err}")
+                    if self._ended(p, int(msg.offset())):
                         self._done(p)
                         return
-                    raise RangeError(f"{self.topic}[{p}]: {err}")
+                    continue  # short of the end located before reading: read on
                 part.read += 1
                 if self.progress is not None:
                     self.progress(1)
