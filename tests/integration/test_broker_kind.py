@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from kafka_io.admin import broker_kind
 from kafka_io.producer import make_producer
 from tests.integration.conftest import BrokerHandle, TopicFactory
 from tests.integration.harness import consume
@@ -18,6 +19,7 @@ def test_work_arounds_only_on_tansu(broker: BrokerHandle) -> None:
     if broker.kind == "external":
         pytest.skip("an external broker may be of either kind")
     settings = Settings(broker=broker.bootstrap)
+    assert broker_kind(broker.bootstrap) == broker.kind
     tansu = on_tansu(settings)
     assert tansu == (broker.kind == "tansu")
     assert consistency_check(settings, tansu) == (broker.kind != "tansu")
