@@ -37,7 +37,7 @@ from config.loader import load
 from engine.audit import us
 from engine.instant import iso
 from kafka_io.admin import create_topics
-from kafka_io.producer import make_producer, send
+from kafka_io.producer import NotDelivered, publish
 from kafka_io.range_reader import RangeError, check_reachable
 
 START = datetime(2026, 9, 1, tzinfo=timezone(timedelta(hours=8)))
@@ -58,24 +58,13 @@ class Prepared:
 
 def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes, int]]) -> int:
     """Publish (key, value, timestamp ms) records; wait until every one is delivered."""
-    p = make_producer(
-        bootstrap, linger_ms=50, **{"queue.buffering.max.messages": 500_000, "log_level": 0}
-    )
-    failed: list[str] = []
-
-    def delivered(err: Any, _: Any) -> None:
-        if err is not None:
-            failed.append(str(err))
-
-    n = 0
-    for key, value, ts in records:
-        send(p, topic, value, key, timestamp=ts, on_delivery=delivered)
-        n += 1
-        if n % 10_000 == 0:
-            p.poll(0)
-    if p.flush(300) or failed:
-        raise RangeError(f"{topic}: not every record was delivered ({failed[:1]})")
-    return n
+    try:
+        return publish(
+            bootstrap, topic, records, timeout=300, linger_ms=50,
+            **{"queue.buffering.max.messages": 500_000},
+        )  # fmt: skip
+    except NotDelivered as e:
+        raise RangeError(str(e)) from None
 
 
 def prepare(

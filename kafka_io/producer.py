@@ -18,7 +18,7 @@ same murmur2, so nothing has to be set there for keys to land alike.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from kafka_io import client
@@ -26,7 +26,15 @@ from kafka_io import client
 if TYPE_CHECKING:
     from confluent_kafka import Producer
 
-__all__ = ["PARTITIONER", "make_producer", "partition_for", "producer_config", "send"]
+__all__ = [
+    "PARTITIONER",
+    "NotDelivered",
+    "make_producer",
+    "partition_for",
+    "producer_config",
+    "publish",
+    "send",
+]
 
 PARTITIONER = "murmur2_random"
 LINGER_MS = 5
@@ -77,6 +85,42 @@ def send(
             producer.poll(wait)
             if while_full is not None:
                 while_full()
+
+
+class NotDelivered(RuntimeError):
+    """Records `publish` queued did not all reach the broker."""
+
+
+def publish(
+    bootstrap: str,
+    topic: str,
+    records: Iterable[tuple[bytes | None, bytes | None, int]],
+    *,
+    timeout: float = 120.0,
+    linger_ms: int = 20,
+    **extra: Any,
+) -> int:
+    """Publish `(key, value, timestamp ms; 0: now)` records to `topic` and wait until every one
+    is on the broker (`NotDelivered` otherwise); their count. Loads topics for benchmarks."""
+    p = make_producer(bootstrap, linger_ms=linger_ms, **{"log_level": 0, **extra})
+    failed: list[str] = []
+
+    def delivered(err: Any, _: Any) -> None:
+        if err is not None:
+            failed.append(str(err))
+
+    n = 0
+    for key, value, ts in records:
+        send(p, topic, value, key, timestamp=ts, on_delivery=delivered)
+        n += 1
+        if n % 10_000 == 0:
+            p.poll(0)
+    left = p.flush(timeout)
+    if left or failed:
+        raise NotDelivered(
+            f"{topic}: {left + len(failed)} of {n} records not delivered ({failed[:1]})"
+        )
+    return n
 
 
 def partition_for(key: bytes, partitions: int) -> int:

@@ -199,12 +199,12 @@ class _Prober:
         while time.monotonic() < deadline:
             for msg in self.consumer.consume(1, 0.2):
                 err = msg.error()
-                if msg.partition() != self.partition or (msg.offset() or 0) < offset:
-                    continue  # left over from an earlier assignment (its end included)
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        return None
+                if err is not None and err.code() != KafkaError._PARTITION_EOF:
                     raise RangeError(f"{self.topic}[{self.partition}] at offset {offset}: {err}")
+                if msg.partition() != self.partition or msg.offset() < offset:
+                    continue  # left over from an earlier assignment (its end included)
+                if err is not None:  # the end of the partition, at or after `offset`
+                    return None
                 self.count += 1
                 return int(msg.offset()), _timestamp(msg, self.topic)
         raise RangeError(

@@ -210,21 +210,10 @@ def rss_bytes(pid: int) -> int | None:
 
 def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes, bytes]]) -> int:
     """Publish ``(key, value)`` pairs and wait until every one is delivered."""
-    from kafka_io.producer import make_producer, send
+    from kafka_io.producer import publish
 
-    p = make_producer(
-        bootstrap, linger_ms=20, **{"queue.buffering.max.messages": 1_000_000, "log_level": 0}
-    )
-    n = 0
-    for key, value in messages:
-        send(p, topic, value, key)
-        n += 1
-        if n % 10_000 == 0:
-            p.poll(0)
-    left = p.flush(120)
-    if left:
-        raise RuntimeError(f"{left} of {n} messages to {topic} not delivered")
-    return n
+    pairs = ((key, value, 0) for key, value in messages)
+    return publish(bootstrap, topic, pairs, **{"queue.buffering.max.messages": 1_000_000})
 
 
 def keyed_lines(lines: Iterable[bytes]) -> Iterable[tuple[bytes, bytes]]:
