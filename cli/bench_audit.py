@@ -38,7 +38,7 @@ from engine.audit import us
 from engine.instant import iso
 from kafka_io.admin import create_topics
 from kafka_io.producer import NotDelivered, publish
-from kafka_io.range_reader import RangeError, check_reachable
+from kafka_io.range_locate import RangeError, check_reachable
 
 START = datetime(2026, 9, 1, tzinfo=timezone(timedelta(hours=8)))
 DELAY_US = 150_000  # the "live" engine's delay after an alert could be known

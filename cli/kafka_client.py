@@ -11,7 +11,7 @@ from typing import Any
 from cli.invocation import self_command
 from kafka_io import client as kafka_client
 from kafka_io.admin import BrokerError, check_access
-from kafka_io.range_reader import RangeError, check_reachable, partitions_of
+from kafka_io.range_locate import RangeError, check_reachable, partitions_of
 
 # librdkafka's own log lines (`FAIL … Connection refused`, one per retry) go to this logger,
 # silent unless a handler and level are configured for it; the commands say once what is wrong.

@@ -11,7 +11,7 @@ from cli import accountability, audit, bench, demo, explain, live, replay, repor
 from cli.kafka_client import broker_hint
 from config.loader import PolicyError
 from kafka_io import client as kafka_client
-from kafka_io.range_reader import set_unreachable_hint
+from kafka_io.range_locate import set_unreachable_hint
 
 
 def parser() -> argparse.ArgumentParser:
