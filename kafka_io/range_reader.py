@@ -4,19 +4,15 @@ The range is by **record timestamp** (when a record was published, or the broker
 the same notion `ListOffsets` by timestamp uses. Per partition it is
 `[first offset whose timestamp >= since, first offset whose timestamp >= until)`.
 
-Locating the start (`range_locate`) is an offset lookup by timestamp: the broker's answer (`offsets_for_times`)
-is used when it checks out (the record before it is older than `since`, the record at it is not);
-otherwise the offset is found by a binary search over offsets that reads one record per step
-(O(log n) single-record fetches a partition). The embedded tansu broker needs the fallback: it
-answers offset 0 to every timestamp lookup, and its listed end offset is approximate, so the end
-is taken from the high watermark of a fetch response. Then the range is read sequentially from
-the start until a record at or after `until` (or the end of the partition as it was when
-located), a consumer a partition read a chunk at a time as the merge takes its records: memory
-does not grow with the range. Every record
-the reader handles is counted, the lookups' apart from the range's, so a
-caller can show (and a test can check) that nothing before the start was read. (The client
-fetches whole record batches; records of a batch before the requested offset are dropped by it
-and never reach the reader.)
+The start of each partition is located by timestamp first (`range_locate`: the broker's
+`offsets_for_times` when it checks out, else a binary search reading one record per step; the
+end from a fetch response's high watermark, right on tansu too). Then the range is read
+sequentially from the start until a record at or after `until` (or the end of the partition as
+it was when located), a consumer a partition read a chunk at a time as the merge takes its
+records: memory does not grow with the range. Every record the reader handles is counted, the
+lookups' apart from the range's, so a caller can show (and a test can check) that nothing before
+the start was read. (The client fetches whole record batches; records of a batch before the
+requested offset are dropped by it and never reach the reader.)
 
 A partition is finished only by a record at or after `until` or by reaching the end located
 before reading: an end-of-partition event short of that end is checked against the broker's
