@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 from kafka_io.process import free_port, stop_group
 
@@ -32,9 +33,16 @@ def test_stop_group_stops_the_child_and_what_it_started() -> None:
     grandchild = int(proc.stdout.readline())
     stop_group(proc, timeout=1.0, sig=signal.SIGTERM)  # ignored: SIGKILL after 1 s
     assert proc.returncode == -signal.SIGKILL
-    try:
-        with open(f"/proc/{grandchild}/stat") as stat:
-            state = stat.read().split(") ")[1].split()[0]
-    except FileNotFoundError:
-        state = "gone"
+    deadline = time.monotonic() + 10  # SIGKILL is delivered at once; dying takes a moment
+    while (state := _state(grandchild)) not in ("gone", "Z") and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert state in ("gone", "Z")  # killed with its group (a zombie until its reaper runs)
+
+
+def _state(pid: int) -> str:
+    """The process's state letter (`R`, `S`, `Z`, ...), `gone` once it no longer exists."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
