@@ -32,12 +32,13 @@ from typing import Any
 import orjson
 
 import workload
-from bench.clients import publish
-from cli.kafka_range import RangeError, check_reachable
 from cli.replay_topic import replay_range
 from config.loader import load
 from engine.audit import us
 from engine.instant import iso
+from kafka_io.admin import create_topics
+from kafka_io.producer import NotDelivered, publish
+from kafka_io.range_locate import RangeError, check_reachable
 
 START = datetime(2026, 9, 1, tzinfo=timezone(timedelta(hours=8)))
 DELAY_US = 150_000  # the "live" engine's delay after an alert could be known
@@ -55,35 +56,15 @@ class Prepared:
     until: int
 
 
-def _producer(bootstrap: str) -> Any:
-    from confluent_kafka import Producer
-
-    return Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "linger.ms": 50,
-            "queue.buffering.max.messages": 500_000,
-            "log_level": 0,
-        }
-    )
-
-
 def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes, int]]) -> int:
     """Publish (key, value, timestamp ms) records; wait until every one is delivered."""
-    n, left, failed = publish(_producer(bootstrap), topic, records, 300)
-    if left or failed:
-        raise RangeError(f"{topic}: not every record was delivered ({failed[:1]})")
-    return n
-
-
-def create_topics(bootstrap: str, topics: dict[str, int]) -> None:
-    from confluent_kafka.admin import AdminClient
-    from confluent_kafka.cimpl import NewTopic
-
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(t, n) for t, n in topics.items()])
-    for f in futures.values():
-        f.result(30)
+    try:
+        return publish(
+            bootstrap, topic, records, timeout=300, linger_ms=50,
+            **{"queue.buffering.max.messages": 500_000},
+        )  # fmt: skip
+    except NotDelivered as e:
+        raise RangeError(str(e)) from None
 
 
 def prepare(

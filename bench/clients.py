@@ -9,52 +9,18 @@ from typing import Any
 
 import orjson
 
-
-def _producer(bootstrap: str) -> Any:
-    from confluent_kafka import Producer
-
-    return Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "linger.ms": 20,
-            "partitioner": "murmur2_random",
-            "queue.buffering.max.messages": 1_000_000,
-            "log_level": 0,
-        }
-    )
-
-
-def publish(
-    producer: Any, topic: str, records: Iterable[tuple[bytes, bytes, int]], flush_s: float
-) -> tuple[int, int, list[str]]:
-    """Send ``(key, value, timestamp ms)`` records (timestamp 0: now), waiting while the local
-    queue is full; (records sent, left undelivered at the flush, delivery errors)."""
-    failed: list[str] = []
-
-    def delivered(err: Any, _: Any) -> None:
-        if err is not None:
-            failed.append(str(err))
-
-    n = 0
-    for key, value, ts in records:
-        while True:
-            try:
-                producer.produce(topic, key=key, value=value, timestamp=ts, on_delivery=delivered)
-                break
-            except BufferError:
-                producer.poll(0.05)
-        n += 1
-        if n % 10_000 == 0:
-            producer.poll(0)
-    return n, producer.flush(flush_s), failed
+from kafka_io.producer import NotDelivered, publish
 
 
 def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes, bytes]]) -> int:
     """Publish ``(key, value)`` pairs and wait until every one is delivered."""
-    n, left, failed = publish(_producer(bootstrap), topic, ((k, v, 0) for k, v in messages), 120)
-    if left or failed:
-        raise RuntimeError(f"{left or len(failed)} of {n} messages to {topic} not delivered")
-    return n
+    try:
+        return publish(
+            bootstrap, topic, ((k, v, 0) for k, v in messages), timeout=120,
+            **{"queue.buffering.max.messages": 1_000_000},
+        )  # fmt: skip
+    except NotDelivered as e:
+        raise RuntimeError(str(e)) from None
 
 
 def keyed_lines(lines: Iterable[bytes]) -> Iterable[tuple[bytes, bytes]]:

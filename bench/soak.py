@@ -130,7 +130,7 @@ def run(
     log: Callable[[str], None] = lambda s: None,
 ) -> dict[str, Any]:
     """The soak on a fresh embedded broker; the report as a dict."""
-    from topologies.broker import EmbeddedBroker
+    from kafka_io.embedded import EmbeddedBroker
 
     work = Path(tempfile.mkdtemp(prefix="bench-soak-"))
     samples: list[dict[str, Any]] = []

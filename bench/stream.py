@@ -85,14 +85,15 @@ def bench_broker(
 ) -> Iterator[str]:
     """The bootstrap of the broker to measure on: the given one, a fresh Apache Kafka, or a
     fresh embedded tansu (the default); which one goes into the report."""
-    from topologies.broker import EmbeddedBroker, wait_until_ready
+    from kafka_io.admin import wait_until_ready
+    from kafka_io.embedded import EmbeddedBroker
 
     if external is not None:
         wait_until_ready(external, timeout=30)
         config["broker"] = f"external {external}"
         yield external
     elif kafka:
-        from topologies.kafka_broker import KafkaBroker
+        from kafka_io.apache import KafkaBroker
 
         with KafkaBroker(work / "kafka") as k:
             config["broker"] = f"Apache Kafka {k.version}"

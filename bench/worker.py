@@ -29,11 +29,11 @@ class Worker:
 
     def __post_init__(self) -> None:
         if not self.metrics_port:
-            from topologies.broker import free_port
+            from kafka_io.process import free_port
 
             self.metrics_port = free_port()
         if not self.api_port:
-            from topologies.broker import free_port
+            from kafka_io.process import free_port
 
             self.api_port = free_port()
 
@@ -84,7 +84,7 @@ class Worker:
         ]
 
     def create_topics(self) -> None:
-        from topologies.broker import create_topics
+        from kafka_io.admin import create_topics
 
         t = f"bench-{self.tag}"
         create_topics(

@@ -37,13 +37,13 @@ from typing import IO, Any
 import orjson
 
 from cli.files import open_out
-from cli.kafka_range import RangeError, RangeStats, stream_range
 from cli.replay_topic import TopicReplay, replay_range, topic_summary
 from cli.spill import Spill
 from cli.time_args import add_range_arguments, check_range, duration, ms_at_or_after
 from config.loader import load
 from engine.audit import CHURN, FINDINGS, NOTES, compare_ticket, entry, order, us
 from engine.instant import iso
+from kafka_io.range_reader import RangeError, RangeStats, stream_range
 
 Alert = dict[str, Any]
 

@@ -31,9 +31,9 @@ def add_parser(sub: Any) -> None:
 
 def cmd_broker(args: argparse.Namespace) -> int:
     if args.kafka:
-        from topologies.kafka_broker import main as kafka_main
+        from kafka_io.apache import main as kafka_main
 
         return kafka_main(args.port, args.data_dir)
-    from topologies.broker import main
+    from kafka_io.embedded import main
 
     return main(args.port)

@@ -107,8 +107,8 @@ def run_topic(args: argparse.Namespace) -> int:
     """Explain from a time range of the events topic: the same records `replay --topic` reads
     (look-back included), replayed with the clock ending at --to."""
     from cli.invocation import need_broker
-    from cli.kafka_range import RangeError, stream_range
     from cli.replay_topic import topic_records
+    from kafka_io.range_reader import RangeError, stream_range
 
     problem = check_range(args, "explain")
     if problem is None and args.until is not None:

@@ -8,9 +8,10 @@ import sys
 import time
 from typing import Any
 
-from cli.kafka_range import RangeError, check_reachable, partitions_of
-from config import kafka_client
-from topologies.broker import BrokerError, check_access
+from cli.invocation import self_command
+from kafka_io import client as kafka_client
+from kafka_io.admin import BrokerError, check_access
+from kafka_io.range_locate import RangeError, check_reachable, partitions_of
 
 # librdkafka's own log lines (`FAIL … Connection refused`, one per retry) go to this logger,
 # silent unless a handler and level are configured for it; the commands say once what is wrong.
@@ -22,6 +23,15 @@ KAFKA_LOG.addHandler(logging.NullHandler())
 DEFAULT_CONNECT_TIMEOUT = 10.0
 
 
+def broker_hint() -> str:
+    """What to do when no broker answers: the flag, the variable, the commands that start one."""
+    cmd = self_command()
+    return (
+        f"check --broker / SLA_BROKER (`{cmd} run` and `{cmd} broker` print the embedded "
+        "broker's address)"
+    )
+
+
 def fail(command: str, message: str) -> SystemExit:
     """Print `sla-engine COMMAND: message` on stderr; the SystemExit(2) to raise."""
     print(f"sla-engine {command}: {message}", file=sys.stderr, flush=True)
@@ -29,7 +39,7 @@ def fail(command: str, message: str) -> SystemExit:
 
 
 def config(bootstrap: str, **extra: Any) -> dict[str, Any]:
-    """Client settings: the process's security settings (TLS, SASL: `config.kafka_client`),
+    """Client settings: the process's security settings (TLS, SASL: `kafka_io.client`),
     librdkafka logs through `logging` (silent by default)."""
     return kafka_client.conf(bootstrap, **{"logger": KAFKA_LOG, **extra})
 

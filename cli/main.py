@@ -24,8 +24,10 @@ from cli import (
     whatif,
 )
 from cli.invocation import DEFAULT_BROKER_ENV
-from config import kafka_client
+from cli.kafka_client import broker_hint
 from config.loader import PolicyError
+from kafka_io import client as kafka_client
+from kafka_io.range_locate import set_unreachable_hint
 
 
 def parser() -> argparse.ArgumentParser:
@@ -70,6 +72,7 @@ def _quiet_broken_pipe() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    set_unreachable_hint(broker_hint)  # an unreachable broker's message names our commands
     try:
         kafka_client.set_current(kafka_client.resolve(args))
     except kafka_client.ClientConfigError as e:

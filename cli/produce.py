@@ -12,7 +12,8 @@ from typing import Any
 import orjson
 
 from cli.invocation import DEFAULT_BROKER_ENV, need_broker
-from cli.kafka_client import DEFAULT_CONNECT_TIMEOUT, Outage, config, require_broker
+from cli.kafka_client import DEFAULT_CONNECT_TIMEOUT, KAFKA_LOG, Outage, require_broker
+from kafka_io.producer import make_producer, send
 
 
 def add_parser(sub: Any) -> None:
@@ -46,8 +47,6 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
-    from confluent_kafka import Producer
-
     bootstrap = need_broker(args.broker, "produce")
     try:
         src = sys.stdin.buffer if args.input == "-" else Path(args.input).open("rb")  # noqa: SIM115
@@ -56,17 +55,14 @@ def cmd_produce(args: argparse.Namespace) -> int:
         return 2
     require_broker(bootstrap, "produce", args.connect_timeout)
     outage = Outage("produce", bootstrap, args.connect_timeout)
-    producer = Producer(
-        config(
-            bootstrap,
-            **{
-                "linger.ms": 20,
-                "partitioner": "murmur2_random",
-                "enable.idempotence": True,  # one ticket's events stay in order across retries
-                "error_cb": outage.error_cb,
-                "message.timeout.ms": int(max(args.connect_timeout, 1) * 1000),
-            },
-        )
+    producer = make_producer(
+        bootstrap,
+        linger_ms=20,
+        **{
+            "logger": KAFKA_LOG,  # librdkafka's lines through `logging`, silent (cli.kafka_client)
+            "error_cb": outage.error_cb,
+            "message.timeout.ms": int(max(args.connect_timeout, 1) * 1000),
+        },
     )
     sent = 0
     failed: list[str] = []
@@ -88,15 +84,10 @@ def cmd_produce(args: argparse.Namespace) -> int:
                 stamp = record_timestamp(obj)
             except orjson.JSONDecodeError:
                 pass
-            while True:
-                try:
-                    producer.produce(
-                        args.topic, key=key, value=line, timestamp=stamp, on_delivery=delivered
-                    )
-                    break
-                except BufferError:
-                    producer.poll(0.1)
-                    outage.check(producer)
+            send(
+                producer, args.topic, line, key, timestamp=stamp, on_delivery=delivered,
+                wait=0.1, while_full=lambda: outage.check(producer),
+            )  # fmt: skip
             sent += 1
             if sent % 1000 == 0:
                 producer.poll(0)

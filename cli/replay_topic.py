@@ -18,7 +18,6 @@ from typing import Any
 import orjson
 
 from cli.files import open_out
-from cli.kafka_range import RangeError, RangeStats, TopicRecord, stream_range
 from cli.replay_records import (
     Emit,
     Record,
@@ -34,6 +33,7 @@ from cli.time_args import check_range, ms_at_or_after
 from config.loader import load
 from engine.instant import iso, to_us
 from engine.rules import RuntimePolicy
+from kafka_io.range_reader import RangeError, RangeStats, TopicRecord, stream_range
 
 
 @dataclass

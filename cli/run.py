@@ -45,7 +45,7 @@ def create_worker_topics(bootstrap: str, settings: Any) -> None:
     address when the broker does not answer."""
     from confluent_kafka import KafkaException
 
-    from topologies.broker import BrokerError, create_topics
+    from kafka_io.admin import BrokerError, create_topics
 
     topics = settings.topics
     plain = {t: n for t, n in topics.items() if t not in settings.compacted}
@@ -62,8 +62,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from config.loader import load
+    from kafka_io.admin import BrokerError
+    from kafka_io.embedded import EmbeddedBroker
     from topologies import metrics
-    from topologies.broker import BrokerError, EmbeddedBroker
     from topologies.demo import run_stream
 
     settings = resolve(args)

@@ -166,7 +166,7 @@ def _start(consumer: Any, bootstrap: str, topic: str, args: argparse.Namespace) 
     fall short, so the end comes from a fetch's high watermark (`end_offsets`)."""
     from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
-    from topologies.broker import BrokerError, end_offsets
+    from kafka_io.admin import BrokerError, end_offsets
 
     parts = partitions(consumer, bootstrap, topic, "tail")
     if args.from_beginning:

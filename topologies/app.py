@@ -29,8 +29,9 @@ from typing import Any, cast
 
 import faust
 
-from config import kafka_client
 from config.loader import load
+from kafka_io import client as kafka_client
+from kafka_io.admin import broker_kind
 from topologies import metrics, query_api, tansu_recovery, uncommitted
 from topologies.faust_internals import committed_offsets
 from topologies.kpis import KpiAggregator
@@ -86,7 +87,6 @@ def _highwater(app: faust.App, tp: Any) -> int | None:
     return int(hw) if hw is not None else None
 
 
-EMBEDDED_CLUSTER_ID = "tansu_cluster"
 
 # Faust settings shared by the worker and the stream benchmark's pass-through baseline, so the
 # benchmark compares like with like.
@@ -107,11 +107,8 @@ CONSUMER_SETTINGS: dict[str, Any] = {
 
 
 def on_tansu(settings: Settings) -> bool:
-    """Whether the broker is the embedded tansu (its cluster id says so)."""
-    from confluent_kafka.admin import AdminClient
-
-    meta = AdminClient(kafka_client.conf(str(settings.broker))).list_topics(timeout=10)
-    return bool(meta.cluster_id == EMBEDDED_CLUSTER_ID)
+    """Whether the broker is the embedded tansu (`kafka_io.admin.broker_kind`)."""
+    return broker_kind(str(settings.broker)) == "tansu"
 
 
 def consistency_check(settings: Settings, tansu: bool) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from config import kafka_client
+from kafka_io.producer import make_producer
 from workload.demo import backlog, compressed_life
 
 
@@ -20,11 +20,7 @@ def run_stream(
 ) -> None:
     """Produce the demo stream until `stop` is set: new tickets at `rate` per second, each event
     sent when its time comes; every fifth ticket is never answered."""
-    from confluent_kafka import Producer
-
-    producer = Producer(
-        kafka_client.conf(bootstrap, **{"linger.ms": 5, "partitioner": "murmur2_random"})
-    )
+    producer = make_producer(bootstrap)
     rng = random.Random(seed)
     run = f"{int(time.time()):x}"  # ticket ids unique per run: a restart does not repeat event ids
     pending: list[tuple[float, dict[str, Any]]] = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from config import kafka_client
+from kafka_io.producer import make_producer, send
 
 FLUSH_TIMEOUT_S = 60.0  # the emitted messages must be on the broker before an offset commit
 
@@ -37,21 +37,8 @@ class Output:
     def __init__(self, bootstrap: str, producer: Any = None) -> None:
         self.failures: list[str] = []
         self.writers: list[Changelogged] = []  # whose changelog offsets to store
-        if producer is None:
-            from confluent_kafka import Producer
-
-            producer = Producer(
-                {
-                    **kafka_client.conf(bootstrap),
-                    "linger.ms": 5,
-                    # aiokafka's (so Faust's) placement of keyed messages, see streaming-notes
-                    "partitioner": "murmur2_random",
-                    # no reordering within a partition on retries: alerts and changelog
-                    # messages stay in order per ticket
-                    "enable.idempotence": True,
-                }
-            )
-        self.producer = producer
+        # murmur2 (Faust's placement), idempotent: alerts and changelog stay in order per ticket
+        self.producer = producer if producer is not None else make_producer(bootstrap)
 
     def delivered(self, err: Any, msg: Any) -> None:
         if err is not None:
@@ -67,12 +54,10 @@ class Output:
     ) -> None:
         """Queue one message (`partition` -1: by the key's murmur2 hash; `value` None: a
         tombstone; `on_delivery(err, msg)` instead of the failure check)."""
-        while True:
-            try:
-                self.producer.produce(topic, value, key, partition, on_delivery or self.delivered)
-                return
-            except BufferError:  # librdkafka's queue is full: let it deliver some
-                self.producer.poll(0.01)
+        send(
+            self.producer, topic, value, key, partition=partition,
+            on_delivery=on_delivery or self.delivered, wait=0.01,
+        )  # fmt: skip
 
     def poll(self) -> None:
         """Serve the delivery reports that arrived, without waiting; store the changelog

@@ -21,11 +21,11 @@ from urllib.parse import quote
 
 import orjson
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
-from aiokafka.partitioner import murmur2
 
 from config.model import parse_duration
 from engine.instant import iso
 from engine.status import ticket_status
+from kafka_io.producer import partition_for
 from schemas.openapi import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -130,7 +130,7 @@ class StatusApi:
         urls.pop(self.me, None)
         order = sorted(urls)
         if ticket_id is not None:
-            p = (murmur2(ticket_id.encode()) & 0x7FFFFFFF) % self.settings.partitions
+            p = partition_for(ticket_id.encode(), self.settings.partitions)
             order.sort(key=lambda u: not any(p in parts for parts in urls[u].values()))
         return order
 

@@ -5,7 +5,7 @@ tansu answers `ListOffsets(latest)` with the base offset of a partition's last r
 partition only up to that offset, so a worker that took over would restore stale tickets
 (measured: a quarter of the updates missing) or, keeping its data dir, stop with a
 ConsistencyError. This replaces the end offsets Faust asks for during recovery with the true
-ones (`topologies.broker.end_offsets` reads to the end of each partition). On Apache Kafka the
+ones (`kafka_io.admin.end_offsets` reads to the end of each partition). On Apache Kafka the
 listed offset is already right; the patch is applied only when the broker is tansu.
 """
 
@@ -25,7 +25,7 @@ def apply() -> None:
         return
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, server_list
 
-    from topologies.broker import end_offsets
+    from kafka_io.admin import end_offsets
 
     listed_highwaters = AIOKafkaConsumerThread._highwaters
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from topologies.broker import free_port
+from kafka_io.process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 WEEK = "tests/data/worked-week/week-events.jsonl"

@@ -30,5 +30,6 @@ def test_the_wheel_builds_without_warnings(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "cli/data/demo-events.jsonl" in names
     assert "config/policy.default.yaml" in names
+    assert "kafka_io/kafka-broker.pom.xml" in names  # the Apache Kafka launcher reads it
     assert {f"schemas/json/{p.name}" for p in (ROOT / "schemas" / "json").glob("*.json")} <= names
     assert not any(n.startswith("tests/") for n in names)

@@ -2,7 +2,7 @@
 
 Every test that takes the ``broker`` fixture runs twice: on the embedded ``tansu`` broker
 (in-memory, its known quirks) and on Apache Kafka (KRaft, one node, started by
-``topologies.kafka_broker``). One broker of each kind serves the whole session.
+``kafka_io.apache``). One broker of each kind serves the whole session.
 ``SLA_TEST_BROKERS=tansu`` (or ``kafka``) runs on one kind only. A test marked
 ``@pytest.mark.brokers("kafka")`` runs on the listed kinds only: the slow end-to-end checks of a
 guarantee that does not depend on the broker's quirks run on the production broker, to keep CI
@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from topologies.broker import EmbeddedBroker, create_topics, wait_until_ready
+from kafka_io.admin import create_topics, wait_until_ready
+from kafka_io.embedded import EmbeddedBroker
 
 EXTERNAL_BOOTSTRAP_ENV = "SLA_TEST_BOOTSTRAP"
 BROKERS_ENV = "SLA_TEST_BROKERS"
@@ -131,7 +132,7 @@ def broker(
         return
     if kind == "kafka":
         need_kafka()
-        from topologies.kafka_broker import KafkaBroker
+        from kafka_io.apache import KafkaBroker
 
         kafka = KafkaBroker(data_dir=tmp_path_factory.mktemp("kafka"))
         kafka.start()

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from engine.effective import effective  # what a consumer ends up with (id → alert)
-from topologies.broker import create_topics, free_port
+from kafka_io.admin import create_topics
+from kafka_io.process import free_port
+from kafka_io.producer import make_producer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -172,14 +174,7 @@ class WorkerProcess:
 
 
 def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:
-    p = Producer(  # idempotent: a retried batch never lands behind a later one (event order)
-        {
-            "bootstrap.servers": bootstrap,
-            "linger.ms": 10,
-            "partitioner": "murmur2_random",
-            "enable.idempotence": True,
-        }
-    )
+    p = make_producer(bootstrap, linger_ms=10)
     n = 0
     for key, value in messages:
         p.produce(topic, key=key, value=value)

@@ -13,30 +13,20 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
-from aiokafka.partitioner import murmur2  # type: ignore[import-untyped]
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from kafka_io.admin import end_offsets
+from kafka_io.producer import make_producer, partition_for
 from tests.integration.conftest import BrokerHandle, TopicFactory
-from topologies.broker import end_offsets
 
 # Fast group joins: tansu holds a JoinGroup for about session.timeout.ms / 2.
 FAST_GROUP = {"session.timeout.ms": 2000, "heartbeat.interval.ms": 500}
 
 
-def producer(bootstrap: str, **extra: Any) -> Producer:
-    # murmur2_random is the Java client's (and aiokafka's, hence Faust's) partitioner:
-    # every producer of a keyed topic must use the same one, or one ticket's events
-    # land in two partitions. librdkafka's default (consistent_random, CRC32) differs.
-    # Idempotence keeps each partition in send order across retries (Kafka under load retries).
-    conf = {
-        "bootstrap.servers": bootstrap,
-        "linger.ms": 5,
-        "partitioner": "murmur2_random",
-        "enable.idempotence": True,
-    }
-    conf.update(extra)
-    return Producer(conf)
+def producer(bootstrap: str, **extra: Any) -> Any:
+    """The tree's one producer configuration (`kafka_io.producer`): murmur2, idempotent."""
+    return make_producer(bootstrap, **extra)
 
 
 def consumer(bootstrap: str, group: str | None = None, **extra: Any) -> Consumer:
@@ -52,7 +42,9 @@ def consumer(bootstrap: str, group: str | None = None, **extra: Any) -> Consumer
 
 
 def java_partition(key: bytes, partitions: int) -> int:
-    return int((murmur2(key) & 0x7FFFFFFF) % partitions)
+    """The Java client's placement (`partition_for` is checked against Kafka's own murmur2
+    test vectors in tests/kafka_io/test_producer.py)."""
+    return partition_for(key, partitions)
 
 
 def drain(c: Consumer, expected: int, timeout: float = 30.0) -> list[Any]:

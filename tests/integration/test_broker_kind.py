@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from confluent_kafka import Producer
 
+from kafka_io.admin import broker_kind
+from kafka_io.producer import make_producer
 from tests.integration.conftest import BrokerHandle, TopicFactory
 from tests.integration.harness import consume
 from topologies.app import consistency_check, on_tansu
@@ -18,6 +19,7 @@ def test_work_arounds_only_on_tansu(broker: BrokerHandle) -> None:
     if broker.kind == "external":
         pytest.skip("an external broker may be of either kind")
     settings = Settings(broker=broker.bootstrap)
+    assert broker_kind(broker.bootstrap) == broker.kind
     tansu = on_tansu(settings)
     assert tansu == (broker.kind == "tansu")
     assert consistency_check(settings, tansu) == (broker.kind != "tansu")
@@ -32,7 +34,7 @@ def test_compacted_topics_are_compacted_on_kafka(
         pytest.skip(f"{broker.kind} does not compact (docs/streaming-notes.md)")
     config = {"cleanup.policy": "compact", "segment.ms": "100", "min.cleanable.dirty.ratio": "0.01"}
     topic = make_topic(partitions=1, config=config)
-    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
+    p = make_producer(broker.bootstrap, linger_ms=0)
     for i in range(50):
         p.produce(topic, key=b"cell", value=str(i).encode())
     p.flush(10)

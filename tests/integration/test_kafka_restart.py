@@ -24,7 +24,7 @@ pytestmark = pytest.mark.kafka_only
 @pytest.fixture
 def kafka(tmp_path: Path) -> Iterator[Any]:
     need_kafka()
-    from topologies.kafka_broker import KafkaBroker
+    from kafka_io.apache import KafkaBroker
 
     broker = KafkaBroker(tmp_path / "kafka")
     broker.start()

@@ -20,6 +20,7 @@ import orjson
 import pytest
 
 from engine.instant import to_us
+from kafka_io.embedded import EmbeddedBroker
 from tests.integration.harness import (
     Topics,
     WorkerProcess,
@@ -31,7 +32,6 @@ from tests.integration.harness import (
     produce,
 )
 from tests.integration.test_worker import created, due_by, replay_keys
-from topologies.broker import EmbeddedBroker
 
 N_TICKETS = 2000
 

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import Producer
 
+from kafka_io.embedded import EmbeddedBroker
+from kafka_io.process import free_port
+from kafka_io.producer import make_producer
 from tests.integration.conftest import BrokerHandle, TopicFactory
-from topologies.broker import EmbeddedBroker, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SLA = str(Path(sys.executable).with_name("sla-engine"))
@@ -46,7 +47,7 @@ def alert(n: int, **over: Any) -> dict[str, Any]:
 
 
 def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50})
+    producer = make_producer(bootstrap, linger_ms=50)
     for i, v in enumerate(values):
         producer.produce(topic, key=f"k{i}".encode(), value=v)
     assert producer.flush(30) == 0

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import Producer
 
+from kafka_io.producer import make_producer
 from schemas.outputs import Reject
 from schemas.reject import RAW_CLIP_BYTES
 from tests.integration.conftest import BrokerHandle
@@ -23,14 +23,8 @@ BIG = 5 * 1024 * 1024
 
 
 def send(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes | None]]) -> None:
-    p = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "linger.ms": 50,  # one burst: poison and canaries share the worker's batches
-            "partitioner": "murmur2_random",
-            "message.max.bytes": 2 * BIG,
-        }
-    )
+    # linger: one burst, poison and canaries share the worker's batches
+    p = make_producer(bootstrap, linger_ms=50, **{"message.max.bytes": 2 * BIG})
     for key, value in messages:
         p.produce(topic, key=key, value=value)
     assert p.flush(30) == 0

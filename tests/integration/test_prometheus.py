@@ -18,10 +18,10 @@ import orjson
 import pytest
 import yaml
 
+from kafka_io.process import free_port
 from tests.docker.conftest import PROMETHEUS, find_prometheus
 from tests.integration.conftest import BrokerHandle
 from tests.integration.harness import Topics, WorkerProcess, keyed, produce
-from topologies.broker import free_port
 from topologies.dashboard import queries
 from topologies.demo import run_stream
 

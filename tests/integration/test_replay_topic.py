@@ -14,7 +14,6 @@ from typing import Any
 
 import orjson
 import pytest
-from confluent_kafka import Producer
 
 import workload
 from cli.main import main
@@ -23,10 +22,11 @@ from cli.replay_records import Emit
 from cli.replay_topic import TopicReplay, replay_range
 from config.loader import load
 from engine.instant import iso, to_us
+from kafka_io.process import free_port
+from kafka_io.producer import make_producer
 from schemas.outputs import Reject
 from tests.integration.conftest import BrokerHandle
 from tests.integration.harness import effective
-from topologies.broker import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -51,17 +51,9 @@ def publish(
 ) -> list[Published]:
     """Produce events keyed by ticket_id with the given record timestamps (ms), in that order;
     returns where each landed."""
-    # Idempotent: a retried batch (a just-created topic's leader not yet known, a slow broker)
-    # must not land after the batches sent behind it, or a partition's timestamps would go
-    # backwards and the range (which ends at the first record at/after `until`) would end early.
-    p = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "linger.ms": 10,
-            "partitioner": "murmur2_random",
-            "enable.idempotence": True,
-        }
-    )
+    # idempotent (the one producer configuration): a retried first batch of a just-created topic
+    # would otherwise land after later ones, and the partition would not be in timestamp order
+    p = make_producer(bootstrap, linger_ms=10)
     out: list[Published] = []
 
     def delivered(err: Any, msg: Any) -> None:
@@ -385,7 +377,7 @@ def test_streaming_in_tiny_chunks_gives_the_same_records(recorded: Recorded) -> 
     """A chunk of 3 records a partition: the reader reads each partition in many small chunks
     as the merge takes its records: the same records in the same merged order, each read
     once."""
-    from cli.kafka_range import TopicRecord, merged, stream_range
+    from kafka_io.range_reader import TopicRecord, merged, stream_range
 
     first_ms, end_ms = (SINCE - LOOKBACK) // 1000, UNTIL // 1000
     by_partition: dict[int, list[TopicRecord]] = {}

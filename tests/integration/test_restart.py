@@ -11,9 +11,9 @@ import orjson
 from confluent_kafka import Consumer, TopicPartition
 
 import workload
+from kafka_io.admin import end_offsets
 from tests.integration.conftest import BrokerHandle
 from tests.integration.harness import Topics, WorkerProcess, produce
-from topologies.broker import end_offsets
 
 
 def committed(bootstrap: str, topics: Topics) -> dict[int, int]:

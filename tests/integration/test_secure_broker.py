@@ -50,7 +50,7 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Pat
     need_kafka()
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed to make the test certificates")
-    from topologies.kafka_broker import KafkaBroker, Secure
+    from kafka_io.apache import KafkaBroker, Secure
 
     d = tmp_path_factory.mktemp("secure")
     ca, pem = make_certs(d)

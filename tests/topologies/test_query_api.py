@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
+from kafka_io.process import free_port
 from schemas.openapi import MAX_WITHIN_S, WITHIN_PATTERN
-from topologies.broker import free_port
 from topologies.query_api import BadRequest, _limit, _within, bind
 from topologies.settings import Settings, resolve
 

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from kafka_io.admin import end_offsets
 from topologies import metrics
-from topologies.broker import end_offsets
 from topologies.worker.partition_state import PartitionState
 
 log = logging.getLogger("sla.worker")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from config.kafka_client import ClientConfigError, KafkaClient, add_arguments, resolve
+from kafka_io.client import ClientConfigError, KafkaClient, add_arguments, resolve
 
 
 def args(*argv: str) -> argparse.Namespace:

@@ -30,7 +30,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from topologies.broker import BrokerError, _pdeathsig_preexec, free_port, wait_until_ready
+from kafka_io.admin import BrokerError, wait_until_ready
+from kafka_io.process import free_port, kill_group, pdeathsig_preexec, stop_group
 
 KAFKA_VERSION = os.environ.get("SLA_KAFKA_VERSION", "4.1.1")
 POM = Path(__file__).with_name("kafka-broker.pom.xml")
@@ -335,7 +336,7 @@ class KafkaBroker:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_pdeathsig_preexec() if self.die_with_parent else None,
+            preexec_fn=pdeathsig_preexec() if self.die_with_parent else None,
         )
         try:
             self._wait_ready(began)
@@ -369,17 +370,7 @@ class KafkaBroker:
         """Signal the broker (SIGTERM: a clean shutdown; SIGKILL: a crash) and reap it."""
         proc, self._proc = self._proc, None
         if proc is not None:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, sig)
-                try:
-                    proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout)
-            else:
-                proc.wait()
+            stop_group(proc, timeout, sig)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -403,11 +394,7 @@ class KafkaBroker:
         self.close()
 
     def __del__(self) -> None:  # last resort: never leave a broker behind
-        proc = getattr(self, "_proc", None)
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(Exception):
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(1)
+        kill_group(getattr(self, "_proc", None))
 
 
 def main(port: int | None = None, data_dir: Path | str | None = None) -> int:

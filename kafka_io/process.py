@@ -1,0 +1,70 @@
+"""The broker launchers' child processes: a free loopback port, dying with the parent, stopping
+the whole process group."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+
+__all__ = ["free_port", "kill_group", "pdeathsig_preexec", "stop_group"]
+
+
+def pdeathsig_preexec() -> Callable[[], None] | None:
+    """A pre-exec hook that makes the child receive SIGTERM when its parent dies (Linux).
+
+    libc is resolved here, in the parent: between fork and exec the child may
+    only make the one call (no imports, no dlopen while other threads existed).
+    """
+    if sys.platform != "linux":
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+    sigterm = int(signal.SIGTERM)
+
+    def hook() -> None:
+        prctl(pr_set_pdeathsig, sigterm)
+
+    return hook
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port that is free on ``host`` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def stop_group(
+    proc: subprocess.Popen[bytes], timeout: float, sig: signal.Signals = signal.SIGTERM
+) -> None:
+    """Signal the child's process group (`sig`, SIGKILL if it outlives `timeout`) and reap it."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout)
+    else:
+        proc.wait()
+
+
+def kill_group(proc: subprocess.Popen[bytes] | None) -> None:
+    """Last resort (a launcher's `__del__`): SIGKILL a still-running child's process group."""
+    if proc is not None and proc.poll() is None:
+        with contextlib.suppress(Exception):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(1)
