@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,10 +30,9 @@ from types import TracebackType
 from typing import IO
 
 from kafka_io.admin import BrokerError, wait_until_ready
+from kafka_io.apache_jars import KAFKA_VERSION, fetch_jars, java_binary
 from kafka_io.process import free_port, kill_group, pdeathsig_preexec, stop_group
 
-KAFKA_VERSION = os.environ.get("SLA_KAFKA_VERSION", "4.1.1")
-POM = Path(__file__).with_name("kafka-broker.pom.xml")
 HEAP = os.environ.get("SLA_KAFKA_HEAP", "512m")
 
 # One node: nothing to replicate, no one to wait for. The group and cleaner settings make group
@@ -73,60 +71,6 @@ appender.file.layout.pattern = [%d] %p %m (%c)%n
 rootLogger.level = {level}
 rootLogger.appenderRef.file.ref = file
 """
-
-
-def cache_dir(version: str = KAFKA_VERSION) -> Path:
-    """Where the jars of `version` are kept (`SLA_KAFKA_CACHE` overrides the base)."""
-    base = os.environ.get("SLA_KAFKA_CACHE") or Path.home() / ".cache" / "sla-engine"
-    return Path(base) / f"kafka-{version}"
-
-
-def fetch_jars(version: str = KAFKA_VERSION, quiet: bool = True) -> Path:
-    """The directory of the broker's jars, copied there by Maven the first time."""
-    libs = cache_dir(version) / "libs"
-    if (libs / ".complete").exists():
-        return libs
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise BrokerError(
-            "Apache Kafka needs Maven to fetch its jars once: install it (apt-get install maven) "
-            "or run scripts/bootstrap"
-        )
-    part = libs.with_name(f"libs.part-{os.getpid()}")
-    shutil.rmtree(part, ignore_errors=True)
-    cmd = [
-        mvn,
-        "-B",
-        *(["-q"] if quiet else []),
-        "-f",
-        str(POM),
-        f"-Dkafka.version={version}",
-        "dependency:copy-dependencies",
-        f"-DoutputDirectory={part}",
-        "-DincludeScope=runtime",
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        tail = " | ".join((done.stdout + done.stderr).strip().splitlines()[-5:])
-        raise BrokerError(f"mvn could not fetch Apache Kafka {version}: {tail}")
-    (part / ".complete").write_text(version)
-    shutil.rmtree(libs, ignore_errors=True)
-    part.rename(libs)
-    return libs
-
-
-def java_binary() -> str:
-    """`$SLA_KAFKA_JAVA`, else `$JAVA_HOME/bin/java`, else `java` on the PATH (17 or later)."""
-    explicit = os.environ.get("SLA_KAFKA_JAVA")
-    if explicit:
-        return explicit
-    home = os.environ.get("JAVA_HOME")
-    if home and (Path(home) / "bin" / "java").exists():
-        return str(Path(home) / "bin" / "java")
-    found = shutil.which("java")
-    if found is None:
-        raise BrokerError("Apache Kafka needs Java 17 or later: apt-get install openjdk-17-jre")
-    return found
 
 
 @dataclass(frozen=True)
