@@ -20,6 +20,7 @@ from cli.kafka_range import RangeError, RangeStats, TopicRecord, stream_range
 from cli.spill import Spill
 from config.loader import load
 from config.model import parse_duration
+from engine.collector import held
 from engine.history import from_model
 from engine.instant import iso, to_us
 from engine.kpis import KpiStore, contributions
@@ -102,6 +103,7 @@ def reject_record(where: dict[str, Any], reason: str, raw: bytes) -> dict[str, A
         }
 
 
+@held()  # no full collections over the tickets held (measured: README, performance)
 def evaluate(
     records: Iterable[Record],
     policy: RuntimePolicy,
