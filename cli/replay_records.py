@@ -19,6 +19,7 @@ from typing import IO, Any
 
 import orjson
 
+from engine.collector import held
 from engine.history import Ev, from_model
 from engine.instant import to_us
 from engine.replay import Replay
@@ -123,6 +124,7 @@ def decode(
         yield event.ticket_id, from_model(event), rec.arrived
 
 
+@held()  # no full collections over the tickets held (measured: README, performance)
 def evaluate(
     records: Iterable[Record],
     policy: RuntimePolicy,

@@ -12,6 +12,7 @@ import hashlib
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from engine.clocks import Decision, Share
@@ -19,6 +20,11 @@ from engine.evaluate import TicketEval
 from engine.instant import iso, seconds
 
 DecisionKey = tuple[str, int, str, str | None, int]  # clock, cycle, kind, level, due
+
+
+# The instant an alert was detected is the stream clock: every alert of a timer sweep or of
+# one event has the same, so its ISO text is made once (2 ISO formats were ~9 % of replay).
+_detected = lru_cache(maxsize=256)(iso)
 
 
 def _h(text: str) -> str:
@@ -252,7 +258,7 @@ def _alert(
         "notify": list(policy.notify.get(d.level or "warning", ())),
         "policy_version": policy.version,
         "caused_by": list(d.caused_by),
-        "detected_at": iso(detected_at),
+        "detected_at": _detected(detected_at),
     }
 
 
@@ -292,7 +298,7 @@ def _retraction(
         "notify": list(policy.notify.get(level or "warning", ())),
         "policy_version": policy.version,
         "caused_by": [caused_by] if caused_by else [],
-        "detected_at": iso(detected_at),
+        "detected_at": _detected(detected_at),
         "retracts": entry.ids[-1],
         "retracted_kind": kind,
         "reason": reason,

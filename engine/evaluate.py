@@ -11,7 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from engine.clocks import PAUSED, RUNNING, STOPPED, ClockRun, Context, CycleEnd, Decision, Holder
+from engine.clocks import (
+    IDLE,
+    PAUSED,
+    RUNNING,
+    STOPPED,
+    ClockRun,
+    Context,
+    CycleEnd,
+    Decision,
+    Holder,
+)
 from engine.history import Ev
 from engine.rules import ClockRule, RuntimePolicy, any_fires
 from schemas.attributes import HOLDER_ROLES, TICKET_ATTRS
@@ -137,6 +147,8 @@ class TicketEval:
         for run in self.runs:
             rule = run.rule
             named = etype in rule.event_types
+            if not named and not versioned and run.phase in (IDLE, STOPPED):
+                continue  # a clock this event cannot start (most of them, most events)
             if run.phase in (RUNNING, PAUSED):
                 if stop_all or (named and any_fires(rule.stop, etype, attrs)):
                     self.finished += (run.stop(t, ev.id),)

@@ -14,8 +14,12 @@ from engine.alerts import Ledger, reconcile
 from engine.evaluate import TicketEval, fold
 from engine.history import Ev, from_row, to_row
 from engine.rules import RuntimePolicy
+from engine.snapshot import restore, take
 
-FORMAT = 1
+# 2: the computed state is stored beside the history (`engine.snapshot`), so loading does not
+# refold it; 1 (history and ledger only) is still read, and written as 2 at the next store.
+FORMAT = 2
+READABLE = (1, 2)
 
 
 @dataclass(slots=True)
@@ -86,23 +90,29 @@ class Ticket:
         return self.state.attrs.get("status") == "closed"
 
     def to_bytes(self) -> bytes:
-        """Compact, deterministic serialisation: history and ledger; the SLA state is refolded."""
-        return orjson.dumps(
-            {
-                "v": FORMAT,
-                "t": self.ticket_id,
-                "h": [to_row(e) for e in self.history],
-                "l": self.ledger.to_rows(),
-                "z": self.state.horizon,
-            }
-        )
+        """Compact, deterministic serialisation: history, ledger and a snapshot of the SLA
+        state (`engine.snapshot`; without one, or under another policy, it is refolded)."""
+        doc: dict[str, Any] = {
+            "v": FORMAT,
+            "t": self.ticket_id,
+            "h": [to_row(e) for e in self.history],
+            "l": self.ledger.to_rows(),
+            "z": self.state.horizon,
+        }
+        snap = take(self.state, self.history)
+        if snap is not None:
+            doc["s"] = snap
+        return orjson.dumps(doc)
 
     @classmethod
     def from_bytes(cls, raw: bytes, policy: RuntimePolicy) -> Ticket:
+        """A ticket as `to_bytes` stored it (this format or the one before)."""
         d = orjson.loads(raw)
-        if d.get("v") != FORMAT:
+        if d.get("v") not in READABLE:
             raise ValueError(f"unknown ticket state format {d.get('v')!r}")
         history = [from_row(r) for r in d["h"]]
-        state = fold(history, policy)
-        state.fire(int(d["z"]))
+        state = restore(d["s"], history, policy) if "s" in d else None
+        if state is None:  # format 1, or taken under another policy: refold
+            state = fold(history, policy)
+            state.fire(int(d["z"]))
         return cls(str(d["t"]), history, state, Ledger.from_rows(d["l"]), {e.id for e in history})
