@@ -77,10 +77,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if settings.broker is not None:
         require_broker(settings.broker, "run", DEFAULT_CONNECT_TIMEOUT)
         create_worker_topics(settings.broker, settings)
+        role = "" if settings.role == "all" else f"{settings.role} "  # all: the line as before
         print(
-            f"sla-engine run: {settings.role} worker of group {settings.app_group} on "
-            f"{settings.broker}; state in "
-            f"{settings.data_dir}; metrics {metrics_url}; Ctrl-C stops it",
+            f"sla-engine run: {role}worker of group {settings.app_group} on {settings.broker}; "
+            f"state in {settings.data_dir}; metrics {metrics_url}; Ctrl-C stops it",
             file=sys.stderr,
             flush=True,
         )
