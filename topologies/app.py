@@ -25,13 +25,12 @@ from __future__ import annotations
 import gc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import faust
 
 from config import kafka_client
 from config.loader import load
-from engine.rules import RuntimePolicy
 from topologies import metrics, query_api, tansu_recovery, uncommitted
 from topologies.faust_internals import committed_offsets
 from topologies.kpis import KpiAggregator
@@ -45,6 +44,9 @@ from topologies.worker.kpi_task import KpiTask
 from topologies.worker.loop import run_batches
 from topologies.worker.partition_state import timers_under
 from topologies.worker.task import Highwater, TicketTask
+
+if TYPE_CHECKING:
+    from engine.rules import RuntimePolicy
 
 EVENTS_WITHIN_S = 0.05  # see topologies.worker.loop
 TICKS_WITHIN_S = 0.005
