@@ -78,13 +78,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if settings.broker is not None:
         require_broker(settings.broker, "run", DEFAULT_CONNECT_TIMEOUT)
         create_worker_topics(settings.broker, settings)
+        role = "" if settings.role == "all" else f"{settings.role} "  # all: the line as before
         print(
-            f"sla-engine run: worker of group {settings.group} on {settings.broker}; state in "
-            f"{settings.data_dir}; metrics {metrics_url}; Ctrl-C stops it",
+            f"sla-engine run: {role}worker of group {settings.app_group} on {settings.broker}; "
+            f"state in {settings.data_dir}; metrics {metrics_url}; Ctrl-C stops it",
             file=sys.stderr,
             flush=True,
         )
         return run_worker(settings, args.status_interval)
+    if settings.role != "all":
+        raise fail("run", f"--role {settings.role} needs --broker: the demo runs one worker")
     stop = threading.Event()
     run_dir = embedded_run_dir(Path(settings.data_dir))
     embedded = EmbeddedBroker(log_dir=run_dir)
@@ -133,7 +136,7 @@ def run_worker(
     from topologies import metrics
     from topologies.app import build_app
 
-    app, task = build_app(settings)
+    app, close = build_app(settings)
     worker = Worker(
         app, loglevel=settings.log_level, quiet=True, override_logging=True, console_port=0
     )
@@ -177,6 +180,6 @@ def run_worker(
     finally:
         if status is not None:
             status.stop()
-        task.close()
+        close()
         signal.signal(signal.SIGINT, signal.default_int_handler)
     return 130 if interrupted else 0

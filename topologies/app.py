@@ -25,7 +25,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import faust
 
@@ -44,7 +44,10 @@ from topologies.worker.gauges import clock_gauges, consumer_lag, state_bytes
 from topologies.worker.kpi_task import KpiTask
 from topologies.worker.loop import run_batches
 from topologies.worker.partition_state import timers_under
-from topologies.worker.task import TicketTask
+from topologies.worker.task import Highwater, TicketTask
+
+if TYPE_CHECKING:
+    from engine.rules import RuntimePolicy
 
 EVENTS_WITHIN_S = 0.05  # see topologies.worker.loop
 TICKS_WITHIN_S = 0.005
@@ -135,16 +138,18 @@ def faust_credentials(client: kafka_client.KafkaClient) -> Any:
     return None
 
 
-def faust_app(settings: Settings) -> faust.App:
-    """The Faust app of the worker's group on the settings' broker (patched for tansu there)."""
+def faust_app(settings: Settings, tansu: bool | None = None) -> faust.App:
+    """The Faust app of the worker's group on the settings' broker (patched for tansu there;
+    `tansu` None: ask the broker)."""
     (Path(settings.data_dir) / "faust").mkdir(parents=True, exist_ok=True)
-    tansu = on_tansu(settings)
+    if tansu is None:
+        tansu = on_tansu(settings)
     uncommitted.apply()
     if tansu:
         tansu_recovery.apply()
         tansu_recovery.shorten_fetch_wait()
     return faust.App(
-        settings.group,
+        settings.app_group,
         broker=f"kafka://{settings.broker}",
         store="rocksdb://",
         datadir=str(Path(settings.data_dir) / "faust"),
@@ -174,10 +179,46 @@ def every(app: faust.App, interval: float, run: Callable[[], Awaitable[None]]) -
     register(run)
 
 
-def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.App, TicketTask]:
-    """The Faust app and its ticket task, wired to the topics of `settings`."""
+def build_app(
+    settings: Settings, output: Output | None = None, tansu: bool | None = None
+) -> tuple[faust.App, Callable[[], None]]:
+    """The Faust app of the settings' role, wired to its topics, and what to call at shutdown."""
     policy = load(settings.policy)
-    app = faust_app(settings)
+    app = faust_app(settings, tansu)
+    out = output or Output(str(settings.broker))
+    clock = SystemClock()
+
+    def highwater(tp: Any) -> int | None:
+        return _highwater(app, tp)
+
+    metrics.BUILD.labels(_version(), policy.version).set(1)
+    metrics.initialise(tuple(c.name for c in policy.clocks))
+    configure_labels(policy)
+    task = install_tickets(app, settings, policy, out, clock, highwater)
+    kpis = install_kpis(app, settings, policy, out, clock, highwater)
+    install_hooks(app, task, kpis)
+
+    def close() -> None:
+        if task is not None:
+            task.close()
+        elif kpis is not None:
+            kpis.close()
+
+    return app, close
+
+
+def install_tickets(
+    app: faust.App,
+    settings: Settings,
+    policy: RuntimePolicy,
+    out: Output,
+    clock: SystemClock,
+    highwater: Highwater,
+) -> TicketTask | None:
+    """Role `sla` (and `all`): the tickets table, the event and tick agents, the timer scan,
+    the clock gauges and the query API."""
+    if not settings.runs_tickets:
+        return None
     events = raw_topic(app, settings.events_topic, settings.partitions)
     ticks = raw_topic(app, settings.ticks_topic, settings.partitions)
     table = app.Table(
@@ -186,30 +227,11 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
         key_type=bytes,  # bytes → faust's "raw" codec, also for changelog recovery
         value_type=bytes,
     )
-    kpi_facts = raw_topic(app, settings.kpi_facts_topic, 1)
-    facts_table = app.Table("kpi-facts", partitions=1, key_type=bytes, value_type=bytes)
-    out = output or Output(str(settings.broker))
-    clock = SystemClock()
-
-    def highwater(tp: Any) -> int | None:
-        return _highwater(app, tp)
-
     timers = timers_under(Path(settings.data_dir) / "timers")
-    store = RocksDBStore(table, out)
-    task = TicketTask(settings, policy, store, timers, out, clock, highwater)
-    aggregator = KpiAggregator(policy, settings.retention_days)
-    kpis = KpiTask(settings, aggregator, RocksDBStore(facts_table, out), out, clock, highwater)
-    metrics.BUILD.labels(_version(), policy.version).set(1)
-    metrics.initialise(tuple(c.name for c in policy.clocks))
-    configure_labels(policy)
-    for name, target in policy.kpis.targets.items():
-        metrics.KPI_TARGET.labels(name).set(target)
+    task = TicketTask(settings, policy, RocksDBStore(table, out), timers, out, clock, highwater)
 
     def tickets_ready() -> bool:
         return task.state.ready
-
-    def facts_ready() -> bool:
-        return aggregator.ready
 
     @app.agent(events)
     async def on_event(stream: faust.StreamT[bytes]) -> None:
@@ -219,28 +241,10 @@ def build_app(settings: Settings, output: Output | None = None) -> tuple[faust.A
     async def on_tick(stream: faust.StreamT[bytes]) -> None:
         await run_batches(app, stream, TICKS_WITHIN_S, tickets_ready, task.on_ticks, out.poll)
 
-    @app.agent(kpi_facts)
-    async def on_facts(stream: faust.StreamT[bytes]) -> None:
-        """The aggregator: the latest facts per ticket replace its previous ones in the store."""
-        await run_batches(app, stream, FACTS_WITHIN_S, facts_ready, kpis.on_facts, out.poll)
-
     @table.on_recover
     async def rebuild_timers() -> None:
         task.recovered()
         tune_gc()
-
-    @facts_table.on_recover
-    async def rebuild_kpis() -> None:
-        kpis.recovered()
-
-    install_timers(app, settings, task, kpis)
-    install_hooks(app, task, aggregator)
-    query_api.install(app, task.state, settings, table)
-    return app, task
-
-
-def install_timers(app: faust.App, settings: Settings, task: TicketTask, kpis: KpiTask) -> None:
-    """The app's periodic work: the timer scan, the gauges and the KPI snapshots."""
 
     async def scan_timers() -> None:
         task.scan()
@@ -252,16 +256,54 @@ def install_timers(app: faust.App, settings: Settings, task: TicketTask, kpis: K
         await consumer_lag(str(settings.broker), tps, committed, task.state.position)
         metrics.STATE_BYTES.set(state_bytes(Path(settings.data_dir)))
 
+    every(app, settings.timer_interval, scan_timers)
+    every(app, GAUGE_INTERVAL_S, refresh_gauges)
+    query_api.install(app, task.state, settings, table)
+    return task
+
+
+def install_kpis(
+    app: faust.App,
+    settings: Settings,
+    policy: RuntimePolicy,
+    out: Output,
+    clock: SystemClock,
+    highwater: Highwater,
+) -> KpiTask | None:
+    """Role `kpis` (and `all`): the facts table, the aggregator agent and the KPI snapshots."""
+    if not settings.runs_kpis:
+        return None
+    kpi_facts = raw_topic(app, settings.kpi_facts_topic, 1)
+    facts_table = app.Table("kpi-facts", partitions=1, key_type=bytes, value_type=bytes)
+    aggregator = KpiAggregator(policy, settings.retention_days)
+    kpis = KpiTask(settings, aggregator, RocksDBStore(facts_table, out), out, clock, highwater)
+    for name, target in policy.kpis.targets.items():
+        metrics.KPI_TARGET.labels(name).set(target)
+
+    def facts_ready() -> bool:
+        return aggregator.ready
+
+    @app.agent(kpi_facts)
+    async def on_facts(stream: faust.StreamT[bytes]) -> None:
+        """The aggregator: the latest facts per ticket replace its previous ones in the store."""
+        await run_batches(app, stream, FACTS_WITHIN_S, facts_ready, kpis.on_facts, out.poll)
+
+    @facts_table.on_recover
+    async def rebuild_kpis() -> None:
+        kpis.recovered()
+        if not settings.runs_tickets:
+            tune_gc()
+
     async def publish_kpis() -> None:
         kpis.publish()
 
-    every(app, settings.timer_interval, scan_timers)
-    every(app, GAUGE_INTERVAL_S, refresh_gauges)
     every(app, settings.kpi_interval, publish_kpis)
+    return kpis
 
 
-def install_hooks(app: faust.App, task: TicketTask, aggregator: KpiAggregator) -> None:
-    """What a commit and a rebalance must do first (`TicketTask.before_commit`, `revoked`)."""
+def install_hooks(app: faust.App, task: TicketTask | None, kpis: KpiTask | None) -> None:
+    """What a commit and a rebalance must do first (`TicketTask.before_commit`, `revoked`;
+    the KPI task's on a `kpis` worker)."""
 
     class BeforeCommit(faust.Sensor):
         """Faust computes the offsets to commit, flushes its producer (the changelogs) and
@@ -269,14 +311,21 @@ def install_hooks(app: faust.App, task: TicketTask, aggregator: KpiAggregator) -
         its events were acked is on the broker before they count as done (at least once)."""
 
         def on_commit_initiated(self, consumer: Any) -> Any:
-            task.before_commit()
+            if task is not None:
+                task.before_commit()  # flushes the one output, the KPI task's writes too
+            elif kpis is not None:
+                kpis.before_commit()
             return None
 
     app.sensors.add(BeforeCommit())
 
     async def on_revoked(app_: Any, *args: Any, **kwargs: Any) -> None:
-        task.revoked()
-        aggregator.reset()
+        if task is not None:
+            task.revoked()
+        elif kpis is not None:
+            kpis.before_commit()
+        if kpis is not None:
+            kpis.aggregator.reset()
 
     # mode's handler type (mypy_extensions' VarArg) matches no annotated function
     app.on_partitions_revoked.connect(cast(Any, on_revoked))

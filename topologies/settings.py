@@ -9,6 +9,10 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "SLA_"
+# What a worker runs (`--role`): `sla` the ticket and tick agents, the timer scan, the status
+# and query API; `kpis` the KPI aggregator alone (in its own consumer group); `all` both.
+ROLES = ("all", "sla", "kpis")
+KPIS_GROUP_SUFFIX = "-kpis"
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class Settings:
     api_host: str = "127.0.0.1"
     api_port: int = 9110
     api_url: str = ""
+    role: str = "all"
 
     @property
     def advertised_api_url(self) -> str:
@@ -46,6 +51,22 @@ class Settings:
             return self.api_url.rstrip("/")
         host = "127.0.0.1" if self.api_host in ("", "0.0.0.0", "::") else self.api_host
         return f"http://{host}:{self.api_port}"
+
+    @property
+    def runs_tickets(self) -> bool:
+        """Whether this worker runs the ticket and tick agents (roles `all` and `sla`)."""
+        return self.role in ("all", "sla")
+
+    @property
+    def runs_kpis(self) -> bool:
+        """Whether this worker runs the KPI aggregator (roles `all` and `kpis`)."""
+        return self.role in ("all", "kpis")
+
+    @property
+    def app_group(self) -> str:
+        """The Faust app id and consumer group: a `kpis` worker has its own (`GROUP-kpis`), so
+        that joining the SLA workers' group would not take the ticket partitions it never reads."""
+        return self.group + KPIS_GROUP_SUFFIX if self.role == "kpis" else self.group
 
     @property
     def topics(self) -> dict[str, int]:
@@ -107,6 +128,9 @@ HELP = {
     "(env SLA_API_PORT)",
     "api_url": "URL other workers reach this worker's API at, advertised in the consumer group "
     "(env SLA_API_URL; default http://API_HOST:API_PORT, loopback when bound to all addresses)",
+    "role": "what this worker runs: all (one process does everything), sla (ticket and tick "
+    "agents, timers, status and query API; no KPI aggregation), kpis (only the KPI aggregator, "
+    "in consumer group GROUP-kpis: scaled and restarted on its own) (env SLA_ROLE)",
 }
 
 
@@ -150,4 +174,7 @@ def resolve(
                 raise SystemExit(
                     f"sla-engine: --{f.name.replace('_', '-')}: bad value {raw!r}"
                 ) from None
+    role = values.get("role", Settings.role)
+    if role not in ROLES:
+        raise SystemExit(f"sla-engine: --role: bad value {role!r} (one of {', '.join(ROLES)})")
     return Settings(**values)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,23 +15,12 @@ from topologies.worker.partition_state import PartitionState
 log = logging.getLogger("sla.worker")
 
 
-async def clock_gauges(state: PartitionState, now: int, chunk: int = 2_000) -> None:
-    """Open and at-risk clocks by clock and priority, over the decoded tickets in memory.
-
-    The walk over the cache (up to `cache_tickets`, ~5 µs a ticket) yields to the event
-    loop every `chunk` tickets, so the agents and the timer scan are never held up for
-    more than ~10 ms by it; the gauges are set once the walk is done."""
-    open_: Counter[tuple[str, str]] = Counter()
-    risk: Counter[tuple[str, str]] = Counter()
-    tickets = list(state.cache.values())  # the cache changes while the walk yields
-    for start in range(0, len(tickets), chunk):
-        if start:
-            await asyncio.sleep(0)
-        for ticket in tickets[start : start + chunk]:
-            priority = ticket.state.attrs.get("priority") or ""
-            for clock, at_risk in ticket.state.open_clocks(now):
-                open_[(clock, priority)] += 1
-                risk[(clock, priority)] += at_risk
+async def clock_gauges(state: PartitionState, now: int) -> None:
+    """Open and at-risk clocks by clock and priority, over the decoded tickets in memory:
+    counted as tickets enter, change and leave the cache (`PartitionState.counts`), so this
+    costs nothing per open ticket (the walk over the cache it replaces took ~5 µs a ticket:
+    14–17 % of an idle worker at 200,000 open tickets)."""
+    open_, risk = state.counts.at(now)
     for name in state.policy.clock_names():  # every version's clocks
         for priority in ("A", "B", "C"):
             key = (name, priority)

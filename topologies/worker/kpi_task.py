@@ -3,6 +3,7 @@ aggregate, publish the snapshots that changed (`topologies.kpis.KpiAggregator`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +15,8 @@ from topologies.settings import Settings
 from topologies.state.store import PartitionStore
 from topologies.stream_time import Clock
 from topologies.worker.task import Highwater
+
+log = logging.getLogger("sla.worker")
 
 
 class KpiTask:
@@ -74,3 +77,14 @@ class KpiTask:
         """The facts table is recovered: the aggregate is rebuilt from it."""
         self.aggregator.reset()
         self.aggregator.rebuild(value for _key, value in self.store.items())
+
+    def before_commit(self) -> None:
+        """On a `kpis` worker (no ticket task to do it): the snapshots and the facts table's
+        changelog on the broker before the facts that made them count as done."""
+        self.sink.flush()
+
+    def close(self) -> None:
+        """At shutdown of a `kpis` worker: deliver what is queued (best effort)."""
+        left = self.sink.producer.flush(5.0)
+        if left:
+            log.warning("at shutdown: %d message(s) not delivered", left)

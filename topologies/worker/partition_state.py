@@ -26,6 +26,7 @@ from topologies.state import codec
 from topologies.state.store import PartitionStore
 from topologies.stream_time import Clock, PartitionClock
 from topologies.timers import TimerIndex
+from topologies.worker.clock_counts import ClockCounts
 
 OpenTimers = Callable[[int], TimerIndex]  # partition -> its timer index, opened empty
 
@@ -58,6 +59,7 @@ class PartitionState:
         self.open_timers = timers
         self.wall = clock
         self.cache: OrderedDict[str, Ticket] = OrderedDict()
+        self.counts = ClockCounts()  # the clock gauges over `cache`, kept as it changes
         self.indexes: dict[int, TimerIndex] = {}
         self.ready = False
         self.clocks: dict[int, PartitionClock] = {}
@@ -106,8 +108,10 @@ class PartitionState:
 
     def _remember(self, ticket: Ticket) -> None:
         self.cache[ticket.ticket_id] = ticket
+        self.counts.add(ticket)
         if len(self.cache) > self.settings.cache_tickets:
-            self.cache.popitem(last=False)
+            evicted, _ = self.cache.popitem(last=False)
+            self.counts.remove(evicted)
 
     def save_many(self, keep: Mapping[str, tuple[int, Ticket, bytes]]) -> None:
         """Keep each ticket a batch changed, `(partition, ticket, encoded state)`, for the next
@@ -142,6 +146,7 @@ class PartitionState:
         ticket = Ticket.from_bytes(snapshot, self.policy) if snapshot is not None else None
         touched.pop(ticket_id, None)
         self.cache.pop(ticket_id, None)
+        self.counts.remove(ticket_id)
         self.facts_sent.pop(ticket_id, None)
         if ticket is not None:
             self._remember(ticket)
@@ -181,6 +186,7 @@ class PartitionState:
         the batch: a later tick of the same batch must not find it; deleted from the table at
         the next commit)."""
         self.cache.pop(ticket_id, None)
+        self.counts.remove(ticket_id)
         self.facts_sent.pop(ticket_id, None)
         self.dirty.pop(ticket_id, None)
         self.pending[ticket_id] = (partition, None, None)
@@ -199,6 +205,7 @@ class PartitionState:
         self.pending.clear()  # written before this (on_revoked), unless delivery failed
         self.position.clear()
         self.cache.clear()
+        self.counts.clear()
         self.facts_sent.clear()
         for idx in self.indexes.values():
             idx.clear()
