@@ -33,14 +33,18 @@ import orjson
 
 from cli import workload
 from cli.kafka_range import RangeError, check_reachable
-from cli.replay import replay_range
 from config.loader import load
 from engine.audit import us
+from engine.history import from_model
 from engine.instant import iso
+from engine.processor import Processor
+from schemas.parse import parse_event
 
 START = datetime(2026, 9, 1, tzinfo=timezone(timedelta(hours=8)))
 DELAY_US = 150_000  # the "live" engine's delay after an alert could be known
 GRACE = "10m"
+GRACE_US = 600_000_000
+DAY_US = 86_400_000_000
 
 
 @dataclass(frozen=True)
@@ -111,25 +115,32 @@ def prepare(
     drop_every: int = 10_000,
     log: Callable[[str], None] = lambda _: None,
 ) -> Prepared:
-    """Publish the workload and the "live" alerts of `[START, START + days)` on fresh topics."""
+    """Publish the workload and the "live" alerts of `[START, START + days)` on fresh topics.
+
+    One pass: each event is published and replayed in-process as it is made (the replay a
+    `replay --topic` of the range would do: events up to `until + grace`, stream time the
+    record timestamps), so the workload is neither made twice nor read back from the broker."""
     tag = f"{os.getpid()}-{time.monotonic_ns() % 10**9}"
     events_topic, alerts_topic = f"bench-audit-{tag}.events", f"bench-audit-{tag}.alerts"
     create_topics(bootstrap, {events_topic: partitions, alerts_topic: partitions})
     span = timedelta(days=days)
-
-    def events() -> Iterator[tuple[bytes, bytes, int]]:
-        for e in workload.stream(tickets, seed, START, span):
-            at = us(e["occurred_at"]) // 1000
-            yield e["ticket_id"].encode(), orjson.dumps(e), at
-
-    t0 = time.perf_counter()
-    n_events = produce(bootstrap, events_topic, events())
-    log(f"published {n_events} events in {time.perf_counter() - t0:.0f} s")
     since, until = us(START.isoformat()), us((START + span).isoformat())
-    grace = 600_000_000
+    end_ms = -(-(until + GRACE_US) // 1000)  # what `replay --topic` of the range reads
     t0 = time.perf_counter()
-    live = _live_alerts(bootstrap, events_topic, since, until, grace, drop_every)
-    n_alerts = produce(bootstrap, alerts_topic, live)
+    with _LiveAlerts(since, until, drop_every) as live:
+
+        def events() -> Iterator[tuple[bytes, bytes, int]]:
+            for e in workload.stream(tickets, seed, START, span):
+                at = us(e["occurred_at"]) // 1000
+                raw = orjson.dumps(e)
+                if at < end_ms:
+                    live.feed(raw, at)
+                yield e["ticket_id"].encode(), raw, at
+
+        n_events = produce(bootstrap, events_topic, events())
+        log(f"published and replayed {n_events} events in {time.perf_counter() - t0:.0f} s")
+        t0 = time.perf_counter()
+        n_alerts = produce(bootstrap, alerts_topic, live.records())
     took = time.perf_counter() - t0
     log(f"published {n_alerts} live alerts ({live.dropped} withheld) in {took:.0f} s")
     return Prepared(events_topic, alerts_topic, n_events, n_alerts, live.dropped, since, until)
@@ -138,45 +149,54 @@ def prepare(
 class _LiveAlerts:
     """The replay's alerts as a live engine publishes them, one standing decision in
     `drop_every` withheld (an alert no retraction follows, known once the replay is done: the
-    withheld ones are chosen among alerts whose ticket closes without a retraction)."""
+    withheld ones are chosen among alerts whose ticket closes without a retraction).
 
-    def __init__(
-        self, bootstrap: str, topic: str, since: int, until: int, grace: int, drop_every: int
-    ) -> None:
-        self.args = (bootstrap, topic, since, until, grace)
-        self.drop_every = drop_every
-        self.dropped = 0
+    `feed` takes the events in publication order; `records` ends the replay and yields the
+    alerts in the order a live engine publishes them (by detection)."""
 
-    def __iter__(self) -> Iterator[tuple[bytes, bytes, int]]:
+    def __init__(self, since: int, until: int, drop_every: int) -> None:
         from cli.spill import Spill
 
-        bootstrap, topic, since, until, grace = self.args
-        with Spill() as spill:
+        self.since, self.until = since, until
+        self.drop_every = drop_every
+        self.dropped = 0
+        self.spill = Spill()
+        self.proc = Processor(load(None), parked=self.spill.parked)
+        self.arrived: dict[str, int] = {}  # tickets in memory: their last event's publication
 
-            def keep(alert: dict[str, Any], arrived: int | None) -> bool:
-                due = us(alert["due_at"])
-                detected = max(due, arrived or due) + DELAY_US
-                spill.add_alert(0, alert | {"detected_at": iso(detected)}, detected)
-                return True
+    def __enter__(self) -> _LiveAlerts:
+        return self
 
-            replay_range(
-                bootstrap,
-                topic,
-                load(None),
-                since,
-                until,
-                0,
-                keep,
-                read_until=until + grace,
-                parked=spill.parked,
-            )
-            withheld = self._withheld(spill)
-            rows = spill.db.execute("SELECT body FROM alerts ORDER BY knowable, seq")
-            for (body,) in rows:
-                a = orjson.loads(body)
-                if a["alert_id"] in withheld:
-                    continue
-                yield a["ticket_id"].encode(), body, us(a["detected_at"]) // 1000
+    def __exit__(self, *_: object) -> None:
+        self.spill.close()
+
+    def feed(self, raw: bytes, at_ms: int) -> None:
+        """One event, published at `at_ms`: through the engine, its alerts kept."""
+        event = parse_event(raw)
+        ticket_id = event.ticket_id
+        self.arrived[ticket_id] = at_ms * 1000
+        self._keep(self.proc.ingest(ticket_id, from_model(event)))
+        if ticket_id not in self.proc.tickets:
+            self.arrived.pop(ticket_id, None)  # parked: its next alert follows its next event
+
+    def _keep(self, alerts: list[dict[str, Any]]) -> None:
+        for alert in alerts:
+            due = us(alert["due_at"])
+            if not self.since <= due < self.until:
+                continue
+            arrived = self.arrived.get(alert["ticket_id"])
+            detected = max(due, arrived or due) + DELAY_US
+            self.spill.add_alert(0, alert | {"detected_at": iso(detected)}, detected)
+
+    def records(self) -> Iterator[tuple[bytes, bytes, int]]:
+        self._keep(self.proc.advance(self.until + GRACE_US))
+        withheld = self._withheld(self.spill)
+        rows = self.spill.db.execute("SELECT body FROM alerts ORDER BY knowable, seq")
+        for (body,) in rows:
+            a = orjson.loads(body)
+            if a["alert_id"] in withheld:
+                continue
+            yield a["ticket_id"].encode(), body, us(a["detected_at"]) // 1000
 
     def _withheld(self, spill: Any) -> set[str]:
         """Every `drop_every`-th standing alert (not retracted, not a retraction)."""
@@ -194,12 +214,6 @@ class _LiveAlerts:
                 out.add(a["alert_id"])
         self.dropped = len(out)
         return out
-
-
-def _live_alerts(
-    bootstrap: str, topic: str, since: int, until: int, grace: int, drop_every: int
-) -> _LiveAlerts:
-    return _LiveAlerts(bootstrap, topic, since, until, grace, drop_every)
 
 
 def audit_child(
@@ -305,6 +319,13 @@ def run(args: argparse.Namespace) -> int:
         except RangeError as e:
             print(f"sla-engine bench audit: {e}", file=sys.stderr)
             return 2
+        shorter = []
+        for days in sorted(d for d in args.audit_days if d < args.days):
+            log(f"auditing the first {days:g} days (peak RSS against the range length)")
+            part = audit_child(bootstrap, prep, until=prep.since + round(days * DAY_US))
+            shorter.append(
+                {k: part[k] for k in ("exit", "seconds", "peak_rss_mib")} | {"days": days}
+            )
         log(f"auditing {args.days:g} days: {prep.events} events, {prep.alerts} live alerts")
         result = audit_child(bootstrap, prep, work / "diff.jsonl")
         missing = failing = 0
@@ -325,6 +346,7 @@ def run(args: argparse.Namespace) -> int:
         "missing": missing,
         "failing_findings": failing,
         "broker": "given" if args.broker else "embedded (tansu)",
+        "shorter_ranges": shorter,
     }
     print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
     if missing != prep.dropped or failing != missing:
@@ -352,6 +374,15 @@ def add_parser(bsub: Any) -> None:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--partitions", type=int, default=4)
     p.add_argument("--drop-every", type=int, default=10_000)
+    p.add_argument(
+        "--audit-days",
+        type=float,
+        action="append",
+        default=[],
+        metavar="D",
+        help="also audit the first D days of the same topics first (repeatable): the peak RSS "
+        "of a shorter range of the same centre, to compare",
+    )
     p.add_argument(
         "--broker",
         default=None,
