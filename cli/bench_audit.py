@@ -261,6 +261,7 @@ def audit_child(
             "exit": child.returncode,
             "seconds": round(seconds, 1),
             "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # KiB on Linux
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),  # a shared machine's wall
             "stdout": out.read().decode(),
             "stderr": err.read().decode(),
         }
@@ -324,7 +325,8 @@ def run(args: argparse.Namespace) -> int:
             log(f"auditing the first {days:g} days (peak RSS against the range length)")
             part = audit_child(bootstrap, prep, until=prep.since + round(days * DAY_US))
             shorter.append(
-                {k: part[k] for k in ("exit", "seconds", "peak_rss_mib")} | {"days": days}
+                {k: part[k] for k in ("exit", "seconds", "cpu_seconds", "peak_rss_mib")}
+                | {"days": days}
             )
         log(f"auditing {args.days:g} days: {prep.events} events, {prep.alerts} live alerts")
         result = audit_child(bootstrap, prep, work / "diff.jsonl")
@@ -342,6 +344,7 @@ def run(args: argparse.Namespace) -> int:
         "audit_exit": result["exit"],
         "audit_seconds": result["seconds"],
         "events_per_s": round(prep.events / max(result["seconds"], 1e-9)),
+        "audit_cpu_seconds": result["cpu_seconds"],
         "audit_peak_rss_mib": result["peak_rss_mib"],
         "missing": missing,
         "failing_findings": failing,
