@@ -133,10 +133,13 @@ class Parked(MutableMapping[str, bytes]):
     BATCH = 4096
 
     def __init__(self, path: Path) -> None:
-        from rocksdict import Options, Rdict, WriteOptions
+        from rocksdict import BlockBasedOptions, Options, Rdict, WriteOptions
 
         opts = Options(raw_mode=True)
         opts.create_if_missing(True)
+        table = BlockBasedOptions()
+        table.set_bloom_filter(10, False)  # a new ticket's lookup misses without reading blocks
+        opts.set_block_based_table_factory(table)
         opts.set_write_buffer_size(16 << 20)
         opts.set_max_write_buffer_number(2)
         self.db = Rdict(str(path), opts)
@@ -144,10 +147,12 @@ class Parked(MutableMapping[str, bytes]):
         setattr(wo, "disable_wal", True)  # noqa: B010 (a property, although the stub says method)
         self.db.set_write_options(wo)
         self._pending: dict[bytes, bytes | None] = {}  # not yet written; None: deleted
+        self._last: tuple[bytes, bytes | None] = (b"", None)  # the last key read from RocksDB
 
     def _flush(self) -> None:
         from rocksdict import WriteBatch
 
+        self._last = (b"", None)
         batch = WriteBatch(raw_mode=True)
         for key, value in self._pending.items():
             if value is None:
@@ -160,7 +165,10 @@ class Parked(MutableMapping[str, bytes]):
     def _get(self, key: bytes) -> bytes | None:
         if key in self._pending:
             return self._pending[key]
+        if key == self._last[0]:  # `in` then `pop` of one ticket: one read
+            return self._last[1]
         raw: bytes | None = self.db.get(key)
+        self._last = (key, raw)
         return raw
 
     def __getitem__(self, key: str) -> bytes:
