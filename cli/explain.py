@@ -2,7 +2,9 @@
 
 The events are replayed exactly as `sla-engine replay` does (file order, stream-time clock,
 `--until` at the end), so the alert ids are the ones replay printed. `replay_lines` takes the
-event lines from any source (a file here; a topic's time range elsewhere).
+event lines from any source (a file here; a topic's time range elsewhere). With a `Spill` (a
+topic's range, `--topic`) idle tickets are parked and the alerts kept on disk, as `audit` does:
+memory does not grow with the range, and only the explained ticket and its alerts come back.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from cli.replay import add_range_arguments, check_range, iso_instant
+from cli.spill import Spill
 from config.loader import load
 from engine.explain import UnknownAlert, explain
 from engine.history import from_model
 from engine.processor import Processor
 from engine.rules import RuntimePolicy
+from engine.ticket import Ticket
 from schemas.parse import InvalidEvent, parse_event
 
 
@@ -36,15 +40,25 @@ class Replayed:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     events: int = 0
     rejected: int = 0
+    emitted: int | None = None  # alerts emitted, when `alerts` holds only one ticket's
 
     def of_ticket(self, ticket_id: str) -> list[dict[str, Any]]:
         return [a for a in self.alerts if a["ticket_id"] == ticket_id]
 
 
-def replay_lines(lines: Iterable[bytes], policy: RuntimePolicy, until: int | None) -> Replayed:
+def replay_lines(
+    lines: Iterable[bytes],
+    policy: RuntimePolicy,
+    until: int | None,
+    spill: Spill | None = None,
+    alert_id: str | None = None,
+) -> Replayed:
     """Replay event lines (JSON, one event each) like `sla-engine replay`; invalid lines are
-    counted and skipped."""
-    run = Replayed(Processor(policy))
+    counted and skipped. With `spill`, idle tickets and the alerts go to it and the result
+    holds only the ticket of `alert_id` (if emitted) and its alerts."""
+    run = Replayed(Processor(policy, parked=None if spill is None else spill.parked))
+    found: list[str] = []
+    keep = run.alerts.extend if spill is None else lambda out: _spilled(spill, out, alert_id, found)
     for raw in lines:
         if not raw.strip():
             continue
@@ -54,10 +68,29 @@ def replay_lines(lines: Iterable[bytes], policy: RuntimePolicy, until: int | Non
             run.rejected += 1
             continue
         run.events += 1
-        run.alerts.extend(run.proc.ingest(event.ticket_id, from_model(event)))
+        keep(run.proc.ingest(event.ticket_id, from_model(event)))
     if until is not None:
-        run.alerts.extend(run.proc.advance(until))
+        keep(run.proc.advance(until))
+    if spill is not None:
+        run.emitted = spill.alert_count()
+        run.alerts = _ticket_back(run.proc, spill, found[0]) if found else []
     return run
+
+
+def _spilled(
+    spill: Spill, out: list[dict[str, Any]], alert_id: str | None, found: list[str]
+) -> None:
+    for a in out:
+        spill.add_alert(0, a)
+        if not found and a["alert_id"] == alert_id:
+            found.append(a["ticket_id"])
+
+
+def _ticket_back(proc: Processor, spill: Spill, ticket_id: str) -> list[dict[str, Any]]:
+    """The ticket into memory again (if parked); its alerts in emission order."""
+    if ticket_id not in proc.tickets:
+        proc.tickets[ticket_id] = Ticket.from_bytes(spill.parked.pop(ticket_id), proc.policy)
+    return spill.alerts_of(ticket_id)
 
 
 def file_lines(name: str) -> Iterator[bytes]:
@@ -139,13 +172,19 @@ def run_topic(args: argparse.Namespace) -> int:
     except RangeError as e:
         print(f"sla-engine explain: {e}", file=sys.stderr)
         return 2
-    try:
-        replayed = replay_lines((r.value or b"" for r in records), policy, args.until_)
-    except RangeError as e:
-        print(f"sla-engine explain: {e}", file=sys.stderr)
-        return 2
-    print(stats.line(), file=sys.stderr)
-    return show(replayed, args.alert_id, args.json, sys.stdout, source=f"topic {args.topic}")
+    with Spill() as spill:
+        try:
+            lines = (r.value or b"" for r in records)
+            replayed = replay_lines(lines, policy, args.until_, spill, args.alert_id)
+        except RangeError as e:
+            print(f"sla-engine explain: {e}", file=sys.stderr)
+            return 2
+        print(stats.line(), file=sys.stderr)
+        return show(replayed, args.alert_id, args.json, sys.stdout, source=f"topic {args.topic}")
+
+
+def _emitted(replayed: Replayed) -> int:
+    return len(replayed.alerts) if replayed.emitted is None else replayed.emitted
 
 
 def show(replayed: Replayed, alert_id: str, as_json: bool, out: IO[str], source: str) -> int:
@@ -154,8 +193,8 @@ def show(replayed: Replayed, alert_id: str, as_json: bool, out: IO[str], source:
     if ticket_id is None:
         print(
             f"sla-engine explain: no alert {alert_id!r} in the replay of {source} "
-            f"({replayed.events} events, {len(replayed.proc.tickets)} tickets, "
-            f"{len(replayed.alerts)} alerts); alert ids depend on the input and --until: list "
+            f"({replayed.events} events, {replayed.proc.count()} tickets, "
+            f"{_emitted(replayed)} alerts); alert ids depend on the input and --until: list "
             f"them with `sla-engine replay --input {source} [--until T]`",
             file=sys.stderr,
         )

@@ -77,6 +77,17 @@ class Spill:
         )
         self.wrote()
 
+    def alert_count(self) -> int:
+        """Alerts added."""
+        return self._seq
+
+    def alerts_of(self, ticket_id: str) -> list[dict[str, Any]]:
+        """One ticket's alerts (any side), in the order added (a scan: for one ticket, once)."""
+        rows = self.db.execute(
+            "SELECT body FROM alerts WHERE ticket_id = ? ORDER BY seq", (ticket_id,)
+        )
+        return [orjson.loads(body) for (body,) in rows]
+
     def by_ticket(
         self,
     ) -> Iterator[tuple[str, list[tuple[dict[str, Any], int]], list[tuple[dict[str, Any], int]]]]:
