@@ -1,10 +1,11 @@
-"""Disk-backed storage for long replays and audits: a temporary SQLite file, so that a month of a
-large centre's parked tickets and alerts does not have to fit in memory.
+"""Disk-backed storage for long replays and audits, so that a month of a large centre's parked
+tickets and alerts does not have to fit in memory.
 
-`Spill` holds three tables: parked tickets (closed, no timer: `Processor.parked`), the alerts of
-both sides of an audit by ticket, and the audit's findings (read back in report order). It is
-deleted when closed. SQLite is the standard library's; its page cache is capped, so memory stays
-flat whatever the row count.
+`Spill` is a temporary directory: a SQLite file with two tables, the alerts of both sides of an
+audit by ticket and the audit's findings (read back in report order), and a RocksDB of the
+parked tickets (idle, no timer: `Processor.parked`; `Parked`), the hot path of a long replay.
+It is deleted when closed. SQLite's page cache and RocksDB's memtables are capped, so memory
+stays flat whatever the row count.
 """
 
 from __future__ import annotations
