@@ -17,11 +17,13 @@ benchmark. Preparing is not what is measured: only step 3 is.
 from __future__ import annotations
 
 import argparse
+import heapq
 import os
 import socket
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -45,6 +47,7 @@ DELAY_US = 150_000  # the "live" engine's delay after an alert could be known
 GRACE = "10m"
 GRACE_US = 600_000_000
 DAY_US = 86_400_000_000
+_DISORDER_MS = 2_000  # how far behind the latest a workload event may come (whole-second `created`)
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,9 @@ def _producer(bootstrap: str) -> Any:
     )
 
 
-def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes, int]]) -> int:
-    """Publish (key, value, timestamp ms) records; wait until every one is delivered."""
+def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes, int, int]]) -> int:
+    """Publish (key, value, timestamp ms, partition or -1: the partitioner's) records; wait
+    until every one is delivered."""
     p = _producer(bootstrap)
     failed: list[str] = []
 
@@ -81,10 +85,12 @@ def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes, in
             failed.append(str(err))
 
     n = 0
-    for key, value, ts in records:
+    for key, value, ts, part in records:
         while True:
             try:
-                p.produce(topic, key=key, value=value, timestamp=ts, on_delivery=delivered)
+                p.produce(
+                    topic, key=key, value=value, timestamp=ts, partition=part, on_delivery=delivered
+                )
                 break
             except BufferError:
                 p.poll(0.05)
@@ -129,13 +135,26 @@ def prepare(
     t0 = time.perf_counter()
     with _LiveAlerts(since, until, drop_every) as live:
 
-        def events() -> Iterator[tuple[bytes, bytes, int]]:
-            for e in workload.stream(tickets, seed, START, span):
+        def events() -> Iterator[tuple[bytes, bytes, int, int]]:
+            # The audit reads the topic merged by (timestamp, partition, offset); the workload
+            # comes by occurred_at, a little out of that order (`created` is whole seconds):
+            # the replay takes the events in the audit's order, from a heap a few seconds deep.
+            order: list[tuple[int, int, int, bytes]] = []
+            latest = 0
+            for n, e in enumerate(workload.stream(tickets, seed, START, span)):
                 at = us(e["occurred_at"]) // 1000
-                raw = orjson.dumps(e)
+                raw, key = orjson.dumps(e), e["ticket_id"].encode()
+                part = zlib.crc32(key) % partitions  # chosen here, so the order is known
                 if at < end_ms:
-                    live.feed(raw, at)
-                yield e["ticket_id"].encode(), raw, at
+                    heapq.heappush(order, (at, part, n, raw))
+                    latest = max(latest, at)
+                    while order[0][0] < latest - _DISORDER_MS:
+                        first = heapq.heappop(order)
+                        live.feed(first[3], first[0])
+                yield key, raw, at, part
+            while order:
+                first = heapq.heappop(order)
+                live.feed(first[3], first[0])
 
         n_events = produce(bootstrap, events_topic, events())
         log(f"published and replayed {n_events} events in {time.perf_counter() - t0:.0f} s")
@@ -188,7 +207,7 @@ class _LiveAlerts:
             detected = max(due, arrived or due) + DELAY_US
             self.spill.add_alert(0, alert | {"detected_at": iso(detected)}, detected)
 
-    def records(self) -> Iterator[tuple[bytes, bytes, int]]:
+    def records(self) -> Iterator[tuple[bytes, bytes, int, int]]:
         self._keep(self.proc.advance(self.until + GRACE_US))
         withheld = self._withheld(self.spill)
         rows = self.spill.db.execute("SELECT body FROM alerts ORDER BY knowable, seq")
@@ -196,7 +215,7 @@ class _LiveAlerts:
             a = orjson.loads(body)
             if a["alert_id"] in withheld:
                 continue
-            yield a["ticket_id"].encode(), body, us(a["detected_at"]) // 1000
+            yield a["ticket_id"].encode(), body, us(a["detected_at"]) // 1000, -1
 
     def _withheld(self, spill: Any) -> set[str]:
         """Every `drop_every`-th standing alert (not retracted, not a retraction)."""
