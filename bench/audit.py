@@ -135,7 +135,7 @@ class _LiveAlerts:
     alerts in the order a live engine publishes them (by detection)."""
 
     def __init__(self, since: int, until: int, drop_every: int) -> None:
-        from cli.spill import Spill
+        from offline.spill import Spill
 
         self.since, self.until = since, until
         self.drop_every = drop_every

@@ -20,14 +20,14 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from cli.replay_records import Record, evaluate, file_lines, line_records
-from cli.spill import Spill
 from cli.time_args import add_range_arguments, check_range, iso_instant, ms_at_or_after
 from config.loader import load
 from engine.explain import UnknownAlert, explain
 from engine.replay import Replay
 from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
+from offline.records import Record, evaluate, file_lines, line_records
+from offline.spill import Spill
 from schemas.attributes import HOLDER_ROLES
 
 
@@ -53,7 +53,7 @@ def replay_records(
     spill: Spill | None = None,
     alert_id: str | None = None,
 ) -> Replayed:
-    """Replay records like `sla-engine replay` (`replay_records.evaluate`); invalid records are
+    """Replay records like `sla-engine replay` (`offline.records.evaluate`); invalid records are
     counted and skipped. Every alert is kept; with `spill`, idle tickets and the alerts go to it
     and the result holds only the ticket of `alert_id` (if emitted) and its alerts."""
     alerts: list[dict[str, Any]] = []

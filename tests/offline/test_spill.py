@@ -1,4 +1,4 @@
-"""The parked-ticket store of long replays and audits (`cli.spill.Parked`, RocksDB): a mapping
+"""The parked-ticket store of long replays and audits (`offline.spill.Parked`, RocksDB): a mapping
 that stays right across its write batches, and a replay parking every idle ticket in it
 announces exactly what one that keeps every ticket announces."""
 
@@ -10,10 +10,10 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cli import workload
-from cli.spill import Spill
+import workload
 from config.loader import load
 from engine.processor import Processor
+from offline.spill import Spill
 from tests.engine.test_parking import run
 
 OPS = st.lists(
