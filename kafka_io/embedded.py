@@ -34,11 +34,10 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
 from kafka_io.admin import BrokerError, create_topics, wait_until_ready
-from kafka_io.process import free_port, kill_group, pdeathsig_preexec, stop_group
+from kafka_io.process import BrokerProcess, free_port, pdeathsig_preexec
 
 __all__ = ["EmbeddedBroker", "main", "tansu_binary"]
 
@@ -82,7 +81,7 @@ def tansu_binary() -> Path:
     )
 
 
-class EmbeddedBroker:
+class EmbeddedBroker(BrokerProcess):
     """A ``tansu`` broker with memory storage on ``127.0.0.1``, as a context manager.
 
     >>> with EmbeddedBroker(log_dir=tmp) as broker:          # doctest: +SKIP
@@ -125,13 +124,6 @@ class EmbeddedBroker:
         if not self.port:
             raise BrokerError("the broker is not started")
         return f"{self.host}:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> EmbeddedBroker:
         """Start the broker and block until it answers Kafka requests."""
@@ -206,12 +198,7 @@ class EmbeddedBroker:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Terminate the broker's process group and reap it. Safe to call twice."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            stop_group(proc, timeout)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        self._stop_child(timeout)
 
     def close(self) -> None:
         """Stop the broker and remove the log directory if this object created it."""
@@ -220,20 +207,6 @@ class EmbeddedBroker:
             self._tmp_log_dir.cleanup()
             self._tmp_log_dir = None
             self._log_dir = None
-
-    def __enter__(self) -> EmbeddedBroker:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __del__(self) -> None:  # last resort: never leave a broker behind
-        kill_group(getattr(self, "_proc", None))
 
     # -- administration ----------------------------------------------------
 

@@ -10,8 +10,9 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from typing import IO, Self
 
-__all__ = ["free_port", "kill_group", "pdeathsig_preexec", "stop_group"]
+__all__ = ["BrokerProcess", "free_port", "kill_group", "pdeathsig_preexec", "stop_group"]
 
 
 def pdeathsig_preexec() -> Callable[[], None] | None:
@@ -68,3 +69,41 @@ def kill_group(proc: subprocess.Popen[bytes] | None) -> None:
         with contextlib.suppress(Exception):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(1)
+
+
+class BrokerProcess:
+    """What both broker launchers share about their child: running, stopping, `with`."""
+
+    _proc: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _stop_child(self, timeout: float, sig: signal.Signals = signal.SIGTERM) -> None:
+        """Stop the child's process group, reap it and close its console log. Safe to call twice."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            stop_group(proc, timeout, sig)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # last resort: never leave a broker behind
+        kill_group(getattr(self, "_proc", None))
