@@ -125,21 +125,10 @@ class KpiAggregate:
     def _apply(self, facts: Counter[Fact], sign: int) -> None:
         """Add (sign 1) or retract (sign -1) facts, one group of cells at a time."""
         acc: Acc = {}
-        horizon = self.horizon
-        windows_of = self.windows.of
-        for f, n in facts.items():
-            times = n * sign
-            if f.metric == "open":
-                self.backlog.add(f, times, horizon, acc)
-                continue
-            if f.at > horizon:
-                self._hold(f, times)
-                continue
-            group = (windows_of(f.at), f.dims)
+        for group, times, (names, value, weighted) in self._route(facts, sign, acc):
             counts = acc.get(group)
             if counts is None:
                 counts = acc[group] = {}
-            names, value, weighted = self._entry(f)
             for name in names:
                 counts[name] = counts.get(name, 0) + times
             if value is not None:
@@ -200,22 +189,12 @@ class KpiAggregate:
         regrouped for speed: each group's names and entries are concatenated per (windows,
         dimension, key), then counted into each window's cell by `Counter.update`, which
         counts in C."""
-        horizon = self.horizon
-        windows_of = self.windows.of
         groups: dict[Group, tuple[list[str], list[int], dict[str, int]]] = {}
         backlog: Acc = {}
-        for f, n in facts.items():
-            if f.metric == "open":
-                self.backlog.add(f, n, horizon, backlog)
-                continue
-            if f.at > horizon:
-                self._hold(f, n)
-                continue
-            group = (windows_of(f.at), f.dims)
+        for group, n, (names, value, larger) in self._route(facts, 1, backlog):
             entry = groups.get(group)
             if entry is None:
                 entry = groups[group] = ([], [], {})
-            names, value, larger = self._entry(f)
             if names:
                 entry[0].extend(names if n == 1 else names * n)
             if value is not None:
@@ -261,6 +240,23 @@ class KpiAggregate:
                 for name, inc in weighted.items():
                     counts[name] = counts.get(name, 0) + inc
                 changed.add(ck)
+
+    def _route(
+        self, facts: Counter[Fact], sign: int, backlog: Acc
+    ) -> Iterator[tuple[Group, int, tuple[list[str], int | None, list[tuple[str, int]]]]]:
+        """Each windowed fact's group, signed count and entry; open facts go to the backlog
+        (summed into `backlog`), facts past the horizon are held until it reaches them."""
+        horizon = self.horizon
+        windows_of = self.windows.of
+        for f, n in facts.items():
+            times = n * sign
+            if f.metric == "open":
+                self.backlog.add(f, times, horizon, backlog)
+                continue
+            if f.at > horizon:
+                self._hold(f, times)
+                continue
+            yield (windows_of(f.at), f.dims), times, self._entry(f)
 
     def _hold(self, f: Fact, times: int) -> None:
         left = self._pending.get(f, 0) + times
