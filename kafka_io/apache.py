@@ -316,35 +316,14 @@ class KafkaBroker(BrokerProcess):
 
 def main(port: int | None = None, data_dir: Path | str | None = None) -> int:
     """`sla-engine broker --kafka`: run Apache Kafka in the foreground until Ctrl-C or SIGTERM."""
-    stop = False
-
-    def _on_signal(signum: int, frame: object) -> None:
-        nonlocal stop
-        stop = True
-
-    previous = signal.signal(signal.SIGTERM, _on_signal)
     data = Path(data_dir) if data_dir is not None else Path("kafka-data")
     broker = KafkaBroker(data_dir=data, port=port)
-    try:
-        print(f"starting Apache Kafka {broker.version} (data in {data}) ...", flush=True)
-        broker.start()
-        print(
+    print(f"starting Apache Kafka {broker.version} (data in {data}) ...", flush=True)
+    return broker.serve(
+        lambda: (
             f"Apache Kafka {broker.version} (KRaft, one node) at {broker.bootstrap}; started in "
             f"{broker.start_seconds:.1f} s, RSS {broker.rss() / 2**20:.0f} MiB; data kept in "
-            f"{data}; log: {data / 'kafka.log'}. Ctrl-C stops it.",
-            flush=True,
-        )
-        while not stop:
-            if not broker.running():
-                print(f"the broker exited: {broker.log_tail()}", file=sys.stderr)
-                return 1
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    except BrokerError as exc:
-        print(f"sla-engine broker --kafka: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        broker.stop()
-        signal.signal(signal.SIGTERM, previous)
-    return 0
+            f"{data}; log: {data / 'kafka.log'}. Ctrl-C stops it."
+        ),
+        "sla-engine broker --kafka: ",
+    )

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -184,13 +183,14 @@ class EmbeddedBroker(BrokerProcess):
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise BrokerError(
-                    f"tansu exited at start with code {self._proc.returncode}: {self._log_tail()}"
+                    f"tansu exited at start with code {self._proc.returncode}: {self.log_tail()}"
                 )
             time.sleep(0.02)
         if self._proc.poll() is not None:
-            raise BrokerError(f"tansu exited at start: {self._log_tail()}")
+            raise BrokerError(f"tansu exited at start: {self.log_tail()}")
 
-    def _log_tail(self, lines: int = 5) -> str:
+    def log_tail(self, lines: int = 5) -> str:
+        """The last lines of the broker's log."""
         if self.log_path is None or not self.log_path.exists():
             return "(no log)"
         text = self.log_path.read_text(errors="replace").strip().splitlines()
@@ -223,37 +223,16 @@ def main(port: int | None = None, log_dir: Path | str | None = None) -> int:
     This is ``sla-engine broker [--port N]``. The broker's own output goes to a
     log file; the terminal shows where.
     """
-    stop = False
-
-    def _on_signal(signum: int, frame: object) -> None:
-        nonlocal stop
-        stop = True
-
-    previous = signal.signal(signal.SIGTERM, _on_signal)
     if log_dir is None:
         log_dir = Path(tempfile.gettempdir()) / "sla-engine-broker"
     broker = EmbeddedBroker(port=port, log_dir=log_dir)
-    try:
-        broker.start()
-        print(
+    return broker.serve(
+        lambda: (
             f"Kafka-protocol broker (tansu, in-memory) at {broker.bootstrap}; "
-            f"log: {broker.log_path}. Ctrl-C stops it and loses every topic.",
-            flush=True,
-        )
-        while not stop:
-            if not broker.running():
-                print(f"the broker exited: {broker._log_tail()}", file=sys.stderr)
-                return 1
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    except BrokerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        broker.close()
-        signal.signal(signal.SIGTERM, previous)
-    return 0
+            f"log: {broker.log_path}. Ctrl-C stops it and loses every topic."
+        ),
+        "error: ",
+    )
 
 
 if __name__ == "__main__":  # python -m kafka_io.embedded [--port N]

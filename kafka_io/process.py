@@ -1,5 +1,5 @@
 """The broker launchers' child processes: a free loopback port, dying with the parent, stopping
-the whole process group."""
+the whole process group, and what both launchers do with theirs (`BrokerProcess`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from typing import IO, Self
+
+from kafka_io.admin import BrokerError
 
 __all__ = ["BrokerProcess", "free_port", "kill_group", "pdeathsig_preexec", "stop_group"]
 
@@ -98,6 +101,36 @@ class BrokerProcess:
 
     def close(self) -> None:
         raise NotImplementedError
+
+    def log_tail(self, lines: int = 8) -> str:
+        raise NotImplementedError
+
+    def serve(self, banner: Callable[[], str], error_prefix: str) -> int:
+        """Start, print `banner()`, run in the foreground until Ctrl-C or SIGTERM; the exit code."""
+        stop = False
+
+        def _on_signal(signum: int, frame: object) -> None:
+            nonlocal stop
+            stop = True
+
+        previous = signal.signal(signal.SIGTERM, _on_signal)
+        try:
+            self.start()
+            print(banner(), flush=True)
+            while not stop:
+                if not self.running():
+                    print(f"the broker exited: {self.log_tail()}", file=sys.stderr)
+                    return 1
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        except BrokerError as exc:
+            print(f"{error_prefix}{exc}", file=sys.stderr)
+            return 1
+        finally:
+            self.close()
+            signal.signal(signal.SIGTERM, previous)
+        return 0
 
     def __enter__(self) -> Self:
         return self.start()
