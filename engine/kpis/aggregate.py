@@ -148,9 +148,7 @@ class KpiAggregate:
             for dim, key in self._projection(dims):
                 for unit, start in wins:
                     ck = (unit, start, dim, key)
-                    cell = cells.get(ck)
-                    if cell is None:
-                        cell = cell_of(ck)
+                    cell = cells.get(ck) or cell_of(ck)  # the lookup inline: a call less per cell
                     counts = cell.counts
                     for name, n in names:
                         counts[name] = counts.get(name, 0) + n
@@ -230,9 +228,7 @@ class KpiAggregate:
         for (wins, dim, key), (names_, values_, weighted) in temp.items():
             for unit, start in wins:
                 ck = (unit, start, dim, key)
-                cell = cells.get(ck)
-                if cell is None:
-                    cell = cell_of(ck)
+                cell = cells.get(ck) or cell_of(ck)
                 counts = cell.counts
                 counts.update(names_)
                 if values_:
