@@ -37,6 +37,7 @@ import engine.kpis.resolution as resolution
 import engine.kpis.surveys as surveys
 from engine.kpis.backlog import NEVER, Backlog
 from engine.kpis.cells import Acc, Cell, CellKey, Group, cell_key_text, order
+from engine.kpis.counts import add_count
 from engine.kpis.facts import DIMENSION_ATTRS, DIST_OFFSET, Dims, Fact
 from engine.kpis.sketch import ALPHA, LogMapping
 from engine.kpis.snapshot import Snapshotter
@@ -255,13 +256,8 @@ class KpiAggregate:
             yield (windows_of(f.at), f.dims), times, self._entry(f)
 
     def _hold(self, f: Fact, times: int) -> None:
-        left = self._pending.get(f, 0) + times
-        if left < 0:
+        if add_count(self._pending, f, times) < 0:
             raise ValueError(f"retracting a fact that was never added: {f}")
-        if left:
-            self._pending[f] = left
-        else:
-            del self._pending[f]
         if times > 0:
             self._seq += 1
             heapq.heappush(self._pending_at, (f.at, self._seq, f))
