@@ -10,10 +10,8 @@ from typing import Any
 import orjson
 
 import workload
-from cli.replay import (
-    replay,  # until engine/replay.py (i13-replay): allow-listed in the layering test
-)
 from config.loader import load
+from offline.file import replay
 
 
 def _best(fn: Any, repeat: int) -> float:

@@ -10,10 +10,10 @@ from typing import IO, Any
 import orjson
 
 from cli.explain import Replayed, num, replay_lines
-from cli.replay_records import file_lines
 from cli.time_args import iso_instant
 from config.loader import load
 from engine.accountability import BY, LEVELS, Report, period, tally
+from offline.records import file_lines
 
 
 def add_parser(sub: Any) -> None:

@@ -18,7 +18,7 @@ of the ticket's last event before it when that is later (an event published late
 source's delay, not the engine's).
 
 Both topics are streamed (`kafka_range.stream_range`); the alerts of both sides, the tickets the
-replay parks and the findings go to a temporary SQLite file (`cli.spill`): memory does not grow
+replay parks and the findings go to a temporary SQLite file (`offline.spill`): memory does not grow
 with the range.
 """
 
@@ -38,12 +38,12 @@ import orjson
 
 from cli.files import open_out
 from cli.replay_topic import TopicReplay, replay_range, topic_summary
-from cli.spill import Spill
 from cli.time_args import add_range_arguments, check_range, duration, ms_at_or_after
 from config.loader import load
 from engine.audit import CHURN, FINDINGS, NOTES, compare_ticket, entry, order, us
 from engine.instant import iso
 from kafka_io.range_reader import RangeError, RangeStats, stream_range
+from offline.spill import Spill
 
 Alert = dict[str, Any]
 

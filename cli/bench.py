@@ -137,6 +137,15 @@ def _add_audit(bsub: Any) -> None:
     p.add_argument("--partitions", type=int, default=4)
     p.add_argument("--drop-every", type=int, default=10_000)
     p.add_argument(
+        "--audit-days",
+        type=float,
+        action="append",
+        default=[],
+        metavar="D",
+        help="also audit the first D days of the same topics first (repeatable): the peak RSS "
+        "of a shorter range of the same centre, to compare",
+    )
+    p.add_argument(
         "--broker",
         default=None,
         help="Kafka bootstrap HOST:PORT (e.g. Apache Kafka); default: an embedded broker",

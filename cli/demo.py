@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
-from cli.replay import replay
 from config.loader import load
+from offline.file import replay
 
 DEMO_FILE = Path(__file__).with_name("data") / "demo-events.jsonl"
 

@@ -3,6 +3,9 @@
 The events are replayed exactly as `sla-engine replay` does (the same pipeline: file order,
 stream-time clock, `--until` at the end), so the alert ids are the ones replay printed.
 `replay_records` takes the records from any source (a file's lines, a topic's time range).
+With a `Spill` (a topic's range, `--topic`) idle tickets are parked and the alerts kept on disk,
+as `audit` does: memory does not grow with the range, and only the explained ticket and its
+alerts come back.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from cli.replay_records import Record, evaluate, file_lines, line_records
 from cli.time_args import add_range_arguments, check_range, iso_instant, ms_at_or_after
 from config.loader import load
 from engine.explain import UnknownAlert, explain
 from engine.replay import Replay
 from engine.rules import RuntimePolicy
+from engine.ticket import Ticket
+from offline.records import Record, evaluate, file_lines, line_records
+from offline.spill import Spill
 from schemas.attributes import HOLDER_ROLES
 
 
@@ -35,22 +40,48 @@ class Replayed:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     events: int = 0
     rejected: int = 0
+    emitted: int | None = None  # alerts emitted, when `alerts` holds only one ticket's
 
     def of_ticket(self, ticket_id: str) -> list[dict[str, Any]]:
         return [a for a in self.alerts if a["ticket_id"] == ticket_id]
 
 
-def replay_records(records: Iterable[Record], policy: RuntimePolicy, until: int | None) -> Replayed:
-    """Replay records like `sla-engine replay` (`replay_records.evaluate`), every alert kept;
-    invalid records are counted and skipped."""
+def replay_records(
+    records: Iterable[Record],
+    policy: RuntimePolicy,
+    until: int | None,
+    spill: Spill | None = None,
+    alert_id: str | None = None,
+) -> Replayed:
+    """Replay records like `sla-engine replay` (`offline.records.evaluate`); invalid records are
+    counted and skipped. Every alert is kept; with `spill`, idle tickets and the alerts go to it
+    and the result holds only the ticket of `alert_id` (if emitted) and its alerts."""
     alerts: list[dict[str, Any]] = []
+    found: list[str] = []
 
     def keep(alert: dict[str, Any], arrived: int | None) -> bool:
-        alerts.append(alert)
+        if spill is None:
+            alerts.append(alert)
+        else:
+            spill.add_alert(0, alert)
+            if not found and alert["alert_id"] == alert_id:
+                found.append(alert["ticket_id"])
         return True
 
-    result, run = evaluate(records, policy, until, keep)
-    return Replayed(run, alerts, result.events, result.rejected)
+    parked = None if spill is None else spill.parked
+    result, run = evaluate(records, policy, until, keep, parked=parked)
+    replayed = Replayed(run, alerts, result.events, result.rejected)
+    if spill is not None:
+        replayed.emitted = spill.alert_count()
+        replayed.alerts = _ticket_back(run, spill, found[0]) if found else []
+    return replayed
+
+
+def _ticket_back(run: Replay, spill: Spill, ticket_id: str) -> list[dict[str, Any]]:
+    """The ticket into memory again (if parked); its alerts in emission order."""
+    if ticket_id not in run.tickets:
+        run.tickets[ticket_id] = Ticket.from_bytes(spill.parked.pop(ticket_id), run.policy)
+    return spill.alerts_of(ticket_id)
 
 
 def replay_lines(lines: Iterable[bytes], policy: RuntimePolicy, until: int | None) -> Replayed:
@@ -129,13 +160,19 @@ def run_topic(args: argparse.Namespace) -> int:
     except RangeError as e:
         print(f"sla-engine explain: {e}", file=sys.stderr)
         return 2
-    try:
-        replayed = replay_records(topic_records(args.topic, records), policy, args.until_)
-    except RangeError as e:
-        print(f"sla-engine explain: {e}", file=sys.stderr)
-        return 2
-    print(stats.line(), file=sys.stderr)
-    return show(replayed, args.alert_id, args.json, sys.stdout, source=f"topic {args.topic}")
+    with Spill() as spill:
+        try:
+            topic = topic_records(args.topic, records)
+            replayed = replay_records(topic, policy, args.until_, spill, args.alert_id)
+        except RangeError as e:
+            print(f"sla-engine explain: {e}", file=sys.stderr)
+            return 2
+        print(stats.line(), file=sys.stderr)
+        return show(replayed, args.alert_id, args.json, sys.stdout, source=f"topic {args.topic}")
+
+
+def _emitted(replayed: Replayed) -> int:
+    return len(replayed.alerts) if replayed.emitted is None else replayed.emitted
 
 
 def show(replayed: Replayed, alert_id: str, as_json: bool, out: IO[str], source: str) -> int:
@@ -145,7 +182,7 @@ def show(replayed: Replayed, alert_id: str, as_json: bool, out: IO[str], source:
         print(
             f"sla-engine explain: no alert {alert_id!r} in the replay of {source} "
             f"({replayed.events} events, {len(replayed.run.tickets)} tickets, "
-            f"{len(replayed.alerts)} alerts); alert ids depend on the input and --until: list "
+            f"{_emitted(replayed)} alerts); alert ids depend on the input and --until: list "
             f"them with `sla-engine replay --input {source} [--until T]`",
             file=sys.stderr,
         )

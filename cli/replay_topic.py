@@ -2,7 +2,7 @@
 
 The records published in `[since - lookback, until)` are located by offset lookup by timestamp on
 every partition and merged by timestamp (`kafka_range.stream_range`), then go through
-`replay_records.evaluate` like a file's lines. The audit replays through `replay_range` too.
+`offline.records.evaluate` like a file's lines. The audit replays through `replay_range` too.
 """
 
 from __future__ import annotations
@@ -18,7 +18,12 @@ from typing import Any
 import orjson
 
 from cli.files import open_out
-from cli.replay_records import (
+from cli.time_args import check_range, ms_at_or_after
+from config.loader import load
+from engine.instant import iso, to_us
+from engine.rules import RuntimePolicy
+from kafka_io.range_reader import RangeError, RangeStats, TopicRecord, stream_range
+from offline.records import (
     Emit,
     Record,
     Reject,
@@ -28,12 +33,7 @@ from cli.replay_records import (
     reject_hint,
     rejects_to,
 )
-from cli.spill import Spill
-from cli.time_args import check_range, ms_at_or_after
-from config.loader import load
-from engine.instant import iso, to_us
-from engine.rules import RuntimePolicy
-from kafka_io.range_reader import RangeError, RangeStats, TopicRecord, stream_range
+from offline.spill import Spill
 
 
 @dataclass

@@ -17,11 +17,11 @@ from typing import IO, Any
 
 import orjson
 
-from cli.replay_records import Record, ReplayResult, decode, line_records
 from cli.time_args import iso_instant
 from config.loader import load
 from engine.history import Ev
 from engine.whatif import CHANGES, compare
+from offline.records import Record, ReplayResult, decode, line_records
 
 SHOWN_REJECTS = 5  # rejected lines named on stderr (all are counted)
 
@@ -34,7 +34,7 @@ class Parsed:
 
 
 def read_events(lines: Iterable[bytes]) -> Parsed:
-    """Decode every line as `replay` does (`replay_records.decode`; blank lines are skipped);
+    """Decode every line as `replay` does (`offline.records.decode`; blank lines are skipped);
     keep the valid events in file order."""
     out = Parsed()
 

@@ -21,9 +21,9 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cli.replay import replay
 from config.loader import load
 from engine.instant import to_us
+from offline.file import replay
 from schemas.outputs import Alert
 from schemas.redact import redact
 from tests.cli.fuzz import corpus

@@ -12,10 +12,10 @@ import orjson
 import pytest
 
 from cli.main import main
-from cli.replay_records import Record, evaluate
 from config.loader import load
 from engine.instant import to_us
 from engine.status import ticket_status
+from offline.records import Record, evaluate
 from schemas.generate import JSON_DIR
 from schemas.status import TicketStatus
 from tests.worked_week import WEEK

@@ -23,10 +23,10 @@ import pytest
 
 import workload
 from cli.main import main
-from cli.replay import replay
 from cli.replay_topic import replay_range
 from config.loader import load
 from engine.instant import iso, to_us
+from offline.file import replay
 from tests.cli.test_replay import created, event
 from tests.integration.conftest import BrokerHandle
 from tests.integration.harness import (

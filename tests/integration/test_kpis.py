@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 
 import workload
-from cli.replay import replay
 from config.loader import load
 from engine.instant import to_us
+from offline.file import replay
 from tests.integration.conftest import BrokerHandle
 from tests.integration.harness import Topics, WorkerProcess, consume, produce
 

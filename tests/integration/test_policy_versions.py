@@ -15,9 +15,9 @@ import orjson
 import pytest
 
 import workload
-from cli.replay import replay
 from config.loader import DEFAULT_POLICY, load
 from engine.instant import to_us
+from offline.file import replay
 from tests.integration.conftest import BrokerHandle
 from tests.integration.harness import Topics, WorkerProcess, alerts_of, consume, effective, produce
 

@@ -17,13 +17,13 @@ import pytest
 
 import workload
 from cli.main import main
-from cli.replay import replay
-from cli.replay_records import Emit
 from cli.replay_topic import TopicReplay, replay_range
 from config.loader import load
 from engine.instant import iso, to_us
 from kafka_io.process import free_port
 from kafka_io.producer import make_producer
+from offline.file import replay
+from offline.records import Emit
 from schemas.outputs import Reject
 from tests.integration.conftest import BrokerHandle
 from tests.integration.harness import effective

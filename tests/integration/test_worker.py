@@ -13,11 +13,11 @@ import orjson
 import pytest
 
 import workload
-from cli.replay import replay
 from config.loader import load
 from engine.history import from_model
 from engine.instant import to_us
 from engine.processor import Processor
+from offline.file import replay
 from schemas.parse import parse_event
 from tests.integration.conftest import BrokerHandle
 from tests.integration.harness import (

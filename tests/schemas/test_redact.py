@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from cli.replay import replay
 from config.loader import load
+from offline.file import replay
 from schemas.outputs import Reject
 from schemas.redact import REDACTED, redact
 

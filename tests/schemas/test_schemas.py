@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from cli.replay import replay
 from config.loader import load
+from offline.file import replay
 from schemas.events import EVENT_TYPES
 from schemas.generate import JSON_DIR, documents
 from schemas.outputs import Alert, KpiSnapshot, Reject
