@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import threading
 from typing import Any
 
-from cli.invocation import DEFAULT_BROKER_ENV, need_broker
+from cli.invocation import add_broker_topic_options, need_broker
 from cli.kafka_client import DEFAULT_CONNECT_TIMEOUT, require_broker
 
 
@@ -18,16 +17,7 @@ def add_parser(sub: Any) -> None:
         description="Produce realistic live ticket traffic, stamped with the wall clock, with "
         "some tickets left unanswered so that alerts appear within a minute.",
     )
-    stream.add_argument(
-        "--broker",
-        default=os.environ.get(DEFAULT_BROKER_ENV),
-        help="Kafka bootstrap HOST:PORT (env SLA_BROKER)",
-    )
-    stream.add_argument(
-        "--topic",
-        default=os.environ.get("SLA_EVENTS_TOPIC", "tickets.events"),
-        help="topic to publish to (env SLA_EVENTS_TOPIC; default tickets.events)",
-    )
+    add_broker_topic_options(stream)
     stream.add_argument(
         "--rate", type=float, default=1.0, help="new tickets per second (default 1)"
     )

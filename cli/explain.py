@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from cli.time_args import add_range_arguments, check_range, iso_instant, ms_at_or_after
+from cli.time_args import add_range_arguments, check_topic_range, iso_instant, ms_at_or_after
 from config.loader import load
 from engine.explain import UnknownAlert, explain
 from engine.replay import Replay
@@ -141,9 +141,7 @@ def run_topic(args: argparse.Namespace) -> int:
     from cli.replay_topic import topic_records
     from kafka_io.range_reader import RangeError, stream_range
 
-    problem = check_range(args, "explain")
-    if problem is None and args.until is not None:
-        problem = "sla-engine explain: with --topic the clock advances to --to; drop --until"
+    problem = check_topic_range(args, "explain")
     if problem is not None:
         print(problem, file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import sys
@@ -36,3 +37,17 @@ def need_broker(value: str | None, command: str) -> str:
         )
         raise SystemExit(2)
     return value
+
+
+def add_broker_topic_options(parser: argparse.ArgumentParser) -> None:
+    """`--broker` and `--topic` (the events topic), as the commands that publish take them."""
+    parser.add_argument(
+        "--broker",
+        default=os.environ.get(DEFAULT_BROKER_ENV),
+        help="Kafka bootstrap HOST:PORT (env SLA_BROKER)",
+    )
+    parser.add_argument(
+        "--topic",
+        default=os.environ.get("SLA_EVENTS_TOPIC", "tickets.events"),
+        help="topic to publish to (env SLA_EVENTS_TOPIC; default tickets.events)",
+    )

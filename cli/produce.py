@@ -4,14 +4,13 @@ with its event's `occurred_at`."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from cli.invocation import DEFAULT_BROKER_ENV, need_broker
+from cli.invocation import add_broker_topic_options, need_broker
 from cli.kafka_client import DEFAULT_CONNECT_TIMEOUT, KAFKA_LOG, Outage, require_broker
 from kafka_io.producer import make_producer, send
 
@@ -26,16 +25,7 @@ def add_parser(sub: Any) -> None:
         "are (the worker dead-letters them), stamped by the broker.",
     )
     produce.add_argument("--input", required=True, help="JSONL file ('-' = stdin)")
-    produce.add_argument(
-        "--broker",
-        default=os.environ.get(DEFAULT_BROKER_ENV),
-        help="Kafka bootstrap HOST:PORT (env SLA_BROKER)",
-    )
-    produce.add_argument(
-        "--topic",
-        default=os.environ.get("SLA_EVENTS_TOPIC", "tickets.events"),
-        help="topic to publish to (env SLA_EVENTS_TOPIC; default tickets.events)",
-    )
+    add_broker_topic_options(produce)
     produce.add_argument(
         "--connect-timeout",
         type=float,

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from cli.files import open_out
-from cli.time_args import check_range, ms_at_or_after
+from cli.time_args import check_topic_range, ms_at_or_after
 from config.loader import load
 from engine.instant import iso, to_us
 from engine.rules import RuntimePolicy
@@ -109,9 +109,7 @@ def run_topic(args: argparse.Namespace) -> int:
     """`sla-engine replay --topic`: the alerts due in [--from, --to) as JSONL."""
     from cli.invocation import need_broker
 
-    problem = check_range(args, "replay")
-    if problem is None and args.until is not None:
-        problem = "sla-engine replay: with --topic the clock advances to --to; drop --until"
+    problem = check_topic_range(args, "replay")
     if problem is None and args.kpis:
         problem = "sla-engine replay: --kpis needs a file replay (--input)"
     if problem is None and args.status:

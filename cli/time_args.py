@@ -82,6 +82,14 @@ def check_range(args: argparse.Namespace, command: str) -> str | None:
     return None
 
 
+def check_topic_range(args: argparse.Namespace, command: str) -> str | None:
+    """`check_range`, and --until refused: with --topic the clock advances to --to."""
+    problem = check_range(args, command)
+    if problem is None and args.until is not None:
+        problem = f"sla-engine {command}: with --topic the clock advances to --to; drop --until"
+    return problem
+
+
 def ms_at_or_after(us: int) -> int:
     """The first whole millisecond (record timestamps are ms) at or after an instant in µs."""
     return -(-us // 1000)

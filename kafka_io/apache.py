@@ -26,12 +26,11 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
 from kafka_io.admin import BrokerError, wait_until_ready
 from kafka_io.apache_jars import KAFKA_VERSION, fetch_jars, java_binary
-from kafka_io.process import free_port, kill_group, pdeathsig_preexec, stop_group
+from kafka_io.process import BrokerProcess, free_port, pdeathsig_preexec
 
 HEAP = os.environ.get("SLA_KAFKA_HEAP", "512m")
 
@@ -93,7 +92,7 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
-class KafkaBroker:
+class KafkaBroker(BrokerProcess):
     """Apache Kafka in KRaft combined mode (broker + controller, node 1) on `127.0.0.1`."""
 
     def __init__(
@@ -139,13 +138,6 @@ class KafkaBroker:
         if self.secure is None or not self.secure.port:
             raise BrokerError("the broker has no SASL_SSL listener")
         return f"{self.host}:{self.secure.port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     def rss(self) -> int:
         """The broker JVM's resident memory in bytes."""
@@ -312,12 +304,7 @@ class KafkaBroker:
 
     def stop(self, timeout: float = 30.0, sig: signal.Signals = signal.SIGTERM) -> None:
         """Signal the broker (SIGTERM: a clean shutdown; SIGKILL: a crash) and reap it."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            stop_group(proc, timeout, sig)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        self._stop_child(timeout, sig)
 
     def close(self) -> None:
         """Stop the broker and remove its data dir if this object created it."""
@@ -326,52 +313,17 @@ class KafkaBroker:
             self._tmp.cleanup()
             self._tmp = None
 
-    def __enter__(self) -> KafkaBroker:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __del__(self) -> None:  # last resort: never leave a broker behind
-        kill_group(getattr(self, "_proc", None))
-
 
 def main(port: int | None = None, data_dir: Path | str | None = None) -> int:
     """`sla-engine broker --kafka`: run Apache Kafka in the foreground until Ctrl-C or SIGTERM."""
-    stop = False
-
-    def _on_signal(signum: int, frame: object) -> None:
-        nonlocal stop
-        stop = True
-
-    previous = signal.signal(signal.SIGTERM, _on_signal)
     data = Path(data_dir) if data_dir is not None else Path("kafka-data")
     broker = KafkaBroker(data_dir=data, port=port)
-    try:
-        print(f"starting Apache Kafka {broker.version} (data in {data}) ...", flush=True)
-        broker.start()
-        print(
+    print(f"starting Apache Kafka {broker.version} (data in {data}) ...", flush=True)
+    return broker.serve(
+        lambda: (
             f"Apache Kafka {broker.version} (KRaft, one node) at {broker.bootstrap}; started in "
             f"{broker.start_seconds:.1f} s, RSS {broker.rss() / 2**20:.0f} MiB; data kept in "
-            f"{data}; log: {data / 'kafka.log'}. Ctrl-C stops it.",
-            flush=True,
-        )
-        while not stop:
-            if not broker.running():
-                print(f"the broker exited: {broker.log_tail()}", file=sys.stderr)
-                return 1
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    except BrokerError as exc:
-        print(f"sla-engine broker --kafka: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        broker.stop()
-        signal.signal(signal.SIGTERM, previous)
-    return 0
+            f"{data}; log: {data / 'kafka.log'}. Ctrl-C stops it."
+        ),
+        "sla-engine broker --kafka: ",
+    )

@@ -27,18 +27,16 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
 from kafka_io.admin import BrokerError, create_topics, wait_until_ready
-from kafka_io.process import free_port, kill_group, pdeathsig_preexec, stop_group
+from kafka_io.process import BrokerProcess, free_port, pdeathsig_preexec
 
 __all__ = ["EmbeddedBroker", "main", "tansu_binary"]
 
@@ -82,7 +80,7 @@ def tansu_binary() -> Path:
     )
 
 
-class EmbeddedBroker:
+class EmbeddedBroker(BrokerProcess):
     """A ``tansu`` broker with memory storage on ``127.0.0.1``, as a context manager.
 
     >>> with EmbeddedBroker(log_dir=tmp) as broker:          # doctest: +SKIP
@@ -125,13 +123,6 @@ class EmbeddedBroker:
         if not self.port:
             raise BrokerError("the broker is not started")
         return f"{self.host}:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> EmbeddedBroker:
         """Start the broker and block until it answers Kafka requests."""
@@ -192,13 +183,14 @@ class EmbeddedBroker:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise BrokerError(
-                    f"tansu exited at start with code {self._proc.returncode}: {self._log_tail()}"
+                    f"tansu exited at start with code {self._proc.returncode}: {self.log_tail()}"
                 )
             time.sleep(0.02)
         if self._proc.poll() is not None:
-            raise BrokerError(f"tansu exited at start: {self._log_tail()}")
+            raise BrokerError(f"tansu exited at start: {self.log_tail()}")
 
-    def _log_tail(self, lines: int = 5) -> str:
+    def log_tail(self, lines: int = 5) -> str:
+        """The last lines of the broker's log."""
         if self.log_path is None or not self.log_path.exists():
             return "(no log)"
         text = self.log_path.read_text(errors="replace").strip().splitlines()
@@ -206,12 +198,7 @@ class EmbeddedBroker:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Terminate the broker's process group and reap it. Safe to call twice."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            stop_group(proc, timeout)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        self._stop_child(timeout)
 
     def close(self) -> None:
         """Stop the broker and remove the log directory if this object created it."""
@@ -220,20 +207,6 @@ class EmbeddedBroker:
             self._tmp_log_dir.cleanup()
             self._tmp_log_dir = None
             self._log_dir = None
-
-    def __enter__(self) -> EmbeddedBroker:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __del__(self) -> None:  # last resort: never leave a broker behind
-        kill_group(getattr(self, "_proc", None))
 
     # -- administration ----------------------------------------------------
 
@@ -250,37 +223,16 @@ def main(port: int | None = None, log_dir: Path | str | None = None) -> int:
     This is ``sla-engine broker [--port N]``. The broker's own output goes to a
     log file; the terminal shows where.
     """
-    stop = False
-
-    def _on_signal(signum: int, frame: object) -> None:
-        nonlocal stop
-        stop = True
-
-    previous = signal.signal(signal.SIGTERM, _on_signal)
     if log_dir is None:
         log_dir = Path(tempfile.gettempdir()) / "sla-engine-broker"
     broker = EmbeddedBroker(port=port, log_dir=log_dir)
-    try:
-        broker.start()
-        print(
+    return broker.serve(
+        lambda: (
             f"Kafka-protocol broker (tansu, in-memory) at {broker.bootstrap}; "
-            f"log: {broker.log_path}. Ctrl-C stops it and loses every topic.",
-            flush=True,
-        )
-        while not stop:
-            if not broker.running():
-                print(f"the broker exited: {broker._log_tail()}", file=sys.stderr)
-                return 1
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    except BrokerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        broker.close()
-        signal.signal(signal.SIGTERM, previous)
-    return 0
+            f"log: {broker.log_path}. Ctrl-C stops it and loses every topic."
+        ),
+        "error: ",
+    )
 
 
 if __name__ == "__main__":  # python -m kafka_io.embedded [--port N]

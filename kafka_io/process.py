@@ -1,5 +1,5 @@
 """The broker launchers' child processes: a free loopback port, dying with the parent, stopping
-the whole process group."""
+the whole process group, and what both launchers do with theirs (`BrokerProcess`)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
+from typing import IO, Self
 
-__all__ = ["free_port", "kill_group", "pdeathsig_preexec", "stop_group"]
+from kafka_io.admin import BrokerError
+
+__all__ = ["BrokerProcess", "free_port", "kill_group", "pdeathsig_preexec", "stop_group"]
 
 
 def pdeathsig_preexec() -> Callable[[], None] | None:
@@ -68,3 +72,71 @@ def kill_group(proc: subprocess.Popen[bytes] | None) -> None:
         with contextlib.suppress(Exception):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(1)
+
+
+class BrokerProcess:
+    """What both broker launchers share about their child: running, stopping, `with`."""
+
+    _proc: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _stop_child(self, timeout: float, sig: signal.Signals = signal.SIGTERM) -> None:
+        """Stop the child's process group, reap it and close its console log. Safe to call twice."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            stop_group(proc, timeout, sig)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def log_tail(self, lines: int = 8) -> str:
+        raise NotImplementedError
+
+    def serve(self, banner: Callable[[], str], error_prefix: str) -> int:
+        """Start, print `banner()`, run in the foreground until Ctrl-C or SIGTERM; the exit code."""
+        stop = False
+
+        def _on_signal(signum: int, frame: object) -> None:
+            nonlocal stop
+            stop = True
+
+        previous = signal.signal(signal.SIGTERM, _on_signal)
+        try:
+            self.start()
+            print(banner(), flush=True)
+            while not stop:
+                if not self.running():
+                    print(f"the broker exited: {self.log_tail()}", file=sys.stderr)
+                    return 1
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        except BrokerError as exc:
+            print(f"{error_prefix}{exc}", file=sys.stderr)
+            return 1
+        finally:
+            self.close()
+            signal.signal(signal.SIGTERM, previous)
+        return 0
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # last resort: never leave a broker behind
+        kill_group(getattr(self, "_proc", None))

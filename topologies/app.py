@@ -230,16 +230,13 @@ def install_tickets(
     timers = timers_under(Path(settings.data_dir) / "timers")
     task = TicketTask(settings, policy, RocksDBStore(table, out), timers, out, clock, highwater)
 
-    def tickets_ready() -> bool:
-        return task.state.ready
-
     @app.agent(events)
     async def on_event(stream: faust.StreamT[bytes]) -> None:
-        await run_batches(app, stream, EVENTS_WITHIN_S, tickets_ready, task.on_events, out.poll)
+        await run_batches(app, stream, EVENTS_WITHIN_S, task.ready, task.on_events, out.poll)
 
     @app.agent(ticks)
     async def on_tick(stream: faust.StreamT[bytes]) -> None:
-        await run_batches(app, stream, TICKS_WITHIN_S, tickets_ready, task.on_ticks, out.poll)
+        await run_batches(app, stream, TICKS_WITHIN_S, task.ready, task.on_ticks, out.poll)
 
     @table.on_recover
     async def rebuild_timers() -> None:
@@ -280,13 +277,10 @@ def install_kpis(
     for name, target in policy.kpis.targets.items():
         metrics.KPI_TARGET.labels(name).set(target)
 
-    def facts_ready() -> bool:
-        return aggregator.ready
-
     @app.agent(kpi_facts)
     async def on_facts(stream: faust.StreamT[bytes]) -> None:
         """The aggregator: the latest facts per ticket replace its previous ones in the store."""
-        await run_batches(app, stream, FACTS_WITHIN_S, facts_ready, kpis.on_facts, out.poll)
+        await run_batches(app, stream, FACTS_WITHIN_S, kpis.ready, kpis.on_facts, out.poll)
 
     @facts_table.on_recover
     async def rebuild_kpis() -> None:

@@ -27,6 +27,11 @@ def _by(*names: str) -> str:
 INSTANCE = _by("instance")
 
 
+def _sum_by(by: str, metric: str, *variables: str) -> str:
+    """`sum by (by) (metric{…})`, the series filtered by the dashboard variables `variables`."""
+    return f"sum by ({by}) ({metric}{{{_by(*variables)}}})"
+
+
 @dataclass(frozen=True)
 class Query:
     expr: str
@@ -107,9 +112,9 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "priority: the breaches of the next minutes unless someone acts.",
                 (
                     Query(
-                        "sum by (clock, priority) (sla_clocks_at_risk{"
-                        + _by("priority", "clock", "instance")
-                        + "})",
+                        _sum_by(
+                            "clock, priority", "sla_clocks_at_risk", "priority", "clock", "instance"
+                        ),
                         "{{clock}} {{priority}}",
                     ),
                 ),
@@ -129,9 +134,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "Running or paused SLA clocks, by clock.",
                 (
                     Query(
-                        "sum by (clock) (sla_open_clocks{"
-                        + _by("priority", "clock", "instance")
-                        + "})",
+                        _sum_by("clock", "sla_open_clocks", "priority", "clock", "instance"),
                         "{{clock}}",
                     ),
                 ),
@@ -153,9 +156,9 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "(`sla-engine at-risk --within 1h` lists them).",
                 (
                     Query(
-                        "sum by (team, clock) (sla_at_risk_next_hour{"
-                        + _by("team", "clock", "instance")
-                        + "})",
+                        _sum_by(
+                            "team, clock", "sla_at_risk_next_hour", "team", "clock", "instance"
+                        ),
                         "{{team}} {{clock}}",
                     ),
                 ),
@@ -168,9 +171,13 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "The same, by team, clock and the kind of the next threshold.",
                 (
                     Query(
-                        "sum by (team, clock, kind) (sla_at_risk_next_hour{"
-                        + _by("team", "clock", "instance")
-                        + "})",
+                        _sum_by(
+                            "team, clock, kind",
+                            "sla_at_risk_next_hour",
+                            "team",
+                            "clock",
+                            "instance",
+                        ),
                         instant=True,
                         table=True,
                     ),
@@ -345,9 +352,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "(README, The policy).",
                 (
                     Query(
-                        "sum by (clock) (sla_clocks_untargeted_total{"
-                        + _by("clock", "instance")
-                        + "})",
+                        _sum_by("clock", "sla_clocks_untargeted_total", "clock", "instance"),
                         "{{clock}}",
                     ),
                 ),

@@ -33,7 +33,6 @@ import shutil
 import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from rocksdict import Options, Rdict, ReadOptions, WriteBatch, WriteOptions
@@ -227,30 +226,7 @@ class TimerIndex:
         One write per call: when many tickets change together (a batch of
         events), :meth:`set_many` is several times cheaper per ticket.
         """
-        db = self.db
-        tid = ticket_id.encode()
-        old = self._rev.get(tid)
-        new = None if due_us is None else _DUE.pack(_check_due(due_us))
-        if old == new:
-            return
-        batch = WriteBatch(raw_mode=True)
-        count = self._count
-        if old is not None:
-            batch.delete(old + tid)
-            count -= 1
-        if new is None:
-            batch.delete(tid, self._rev_cf)
-        else:
-            key = new + tid
-            batch.put(key, b"")
-            batch.put(tid, new, self._rev_cf)
-            count += 1
-            if key < self._watermark:
-                self._watermark = key
-                batch.put(_WATERMARK, key, self._meta_cf)
-        batch.put(_COUNT, _DUE.pack(count), self._meta_cf)
-        db.write(batch, self._write_opt)
-        self._count = count
+        self._apply([(ticket_id.encode(), due_us)], known_absent=False)
 
     def pop(self, ticket_id: str) -> int | None:
         """Remove the ticket's deadline; return it (None if it had none)."""
@@ -365,12 +341,7 @@ class TimerIndex:
     def __enter__(self) -> TimerIndex:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __repr__(self) -> str:

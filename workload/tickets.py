@@ -43,6 +43,12 @@ class _Life:
             }
         )
 
+    def after(self, t: datetime, delta: timedelta, kind: str, **fields: Any) -> datetime:
+        """Add `kind` at `t + delta`; that instant (the ticket's time reached)."""
+        at = t + delta
+        self.add(kind, at, **fields)
+        return at
+
 
 def _created(rng: random.Random, life: _Life, created: datetime) -> str:
     """The `created` event (priority, category, team, customer drawn); the category."""
@@ -86,43 +92,38 @@ def _handled(rng: random.Random, life: _Life, t: datetime, category: str) -> dat
             team=rng.choice(TEAMS),
         )
     if rng.random() < 0.15:
-        t = t + timedelta(minutes=rng.uniform(1, 30))
-        life.add("priority_changed", t, priority=rng.choice("ABC"))
+        t = life.after(
+            t, timedelta(minutes=rng.uniform(1, 30)), "priority_changed", priority=rng.choice("ABC")
+        )
     if rng.random() < 0.1:
-        t = t + timedelta(minutes=rng.uniform(5, 60))
-        life.add("onsite_requested", t)
-        t = t + timedelta(minutes=rng.uniform(10, 200))
-        life.add("onsite_arrived", t)
+        t = life.after(t, timedelta(minutes=rng.uniform(5, 60)), "onsite_requested")
+        t = life.after(t, timedelta(minutes=rng.uniform(10, 200)), "onsite_arrived")
     if rng.random() < 0.25:
-        t = t + timedelta(hours=rng.uniform(0.2, 6))
-        life.add("status_changed", t, status="pending_customer")
-        t = t + timedelta(hours=rng.uniform(0.5, 30))
-        life.add("status_changed", t, status="in_progress")
+        t = life.after(
+            t, timedelta(hours=rng.uniform(0.2, 6)), "status_changed", status="pending_customer"
+        )
+        t = life.after(
+            t, timedelta(hours=rng.uniform(0.5, 30)), "status_changed", status="in_progress"
+        )
     if category == "complex":
-        t = t + timedelta(hours=rng.uniform(1, 40))
-        life.add("updated", t)
+        t = life.after(t, timedelta(hours=rng.uniform(1, 40)), "updated")
     return t
 
 
 def _closed(rng: random.Random, life: _Life, t: datetime) -> None:
     """Resolution, perhaps a reopen, the survey and the close."""
-    t = t + timedelta(hours=rng.uniform(0.1, 30))
-    life.add("resolved", t, solution="replaced unit")
+    t = life.after(t, timedelta(hours=rng.uniform(0.1, 30)), "resolved", solution="replaced unit")
     if rng.random() < 0.05:
-        t = t + timedelta(hours=rng.uniform(1, 20))
-        life.add("reopened", t)
-        t = t + timedelta(hours=rng.uniform(0.5, 10))
-        life.add("resolved", t)
+        t = life.after(t, timedelta(hours=rng.uniform(1, 20)), "reopened")
+        t = life.after(t, timedelta(hours=rng.uniform(0.5, 10)), "resolved")
     if rng.random() < 0.85:
-        t = t + timedelta(hours=rng.uniform(0.1, 30))
-        life.add("survey_sent", t)
+        t = life.after(t, timedelta(hours=rng.uniform(0.1, 30)), "survey_sent")
         if rng.random() < 0.55:
             t = t + timedelta(hours=rng.uniform(0.1, 20))
             base = rng.randint(1, 5)
             scores = {k: max(1, min(5, base + rng.randint(-1, 1))) for k in SURVEY_ITEMS}
             life.add("survey_submitted", t, survey=scores)
-    t = t + timedelta(hours=rng.uniform(1, 48))
-    life.add("closed", t, customer_confirmed=True)
+    t = life.after(t, timedelta(hours=rng.uniform(1, 48)), "closed", customer_confirmed=True)
 
 
 def ticket_events(rng: random.Random, ticket_id: str, created: datetime) -> list[dict[str, Any]]:

@@ -37,6 +37,7 @@ import engine.kpis.resolution as resolution
 import engine.kpis.surveys as surveys
 from engine.kpis.backlog import NEVER, Backlog
 from engine.kpis.cells import Acc, Cell, CellKey, Group, cell_key_text, order
+from engine.kpis.counts import add_count
 from engine.kpis.facts import DIMENSION_ATTRS, DIST_OFFSET, Dims, Fact
 from engine.kpis.sketch import ALPHA, LogMapping
 from engine.kpis.snapshot import Snapshotter
@@ -125,21 +126,10 @@ class KpiAggregate:
     def _apply(self, facts: Counter[Fact], sign: int) -> None:
         """Add (sign 1) or retract (sign -1) facts, one group of cells at a time."""
         acc: Acc = {}
-        horizon = self.horizon
-        windows_of = self.windows.of
-        for f, n in facts.items():
-            times = n * sign
-            if f.metric == "open":
-                self.backlog.add(f, times, horizon, acc)
-                continue
-            if f.at > horizon:
-                self._hold(f, times)
-                continue
-            group = (windows_of(f.at), f.dims)
+        for group, times, (names, value, weighted) in self._route(facts, sign, acc):
             counts = acc.get(group)
             if counts is None:
                 counts = acc[group] = {}
-            names, value, weighted = self._entry(f)
             for name in names:
                 counts[name] = counts.get(name, 0) + times
             if value is not None:
@@ -159,9 +149,7 @@ class KpiAggregate:
             for dim, key in self._projection(dims):
                 for unit, start in wins:
                     ck = (unit, start, dim, key)
-                    cell = cells.get(ck)
-                    if cell is None:
-                        cell = cell_of(ck)
+                    cell = cells.get(ck) or cell_of(ck)  # the lookup inline: a call less per cell
                     counts = cell.counts
                     for name, n in names:
                         counts[name] = counts.get(name, 0) + n
@@ -200,22 +188,12 @@ class KpiAggregate:
         regrouped for speed: each group's names and entries are concatenated per (windows,
         dimension, key), then counted into each window's cell by `Counter.update`, which
         counts in C."""
-        horizon = self.horizon
-        windows_of = self.windows.of
         groups: dict[Group, tuple[list[str], list[int], dict[str, int]]] = {}
         backlog: Acc = {}
-        for f, n in facts.items():
-            if f.metric == "open":
-                self.backlog.add(f, n, horizon, backlog)
-                continue
-            if f.at > horizon:
-                self._hold(f, n)
-                continue
-            group = (windows_of(f.at), f.dims)
+        for group, n, (names, value, larger) in self._route(facts, 1, backlog):
             entry = groups.get(group)
             if entry is None:
                 entry = groups[group] = ([], [], {})
-            names, value, larger = self._entry(f)
             if names:
                 entry[0].extend(names if n == 1 else names * n)
             if value is not None:
@@ -251,9 +229,7 @@ class KpiAggregate:
         for (wins, dim, key), (names_, values_, weighted) in temp.items():
             for unit, start in wins:
                 ck = (unit, start, dim, key)
-                cell = cells.get(ck)
-                if cell is None:
-                    cell = cell_of(ck)
+                cell = cells.get(ck) or cell_of(ck)
                 counts = cell.counts
                 counts.update(names_)
                 if values_:
@@ -262,14 +238,26 @@ class KpiAggregate:
                     counts[name] = counts.get(name, 0) + inc
                 changed.add(ck)
 
+    def _route(
+        self, facts: Counter[Fact], sign: int, backlog: Acc
+    ) -> Iterator[tuple[Group, int, tuple[list[str], int | None, list[tuple[str, int]]]]]:
+        """Each windowed fact's group, signed count and entry; open facts go to the backlog
+        (summed into `backlog`), facts past the horizon are held until it reaches them."""
+        horizon = self.horizon
+        windows_of = self.windows.of
+        for f, n in facts.items():
+            times = n * sign
+            if f.metric == "open":
+                self.backlog.add(f, times, horizon, backlog)
+                continue
+            if f.at > horizon:
+                self._hold(f, times)
+                continue
+            yield (windows_of(f.at), f.dims), times, self._entry(f)
+
     def _hold(self, f: Fact, times: int) -> None:
-        left = self._pending.get(f, 0) + times
-        if left < 0:
+        if add_count(self._pending, f, times) < 0:
             raise ValueError(f"retracting a fact that was never added: {f}")
-        if left:
-            self._pending[f] = left
-        else:
-            del self._pending[f]
         if times > 0:
             self._seq += 1
             heapq.heappush(self._pending_at, (f.at, self._seq, f))

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from engine.history import Ev
 from engine.instant import US_PER_S
 from engine.kpis.cells import Acc, Cell, CellKey, Metrics
+from engine.kpis.counts import add_count
 from engine.kpis.facts import NO_DIMS, Dims, Fact, Story
 from engine.kpis.windows import BACKLOG_UNITS, Windows
 from engine.rules import KpiRules
@@ -110,13 +111,9 @@ class Backlog:
         assert hi is not None
         self.count(f, f.at, hi, times, acc)
         if pending:
-            left = self.intervals.get(f, 0) + times
+            left = add_count(self.intervals, f, times)
             if left < 0:
                 raise ValueError(f"retracting an interval that was never added: {f}")
-            if left:
-                self.intervals[f] = left
-            else:
-                del self.intervals[f]
             self.live.change(f, times, left, horizon)
 
     def count(self, f: Fact, lo: int, hi: int, times: int, acc: Acc) -> None:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from engine.kpis.counts import add_count
+
 ALPHA = 0.01
 
 
@@ -97,13 +99,8 @@ class LogSketch:
     def add(self, value: int, times: int = 1) -> None:
         """Add `times` copies of `value` ≥ 0 (negative `times` removes them)."""
         key = self.mapping.key(value)
-        left = self.buckets.get(key, 0) + times
-        if left < 0:
+        if add_count(self.buckets, key, times) < 0:
             raise ValueError(f"removing {value} that was never added")
-        if left:
-            self.buckets[key] = left
-        else:
-            del self.buckets[key]
         self.count += times
         self.total += value * times
 

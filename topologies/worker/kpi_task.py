@@ -38,6 +38,10 @@ class KpiTask:
         self.clock = clock
         self.highwater = highwater
 
+    def ready(self) -> bool:
+        """Whether the facts table has recovered (the batch loop waits for it)."""
+        return self.aggregator.ready
+
     def on_facts(self, batch: Sequence[Any]) -> None:
         """The latest facts of each ticket in the batch replace its stored ones: in the KPI
         store and in the facts table (one write per ticket, as for the tickets table)."""

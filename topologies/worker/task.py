@@ -106,6 +106,10 @@ class TicketTask:
         """The partition's clock now (stream time while it is behind, else the wall clock)."""
         return self.state.clock(partition).now(self.clock.wall_us(), self.clock.monotonic())
 
+    def ready(self) -> bool:
+        """Whether the tickets table has recovered (the batch loop waits for it)."""
+        return self.state.ready
+
     # events
     def on_events(self, batch: Sequence[Any]) -> None:
         """Validate, re-key or fold each event; then settle and keep each touched ticket once."""
