@@ -306,6 +306,8 @@ def test_audit_errors_exit_2(recording: Recording, capsys: pytest.CaptureFixture
     assert "'sla.nosuch' does not exist" in capsys.readouterr().err
 
 
+# Apache Kafka only (CI time): the range reader runs on both brokers in test_replay_topic.
+@pytest.mark.brokers("kafka")
 def test_audit_agrees_with_a_real_worker(
     broker: BrokerHandle, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from kafka_io.embedded import EmbeddedBroker
 from kafka_io.process import free_port
@@ -329,6 +330,8 @@ def consumed(port: int) -> float:
     return float(found.group(1)) if found else -1
 
 
+# The embedded broker only (CI time): the newcomer's `sla-engine run` restores from it.
+@pytest.mark.brokers("tansu")
 def test_run_shows_the_restore_progress(broker: BrokerHandle, tmp_path: Path) -> None:
     """A worker started into an empty data dir restores its tables from the changelogs and
     shows it: `restoring state [###…] N % (done of total changelog records)`."""

@@ -20,6 +20,8 @@ from tests.integration.test_worker import created, iso
 S = timedelta(seconds=1)
 
 
+# Apache Kafka only (CI time): produce and audit read the broker through the tested clients.
+@pytest.mark.brokers("kafka")
 def test_audit_of_a_worker_fed_by_produce_agrees(
     broker: BrokerHandle, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -132,6 +132,8 @@ def has_data(port: int, expr: str) -> bool:
     return any(r["value"][1] not in ("NaN", "+Inf", "-Inf") for r in result)
 
 
+# Apache Kafka only (CI time): scraping and the dashboard's queries do not depend on the broker.
+@pytest.mark.brokers("kafka")
 def test_every_dashboard_query_returns_data(
     broker: BrokerHandle, prometheus_bin: str, tmp_path: Path
 ) -> None:
