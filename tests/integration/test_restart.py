@@ -30,10 +30,11 @@ def test_restart_into_an_empty_data_dir_processes_the_whole_backlog(
     broker: BrokerHandle, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     if broker.kind == "tansu":
-        # Known, open (issue 11, item 2): once in four full runs on the embedded broker, a partition
-        # with a committed offset (67 of 1,650) stayed unread after the restart and the lag read 0.
-        # Not found yet; it stays a hard check on Apache Kafka. Quarantined here, not skipped: the
-        # run shows XFAIL / XPASS.
+        # Known, open (issue 11, item 2): once in four full runs on the embedded broker, a
+        # partition's committed offset stayed at 67 of 1,650 after the restart while the worker's
+        # processed position reached the end (the lag read 0). Likely records left unacked by
+        # `worker.loop.mine` before the task was ready: a gap Faust never commits past. It stays a
+        # hard check on Apache Kafka. Quarantined here, not skipped: the run shows XFAIL / XPASS.
         request.node.add_marker(
             pytest.mark.xfail(reason="issue 11: intermittent stall on tansu", strict=False)
         )
