@@ -26,6 +26,7 @@ class Worker:
     metrics_port: int = 0
     api_port: int = 0
     launcher: Sequence[str] = ()  # how to run `sla-engine`; default: this Python, cli.main
+    extra: Sequence[str] = ()  # more `sla-engine run` flags (e.g. --restore, --log-level)
 
     def __post_init__(self) -> None:
         if not self.metrics_port:
@@ -81,6 +82,7 @@ class Worker:
             str(self.data_dir),
             "--metrics-port",
             str(self.metrics_port),
+            *self.extra,
         ]
 
     def create_topics(self) -> None:

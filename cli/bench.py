@@ -31,6 +31,7 @@ def add_parser(sub: Any) -> None:
     _add_soak(bsub)
     _add_at_risk(bsub)
     _add_audit(bsub)
+    _add_restore(bsub)
 
 
 def _add_stream(bsub: Any) -> None:
@@ -151,6 +152,53 @@ def _add_audit(bsub: Any) -> None:
         help="Kafka bootstrap HOST:PORT (e.g. Apache Kafka); default: an embedded broker",
     )
     p.set_defaults(func=run_audit)
+
+
+def _add_restore(bsub: Any) -> None:
+    p = bsub.add_parser(
+        "restore",
+        help="a worker on an empty data dir: seconds until it serves N open tickets again",
+        description="Pre-load N open tickets' state straight to a worker group's tickets "
+        "changelog (as a worker would have stored them), then start a worker of that group on "
+        "an empty data dir with each --restore mode in turn (faust: Faust's recovery; bulk: "
+        "the bulk restore) and read its sla_recovery_duration_seconds, sla_open_tickets, RSS "
+        "and RocksDB bytes. Prints JSON on stdout, a summary on stderr.",
+    )
+    p.add_argument("--open-tickets", type=int, default=200_000)
+    p.add_argument("--partitions", type=int, default=4)
+    p.add_argument("--modes", default="faust,bulk", help="comma-separated subset of faust,bulk")
+    p.add_argument("--role", default="sla", help="the restoring worker's --role (sla or all)")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds to wait per restore")
+    p.add_argument("--keep-dir", type=Path, default=None, help="work here and keep logs")
+    p.add_argument("--profile-dir", type=Path, default=None, help="py-spy raw profiles here")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--broker", default=None, help="measure on this Kafka broker HOST:PORT")
+    where.add_argument("--kafka", action="store_true", help="on a fresh Apache Kafka")
+    p.set_defaults(func=run_restore)
+
+
+def run_restore(args: argparse.Namespace) -> int:
+    import bench.restore
+
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if not modes or set(modes) - set(bench.restore.MODES) or args.role not in ("sla", "all"):
+        print("sla-engine bench restore: --modes faust,bulk; --role sla or all", file=sys.stderr)
+        return 2
+    result = bench.restore.run(
+        args.open_tickets,
+        args.partitions,
+        modes,
+        args.role,
+        args.broker,
+        args.kafka,
+        args.keep_dir,
+        args.timeout,
+        args.profile_dir,
+        log=lambda s: print(f"bench restore: {s}", file=sys.stderr, flush=True),
+    )
+    print(json.dumps(result, indent=2))
+    print(bench.restore.summary(result), file=sys.stderr)
+    return 0
 
 
 def run_core(args: argparse.Namespace) -> int:

@@ -38,6 +38,8 @@ from topologies.kpis import KpiAggregator
 from topologies.labels import configure as configure_labels
 from topologies.output import Output
 from topologies.settings import Settings
+from topologies.state.recovery_hook import FastRestore, FastTableManager, timer_items_of
+from topologies.state.recovery_hook import install as install_restore
 from topologies.state.rocksdb import RocksDBStore
 from topologies.stream_time import SystemClock
 from topologies.worker.gauges import clock_gauges, consumer_lag, state_bytes
@@ -138,6 +140,11 @@ def faust_credentials(client: kafka_client.KafkaClient) -> Any:
     return None
 
 
+def restore_settings(settings: Settings) -> dict[str, Any]:
+    """The Faust settings of `--restore`: the bulk restore's table manager, or Faust's own."""
+    return {"TableManager": FastTableManager} if settings.restore == "bulk" else {}
+
+
 def faust_app(settings: Settings, tansu: bool | None = None) -> faust.App:
     """The Faust app of the worker's group on the settings' broker (patched for tansu there;
     `tansu` None: ask the broker)."""
@@ -158,6 +165,7 @@ def faust_app(settings: Settings, tansu: bool | None = None) -> faust.App:
         recovery_consistency_check=consistency_check(settings, tansu),
         canonical_url=settings.advertised_api_url,  # the query API, advertised to the group
         broker_credentials=faust_credentials(kafka_client.current()),
+        **restore_settings(settings),
     )
 
 
@@ -197,6 +205,11 @@ def build_app(
     task = install_tickets(app, settings, policy, out, clock, highwater)
     kpis = install_kpis(app, settings, policy, out, clock, highwater)
     install_hooks(app, task, kpis)
+    if settings.restore == "bulk":
+        fast = FastRestore(str(settings.broker))
+        for name, table in app.tables.items():
+            fast.add(table, timers=name == "tickets")
+        install_restore(app, fast)
 
     def close() -> None:
         if task is not None:
@@ -240,7 +253,7 @@ def install_tickets(
 
     @table.on_recover
     async def rebuild_timers() -> None:
-        task.recovered()
+        task.recovered(timer_items_of(app, table))
         tune_gc()
 
     async def scan_timers() -> None:

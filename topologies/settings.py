@@ -12,6 +12,9 @@ ENV_PREFIX = "SLA_"
 # What a worker runs (`--role`): `sla` the ticket and tick agents, the timer scan, the status
 # and query API; `kpis` the KPI aggregator alone (in its own consumer group); `all` both.
 ROLES = ("all", "sla", "kpis")
+# How a table comes back from its changelog (`--restore`): `bulk` read in big batches into
+# RocksDB before Faust's recovery (topologies.state.restore), `faust` Faust's recovery alone.
+RESTORES = ("bulk", "faust")
 KPIS_GROUP_SUFFIX = "-kpis"
 
 
@@ -43,6 +46,7 @@ class Settings:
     api_port: int = 9110
     api_url: str = ""
     role: str = "all"
+    restore: str = "bulk"
 
     @property
     def advertised_api_url(self) -> str:
@@ -131,6 +135,9 @@ HELP = {
     "role": "what this worker runs: all (one process does everything), sla (ticket and tick "
     "agents, timers, status and query API; no KPI aggregation), kpis (only the KPI aggregator, "
     "in consumer group GROUP-kpis: scaled and restarted on its own) (env SLA_ROLE)",
+    "restore": "how tables come back from their changelogs into an empty or stale data dir: "
+    "bulk (read in big batches straight into RocksDB, timer index in the same pass), faust "
+    "(Faust's own recovery, record by record, slower) (env SLA_RESTORE)",
 }
 
 
@@ -177,4 +184,7 @@ def resolve(
     role = values.get("role", Settings.role)
     if role not in ROLES:
         raise SystemExit(f"sla-engine: --role: bad value {role!r} (one of {', '.join(ROLES)})")
+    how = values.get("restore", Settings.restore)
+    if how not in RESTORES:
+        raise SystemExit(f"sla-engine: --restore: bad value {how!r} (one of {', '.join(RESTORES)})")
     return Settings(**values)

@@ -14,8 +14,12 @@ NO_DEADLINE = -1
 
 
 def encode(ticket: Ticket, partition: int, retention_days: float) -> bytes:
-    due = deadline(ticket, retention_days)
-    return _HEADER.pack(NO_DEADLINE if due is None else due, partition) + ticket.to_bytes()
+    return frame(deadline(ticket, retention_days), partition, ticket.to_bytes())
+
+
+def frame(due: int | None, partition: int, state: bytes) -> bytes:
+    """A stored value: the deadline and partition header, then the ticket's `to_bytes`."""
+    return _HEADER.pack(NO_DEADLINE if due is None else due, partition) + state
 
 
 def peek(value: bytes) -> tuple[int | None, int]:
@@ -26,3 +30,8 @@ def peek(value: bytes) -> tuple[int | None, int]:
 
 def decode(value: bytes, policy: RuntimePolicy) -> Ticket:
     return Ticket.from_bytes(value[_HEADER.size :], policy)
+
+
+def state_of(value: bytes) -> bytes:
+    """The ticket's `to_bytes` in a stored value (without the header)."""
+    return value[_HEADER.size :]

@@ -1,6 +1,7 @@
 """`PartitionStore` on a Faust table: its partitions' RocksDBs, its changelog through `Output`.
 
-The only module that touches Faust's store internals (`topologies.faust_internals` lists them).
+The only module that touches Faust's store internals (`topologies.faust_internals` lists them);
+`partition_db` hands one partition's RocksDB to the bulk restore (`topologies.state.restore`).
 """
 
 from __future__ import annotations
@@ -73,3 +74,9 @@ class RocksDBStore:
         delivered, self.delivered = self.delivered, {}
         for partition, offset in delivered.items():
             self.table.data.set_persisted_offset(TP(self.changelog, partition), offset)
+
+
+def partition_db(table: Any, partition: int) -> Any:
+    """The `rocksdict.Rdict` of one partition of a Faust table (opened if it was not), for the
+    bulk restore (`topologies.state.restore`) to write into."""
+    return table.data._db_for_partition(partition)

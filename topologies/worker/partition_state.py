@@ -10,7 +10,7 @@ from the store after every recovery (`rebuild`).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ from topologies.timers import TimerIndex
 from topologies.worker.clock_counts import ClockCounts
 
 OpenTimers = Callable[[int], TimerIndex]  # partition -> its timer index, opened empty
+# partition -> its timer index items (ticket id, deadline), the whole of the recovered table's
+Restored = Mapping[int, Sequence[tuple[str, int | None]]]
 
 
 def timers_under(root: Path) -> OpenTimers:
@@ -210,14 +212,20 @@ class PartitionState:
         for idx in self.indexes.values():
             idx.clear()
 
-    def rebuild(self) -> None:
-        """Refill the timer indexes from the recovered table (active partitions only)."""
+    def rebuild(self, restored: Restored | None = None) -> None:
+        """Refill the timer indexes from the recovered table (active partitions only), or from
+        `restored`: what the bulk restore read from the changelog into the whole table."""
         for idx in self.indexes.values():
             idx.clear()
-        per_partition: dict[int, list[tuple[str, int | None]]] = {}
-        for key, value in self.store.items():
-            due, partition = codec.peek(value)
-            per_partition.setdefault(partition, []).append((key.decode(), due))
+        per_partition: Restored
+        if restored is None:
+            scanned: dict[int, list[tuple[str, int | None]]] = {}
+            for key, value in self.store.items():
+                due, partition = codec.peek(value)
+                scanned.setdefault(partition, []).append((key.decode(), due))
+            per_partition = scanned
+        else:
+            per_partition = restored
         for partition, items in per_partition.items():
             self.index(partition).rebuild(items)
         self.ready = True

@@ -33,7 +33,7 @@ from topologies.status import StatusPublisher
 from topologies.stream_time import Clock
 from topologies.worker.alert_counts import count_alerts
 from topologies.worker.intake import Intake
-from topologies.worker.partition_state import OpenTimers, PartitionState
+from topologies.worker.partition_state import OpenTimers, PartitionState, Restored
 
 log = logging.getLogger("sla.worker")
 
@@ -324,9 +324,10 @@ class TicketTask:
         self.write_through()
         self.state.reset()
 
-    def recovered(self) -> None:
-        """The table is recovered: rebuild the timer indexes, start processing."""
-        self.state.rebuild()
+    def recovered(self, restored: Restored | None = None) -> None:
+        """The table is recovered: rebuild the timer indexes (from `restored`, the entries the
+        bulk restore collected, when given), start processing."""
+        self.state.rebuild(restored)
 
     def close(self) -> None:
         """At shutdown: close the timer indexes, deliver what is queued (best effort)."""
