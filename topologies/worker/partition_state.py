@@ -9,6 +9,7 @@ from the store after every recovery (`rebuild`).
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -27,6 +28,8 @@ from topologies.state.store import PartitionStore
 from topologies.stream_time import Clock, PartitionClock
 from topologies.timers import TimerIndex
 from topologies.worker.clock_counts import ClockCounts
+
+log = logging.getLogger("sla.worker")
 
 OpenTimers = Callable[[int], TimerIndex]  # partition -> its timer index, opened empty
 # partition -> its timer index items (ticket id, deadline), the whole of the recovered table's
@@ -228,6 +231,11 @@ class PartitionState:
             per_partition = restored
         for partition, items in per_partition.items():
             self.index(partition).rebuild(items)
+        log.info(
+            "timer indexes rebuilt: %d open tickets, from %s",
+            self.open_tickets(),
+            "the table" if restored is None else "the bulk restore's entries",
+        )
         self.ready = True
         metrics.OPEN_TICKETS.set(self.open_tickets())
         metrics.RECOVERY.set(self.wall.monotonic() - self.started)
