@@ -110,6 +110,8 @@ def run(
     from bench.stream import bench_broker
 
     config: dict[str, Any] = {"open_tickets": open_tickets, "partitions": partitions, "role": role}
+    if profile_dir is not None:
+        profile_dir.mkdir(parents=True, exist_ok=True)
     runs: list[dict[str, Any]] = []
     with _work_dir(keep) as work, bench_broker(work, broker, kafka, config) as bootstrap:
         tag = f"rs-{uuid.uuid4().hex[:6]}"

@@ -90,6 +90,37 @@ SYMBOLS = (
         "batches without acking: public on Stream, not in the StreamT interface",
     ),
     Private(
+        "faust.tables.recovery",
+        "Recovery",
+        "_build_offsets",
+        "topologies/state/recovery_hook.py",
+        "overridden: the bulk restore runs where the recovery task picks each active changelog "
+        "partition's start offset (after the highwaters, outside the rebalance callback)",
+    ),
+    Private(
+        "faust.tables.recovery",
+        "Recovery",
+        "active_highwaters",
+        "topologies/state/recovery_hook.py",
+        "the last offset of each active changelog partition the recovery reads to: the bulk "
+        "restore reads to the same one",
+    ),
+    Private(
+        "faust.tables.manager",
+        "TableManager",
+        "_recovery",
+        "topologies/state/recovery_hook.py",
+        "the table manager's recovery service, made a FastRecovery by FastTableManager",
+    ),
+    Private(
+        "faust.stores.rocksdb",
+        "Store",
+        "offset_key",
+        "topologies/state/recovery_hook.py",
+        "where a partition's RocksDB keeps its persisted changelog offset (written by the bulk "
+        "restore in each batch)",
+    ),
+    Private(
         "mode.worker",
         "Worker",
         "_on_sigint",

@@ -5,7 +5,9 @@ Faust's recovery: tests/integration/test_bulk_restore.py.)"""
 
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,6 +16,7 @@ from bench.preload import records, stored, ticket_id
 from config.loader import load
 from kafka_io.producer import partition_for
 from topologies.state import codec, restore
+from topologies.timers import TimerIndex
 
 keys = st.sampled_from([b"T-1", b"T-2", b"T-3"])
 dues = st.one_of(st.none(), st.integers(0, 2**40))
@@ -66,3 +69,24 @@ def test_preloaded_tickets_are_the_engines_open_tickets_on_their_partitions() ->
         assert due is not None and due > now + 3600 * 1_000_000  # open, hours away
         ticket = codec.decode(value, policy)
         assert ticket.ticket_id == key.decode() and not ticket.is_closed()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=6), st.integers(0, 2**64 - 1), max_size=40))
+def test_rebuild_raw_makes_the_index_rebuild_makes(entries: dict[str, int]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        a = TimerIndex(Path(tmp) / "a", durable=False)
+        b = TimerIndex(Path(tmp) / "b", durable=False)
+        a.set("stale", 5)
+        b.set("stale", 5)
+        a.rebuild(list(entries.items()))
+        b.rebuild_raw({k.encode(): d for k, d in entries.items()})
+        for idx in (a, b):
+            idx.close()
+        a, b = TimerIndex(Path(tmp) / "a"), TimerIndex(Path(tmp) / "b")  # as stored
+        assert list(b.items()) == list(a.items()) and len(b) == len(a) == len(entries)
+        assert b.watermark_us == a.watermark_us
+        assert all(b.get(k) == a.get(k) == d for k, d in entries.items())
+        assert b.pop_due(2**64 - 1, limit=100) == a.pop_due(2**64 - 1, limit=100)
+        a.close()
+        b.close()

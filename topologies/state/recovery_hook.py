@@ -38,8 +38,6 @@ from topologies.state.rocksdb import partition_db
 
 log = logging.getLogger("sla.restore")
 
-OFFSET_KEY = b"__faust\0offset__"  # faust.stores.rocksdb.Store.offset_key
-
 
 @dataclass
 class TableRestore:
@@ -91,7 +89,7 @@ class FastRestore:
                 db,
                 0 if persisted is None else persisted + 1,
                 -1 if end is None else int(end),
-                OFFSET_KEY,
+                tr.table.data.offset_key,
                 tr.observe if empty else None,
             )
             tr.jobs.append(job)
@@ -138,7 +136,7 @@ class FastRestore:
             if job.last >= 0 and (offsets.get(tp) is None or offsets[tp] < job.last):
                 offsets[tp] = job.last
 
-    def timer_items(self, table: Any) -> dict[int, list[tuple[str, int | None]]] | None:
+    def timer_items(self, table: Any) -> dict[int, dict[bytes, int]] | None:
         """The timer index items per partition collected by the last restore of `table`, when
         they are the whole table: every active partition restored from an empty DB to its end
         and nothing applied after (the persisted offset is the restore's); None: scan it."""
@@ -150,7 +148,7 @@ class FastRestore:
             persisted = table.persisted_offset(TP(job.topic, job.partition))
             if not job.done or persisted != (job.last if job.last >= 0 else None):
                 return None
-        return {p: restore.as_items(entries.get(p, {})) for p in (j.partition for j in tr.jobs)}
+        return {p: entries.get(p, {}) for p in (j.partition for j in tr.jobs)}
 
 
 _RESTORES: weakref.WeakKeyDictionary[Any, FastRestore] = weakref.WeakKeyDictionary()
@@ -167,7 +165,7 @@ def install(app: Any, fast: FastRestore) -> None:
     app.on_partitions_revoked.connect(on_revoked)
 
 
-def timer_items_of(app: Any, table: Any) -> dict[int, list[tuple[str, int | None]]] | None:
+def timer_items_of(app: Any, table: Any) -> dict[int, dict[bytes, int]] | None:
     """`FastRestore.timer_items` of `app`'s bulk restore (None without one)."""
     fast = _RESTORES.get(app)
     return None if fast is None else fast.timer_items(table)

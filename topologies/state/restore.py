@@ -21,7 +21,7 @@ the time budget is spent, having written a consistent prefix.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from threading import Event
 from typing import Any
@@ -172,8 +172,3 @@ def timer_entries() -> tuple[dict[int, dict[bytes, int]], Observe]:
             part[key] = due
 
     return entries, observe
-
-
-def as_items(entries: Mapping[bytes, int]) -> list[tuple[str, int | None]]:
-    """`TimerIndex.rebuild`'s items of one partition's entries."""
-    return [(key.decode(), due) for key, due in entries.items()]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,8 @@ from topologies.worker.clock_counts import ClockCounts
 log = logging.getLogger("sla.worker")
 
 OpenTimers = Callable[[int], TimerIndex]  # partition -> its timer index, opened empty
-# partition -> its timer index items (ticket id, deadline), the whole of the recovered table's
-Restored = Mapping[int, Sequence[tuple[str, int | None]]]
+# partition -> its tickets' deadlines (UTF-8 ticket id -> µs), the whole recovered table's
+Restored = Mapping[int, Mapping[bytes, int]]
 
 
 def timers_under(root: Path) -> OpenTimers:
@@ -220,17 +220,16 @@ class PartitionState:
         `restored`: what the bulk restore read from the changelog into the whole table."""
         for idx in self.indexes.values():
             idx.clear()
-        per_partition: Restored
         if restored is None:
-            scanned: dict[int, list[tuple[str, int | None]]] = {}
+            per_partition: dict[int, list[tuple[str, int | None]]] = {}
             for key, value in self.store.items():
                 due, partition = codec.peek(value)
-                scanned.setdefault(partition, []).append((key.decode(), due))
-            per_partition = scanned
+                per_partition.setdefault(partition, []).append((key.decode(), due))
+            for partition, items in per_partition.items():
+                self.index(partition).rebuild(items)
         else:
-            per_partition = restored
-        for partition, items in per_partition.items():
-            self.index(partition).rebuild(items)
+            for partition, entries in restored.items():
+                self.index(partition).rebuild_raw(entries)
         log.info(
             "timer indexes rebuilt: %d open tickets, from %s",
             self.open_tickets(),
