@@ -118,6 +118,7 @@ def run(
     log: Callable[[str], None] = lambda s: None,
     broker: str | None = None,
     kafka: bool = False,
+    preload_state: bool = False,
 ) -> dict[str, Any]:
     """The whole benchmark on a fresh embedded broker (or Apache Kafka, or the broker at
     `broker`); the report as a dict."""
@@ -170,6 +171,7 @@ def run(
                     due_window_s,
                     partitions,
                     profile_dir / "timers.txt" if profile_dir else None,
+                    preload=preload_state,
                 )
     finally:
         if keep is None:

@@ -52,29 +52,40 @@ def bench_timers(
     partitions: int,
     profile: Path | None = None,
     launcher: Sequence[str] = (),
+    preload: bool = False,
 ) -> dict[str, Any]:
-    """Timer latency with ``open_tickets`` open, of which ``due_tickets`` fall due in the window."""
+    """Timer latency with ``open_tickets`` open, of which ``due_tickets`` fall due in the window
+    (``preload``: the background tickets' state straight to the changelog, `bench.preload`)."""
     due_tickets = min(due_tickets, open_tickets)
     background = open_tickets - due_tickets
     w = Worker(
         bootstrap, f"timers-{uuid.uuid4().hex[:6]}", work, partitions, profile, launcher=launcher
     )
     w.create_topics()
+    t0 = time.monotonic()
+    if preload:
+        from bench.preload import preload as preload_state
+
+        preload_state(bootstrap, f"bench-{w.tag}", background, partitions)
     w.start()
     try:
         w.wait_events(0, timeout=10)
         rss0 = w.rss()
-        t0 = time.monotonic()
-        produce(bootstrap, w.events_topic, background_events(background))
-        samples = w.wait_events(2 * background, timeout=600 + background / 100)
+        if preload:
+            w.wait_gauge("sla_open_tickets", background, timeout=600)
+        else:
+            t0 = time.monotonic()
+            produce(bootstrap, w.events_topic, background_events(background))
+        consumed = 0 if preload else 2 * background
+        samples = w.wait_events(consumed, timeout=600 + background / 100)
         load_s = time.monotonic() - t0
-        background_rate = rate_from_samples(samples, 2 * background) if background else None
+        background_rate = rate_from_samples(samples, consumed) if consumed else None
         # The due tickets: first-response warnings spread over [now + lead, now + lead + window).
         start = now_us()
         dues = due_schedule(start, due_tickets, lead_s, window_s)
         t1 = time.monotonic()
         produce(bootstrap, w.events_topic, due_events(dues))
-        w.wait_events(2 * background + due_tickets, timeout=lead_s + 600)
+        w.wait_events(consumed + due_tickets, timeout=lead_s + 600)
         due_load_s = time.monotonic() - t1
         # Before the first due ticket fires (a popped timer leaves the index until its tick).
         first_due_s = (dues[0] - now_us()) / S_US if dues else 0.0
@@ -93,6 +104,7 @@ def bench_timers(
         return {
             "open_tickets": None if open_now is None else int(open_now),
             "background_tickets": background,
+            "background_preloaded": preload,
             "due_tickets": due_tickets,
             "due_window_s": window_s,
             "due_lead_s": lead_s,

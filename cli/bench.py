@@ -81,6 +81,12 @@ def _add_stream(bsub: Any) -> None:
     stream.add_argument(
         "--keep-dir", type=Path, default=None, help="work here and keep logs and state"
     )
+    stream.add_argument(
+        "--preload",
+        action="store_true",
+        help="timer phase: produce the background open tickets' state straight to the "
+        "worker's tickets changelog (bench.preload) instead of their events through the topic",
+    )
     where = stream.add_mutually_exclusive_group()
     where.add_argument(
         "--broker", default=None, help="measure on this Kafka broker HOST:PORT instead"
@@ -246,6 +252,7 @@ def run_stream(args: argparse.Namespace) -> int:
         log=lambda s: print(f"bench stream: {s}", file=sys.stderr, flush=True),
         broker=args.broker,
         kafka=args.kafka,
+        preload_state=args.preload,
     )
     print(json.dumps(result, indent=2))
     print(bench.figures.summary_line(result), file=sys.stderr)
