@@ -36,7 +36,7 @@ def test_timer_entries_are_what_a_scan_of_the_restored_table_finds(
     for key, value in records_:
         partition = PARTITION[key]
         raw = None if value is None else codec.frame(value[1], partition, b"{}")
-        observe(partition, key, raw)
+        observe(partition, [(key, raw)])
         if raw is None:
             table[partition].pop(key, None)  # a tombstone deletes
         else:

@@ -30,7 +30,8 @@ from rocksdict import WriteBatch, WriteOptions
 
 from kafka_io.admin import assigned_consumer
 
-Observe = Callable[[int, bytes, bytes | None], None]  # partition, key, value (None: tombstone)
+# partition, its batch's (key, value or None: a tombstone) in changelog order
+Observe = Callable[[int, list[tuple[bytes, bytes | None]]], None]
 BATCH = 10_000
 
 # The reader's buffers: big fetches (records are ~0.5-1 KB), librdkafka prefetching ahead.
@@ -120,6 +121,7 @@ def _read(
     wopts = _unwritten()
     while todo and time.monotonic() < until and not (stop is not None and stop.is_set()):
         batches: dict[tuple[str, int], WriteBatch] = {}
+        seen: dict[tuple[str, int], list[tuple[bytes, bytes | None]]] = {}
         for msg in consumer.consume(n, 0.5):
             err = msg.error()
             if err is not None:
@@ -134,17 +136,19 @@ def _read(
             wb = batches.get(tp)
             if wb is None:
                 wb = batches[tp] = WriteBatch(raw_mode=True)
+                seen[tp] = []
             key, value = msg.key(), msg.value()
             if value is None:
                 wb.delete(key)
             else:
                 wb.put(key, value)
-            if job.observe is not None:
-                job.observe(job.partition, key, value)
+            seen[tp].append((key, value))
             job.last = offset
             job.records += 1
         for tp, wb in batches.items():
             job = todo[tp]
+            if job.observe is not None:
+                job.observe(job.partition, seen[tp])
             wb.put(job.offset_key, str(job.last).encode())  # Faust's form of the offset
             job.db.write(wb, wopts)
             if job.done:
@@ -159,16 +163,19 @@ def timer_entries() -> tuple[dict[int, dict[bytes, int]], Observe]:
 
     entries: dict[int, dict[bytes, int]] = {}
 
-    def observe(partition: int, key: bytes, value: bytes | None) -> None:
-        if value is None:
-            for part in entries.values():
+    def observe(partition: int, batch: list[tuple[bytes, bytes | None]]) -> None:
+        for key, value in batch:
+            if value is None:
+                for gone in entries.values():
+                    gone.pop(key, None)
+                continue
+            due, source = peek(value)
+            part = entries.get(source)
+            if part is None:
+                part = entries[source] = {}
+            if due is None:
                 part.pop(key, None)
-            return
-        due, source = peek(value)
-        part = entries.setdefault(source, {})
-        if due is None:
-            part.pop(key, None)
-        else:
-            part[key] = due
+            else:
+                part[key] = due
 
     return entries, observe
