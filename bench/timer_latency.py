@@ -42,6 +42,30 @@ def due_events(dues: Iterable[int]) -> Iterable[tuple[bytes, bytes]]:
         yield tid.encode(), orjson.dumps(created(tid, due - WARNING_AFTER_S * S_US))
 
 
+def load_background(
+    w: Worker, background: int, partitions: int, preload: bool
+) -> tuple[list[tuple[float, float]], float, int, int | None]:
+    """Start the worker holding `background` open tickets: their events through the topic, or
+    (`preload`) their state straight to its changelog first (`bench.preload`); the events
+    counter's samples, the seconds it took, the events consumed, the RSS before the load."""
+    t0 = time.monotonic()
+    if preload:
+        from bench.preload import preload as preload_state
+
+        preload_state(w.bootstrap, f"bench-{w.tag}", background, partitions)
+    w.start()
+    w.wait_events(0, timeout=10)
+    rss0 = w.rss()
+    if preload:
+        w.wait_gauge("sla_open_tickets", background, timeout=600)
+    else:
+        t0 = time.monotonic()
+        produce(w.bootstrap, w.events_topic, background_events(background))
+    consumed = 0 if preload else 2 * background
+    samples = w.wait_events(consumed, timeout=600 + background / 100)
+    return samples, time.monotonic() - t0, consumed, rss0
+
+
 def bench_timers(
     bootstrap: str,
     work: Path,
@@ -62,23 +86,8 @@ def bench_timers(
         bootstrap, f"timers-{uuid.uuid4().hex[:6]}", work, partitions, profile, launcher=launcher
     )
     w.create_topics()
-    t0 = time.monotonic()
-    if preload:
-        from bench.preload import preload as preload_state
-
-        preload_state(bootstrap, f"bench-{w.tag}", background, partitions)
-    w.start()
     try:
-        w.wait_events(0, timeout=10)
-        rss0 = w.rss()
-        if preload:
-            w.wait_gauge("sla_open_tickets", background, timeout=600)
-        else:
-            t0 = time.monotonic()
-            produce(bootstrap, w.events_topic, background_events(background))
-        consumed = 0 if preload else 2 * background
-        samples = w.wait_events(consumed, timeout=600 + background / 100)
-        load_s = time.monotonic() - t0
+        samples, load_s, consumed, rss0 = load_background(w, background, partitions, preload)
         background_rate = rate_from_samples(samples, consumed) if consumed else None
         # The due tickets: first-response warnings spread over [now + lead, now + lead + window).
         start = now_us()
