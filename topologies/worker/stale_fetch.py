@@ -37,19 +37,21 @@ class Fetched(dict[Any, Any]):
     seeks: Mapping[Any, int]
 
 
-def stale(tp: Any, batch: Any) -> bool:
-    """Whether `tp` was seeked since `batch` was fetched (a batch without counts is fresh)."""
-    seeks = getattr(batch, "seeks", None)
-    return seeks is not None and SEEKS.get(tp, 0) != seeks.get(tp, 0)
+def stale(tp: Any, seeks: Mapping[Any, int]) -> bool:
+    """Whether `tp` was seeked since the batch with seek counts `seeks` was fetched."""
+    return SEEKS.get(tp, 0) != seeks.get(tp, 0)
 
 
 async def fresh(consumer: Any, records: AsyncIterator[tuple[Any, Any]]) -> AsyncIterator[Any]:
     """The (tp, message) pairs of `Consumer.getmany` minus those fetched before a seek of
     their partition (the batch is the one `_wait_next_records` just returned)."""
     dropped: dict[int, list[int]] = {}
+    seeks: Mapping[Any, int] | None = None
     try:
         async for tp, message in records:
-            if stale(tp, getattr(consumer, "_sla_fetched", None)):
+            if seeks is None:  # the inner getmany has fetched its batch by now
+                seeks = getattr(getattr(consumer, "_sla_fetched", None), "seeks", None) or {}
+            if seeks and stale(tp, seeks):
                 span = dropped.setdefault(tp.partition, [message.offset, 0])
                 span[1] += 1
                 continue
