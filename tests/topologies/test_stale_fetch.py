@@ -61,7 +61,9 @@ class AiokafkaFetcher:
     def _notify(self, future: Any) -> None:
         pass
 
-    async def fetched_records(self, partitions: Any, timeout: float = 0, max_records: Any = None):  # type: ignore[no-untyped-def]
+    async def fetched_records(
+        self, partitions: Any, timeout: float = 0, max_records: Any = None
+    ) -> dict[Any, list[Any]]:
         out, self.ready = self.ready, {}
         return out
 
