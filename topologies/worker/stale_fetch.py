@@ -28,30 +28,36 @@ from topologies import metrics
 
 log = logging.getLogger("sla.worker")
 
-SEEKS: dict[Any, int] = {}  # topic partition -> seeks so far (written by the consumer thread)
+# id of an aiokafka fetcher -> topic partition -> its seeks so far (written by the consumer
+# thread; per fetcher, so that two consumers in one process never mistake each other's seeks)
+SEEKS: dict[int, dict[Any, int]] = {}
 
 
 class Fetched(dict[Any, Any]):
-    """A fetched batch (`RecordMap`) and the seek count of each of its partitions then."""
+    """A fetched batch (`RecordMap`), its fetcher's live seek counts and its partitions' then."""
 
+    live: Mapping[Any, int]
     seeks: Mapping[Any, int]
 
 
-def stale(tp: Any, seeks: Mapping[Any, int]) -> bool:
-    """Whether `tp` was seeked since the batch with seek counts `seeks` was fetched."""
-    return SEEKS.get(tp, 0) != seeks.get(tp, 0)
+def stale(tp: Any, batch: Fetched) -> bool:
+    """Whether `tp` was seeked since `batch` was fetched."""
+    return batch.live.get(tp, 0) != batch.seeks.get(tp, 0)
 
 
 async def fresh(consumer: Any, records: AsyncIterator[tuple[Any, Any]]) -> AsyncIterator[Any]:
     """The (tp, message) pairs of `Consumer.getmany` minus those fetched before a seek of
     their partition (the batch is the one `_wait_next_records` just returned)."""
     dropped: dict[int, list[int]] = {}
-    seeks: Mapping[Any, int] | None = None
+    batch: Fetched | None = None
+    checked = False
     try:
         async for tp, message in records:
-            if seeks is None:  # the inner getmany has fetched its batch by now
-                seeks = getattr(getattr(consumer, "_sla_fetched", None), "seeks", None) or {}
-            if seeks and stale(tp, seeks):
+            if not checked:  # the inner getmany has fetched its batch by now
+                fetched = getattr(consumer, "_sla_fetched", None)
+                batch = fetched if isinstance(fetched, Fetched) else None
+                checked = True
+            if batch is not None and stale(tp, batch):
                 span = dropped.setdefault(tp.partition, [message.offset, 0])
                 span[1] += 1
                 continue
@@ -83,15 +89,17 @@ def apply() -> None:
     seek_to = Fetcher.seek_to
 
     def counted_seek_to(self: Any, tp: Any, offset: int) -> None:
-        SEEKS[tp] = SEEKS.get(tp, 0) + 1
+        counts = SEEKS.setdefault(id(self), {})
+        counts[tp] = counts.get(tp, 0) + 1
         seek_to(self, tp, offset)
 
     fetch_records = AIOKafkaConsumerThread._fetch_records
 
-    async def fetch_with_counts(self: Any, *args: Any, **kwargs: Any) -> Any:
-        records = await fetch_records(self, *args, **kwargs)
+    async def fetch_with_counts(self: Any, consumer: Any, *args: Any, **kwargs: Any) -> Any:
+        records = await fetch_records(self, consumer, *args, **kwargs)
         batch = Fetched(records)  # no await since aiokafka drained it: the counts are its own
-        batch.seeks = {tp: SEEKS.get(tp, 0) for tp in batch}
+        batch.live = SEEKS.setdefault(id(consumer._fetcher), {})
+        batch.seeks = {tp: batch.live.get(tp, 0) for tp in batch}
         return batch
 
     wait_next_records = Consumer._wait_next_records
