@@ -42,6 +42,8 @@ from topologies.state.recovery_hook import FastRestore, FastTableManager, timer_
 from topologies.state.recovery_hook import install as install_restore
 from topologies.state.rocksdb import RocksDBStore
 from topologies.stream_time import SystemClock
+from topologies.worker import stale_fetch
+from topologies.worker.commit_gaps import CommitGaps
 from topologies.worker.gauges import clock_gauges, consumer_lag, state_bytes
 from topologies.worker.kpi_task import KpiTask
 from topologies.worker.loop import run_batches
@@ -152,6 +154,7 @@ def faust_app(settings: Settings, tansu: bool | None = None) -> faust.App:
     if tansu is None:
         tansu = on_tansu(settings)
     uncommitted.apply()
+    stale_fetch.apply()
     if tansu:
         tansu_recovery.apply()
         tansu_recovery.shorten_fetch_wait()
@@ -263,7 +266,7 @@ def install_tickets(
         await clock_gauges(task.state, task.clock.wall_us())
         tps = [tp for tp in app.consumer.assignment() if tp.topic == settings.events_topic]
         committed = committed_offsets(app.consumer)
-        await consumer_lag(str(settings.broker), tps, committed, task.state.position)
+        await consumer_lag(str(settings.broker), tps, committed)
         metrics.STATE_BYTES.set(state_bytes(Path(settings.data_dir)))
 
     every(app, settings.timer_interval, scan_timers)
@@ -336,3 +339,12 @@ def install_hooks(app: faust.App, task: TicketTask | None, kpis: KpiTask | None)
 
     # mode's handler type (mypy_extensions' VarArg) matches no annotated function
     app.on_partitions_revoked.connect(cast(Any, on_revoked))
+    gaps = CommitGaps()
+
+    async def watch_commits() -> None:
+        changelogs = set(app.tables.changelog_topics)
+        tps = [tp for tp in app.consumer.assignment() if tp.topic not in changelogs]
+        ready = all(t.ready() for t in (task, kpis) if t is not None)
+        await gaps.check(app.consumer, tps, ready and not app.rebalancing)
+
+    every(app, GAUGE_INTERVAL_S, watch_commits)

@@ -287,12 +287,12 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
             Panel(
                 "timeseries",
                 "Consumer lag",
-                "Messages of the events topic not yet processed, per partition.",
+                "Messages of the events topic not yet committed, by partition; per minute, records "
+                "re-read after a seek and commits held by a gap (should stay 0).",
                 (
-                    Query(
-                        f"max by (partition) (sla_consumer_lag{{{INSTANCE}}})",
-                        "partition {{partition}}",
-                    ),
+                    Query(f"max by (partition) (sla_consumer_lag{{{INSTANCE}}})", "{{partition}}"),
+                    Query(f"sum({_rate('sla_stale_records_total', INSTANCE)}) * 60", "re-read"),
+                    Query(f"sum({_rate('sla_commit_gaps_total', INSTANCE)}) * 60", "gaps"),
                 ),
             ),
             Panel(

@@ -121,6 +121,50 @@ SYMBOLS = (
         "restore in each batch)",
     ),
     Private(
+        "faust.transport.consumer",
+        "Consumer",
+        "_acked",
+        "topologies/worker/commit_gaps.py (via acked_offsets)",
+        "the acknowledged, not yet committed offsets of each partition: a gap holding a commit",
+    ),
+    Private(
+        "faust.transport.consumer",
+        "Consumer",
+        "_new_offset",
+        "topologies/worker/commit_gaps.py",
+        "its test for a gap at the head of the acked offsets, mirrored by `held`",
+        source_has="if min(acked) - committed_offset > 1:",
+    ),
+    Private(
+        "faust.transport.consumer",
+        "Consumer",
+        "_wait_next_records",
+        "topologies/worker/stale_fetch.py",
+        "patched: remember the batch `getmany` is delivering",
+    ),
+    Private(
+        "faust.transport.consumer",
+        "Consumer",
+        "getmany",
+        "topologies/worker/stale_fetch.py",
+        "patched: records fetched before a seek of their partition are not delivered",
+        source_has="records, active_partitions = await self._wait_next_records(timeout)",
+    ),
+    Private(
+        "faust.transport.drivers.aiokafka",
+        "AIOKafkaConsumerThread",
+        "_fetch_records",
+        "topologies/worker/stale_fetch.py",
+        "patched: each fetched batch carries its partitions' seek counts (consumer thread)",
+    ),
+    Private(
+        "aiokafka.consumer.fetcher",
+        "Fetcher",
+        "seek_to",
+        "topologies/worker/stale_fetch.py",
+        "patched: every seek (`seek`, `seek_to_committed`) counted per partition",
+    ),
+    Private(
         "mode.worker",
         "Worker",
         "_on_sigint",
@@ -135,6 +179,13 @@ SYMBOLS = (
         "SIGTERM stops the embedded broker at once",
     ),
 )
+
+
+def acked_offsets(consumer: Any) -> Mapping[Any, list[int]]:
+    """Faust's acknowledged offsets per topic partition not committed yet (kept sorted at
+    each commit)."""
+    acked: Mapping[Any, list[int]] = consumer._acked
+    return acked
 
 
 def committed_offsets(consumer: Any) -> Mapping[Any, int | None]:

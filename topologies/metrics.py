@@ -64,8 +64,22 @@ AT_RISK_NEXT_HOUR = Gauge(
 )
 CONSUMER_LAG = Gauge(
     "sla_consumer_lag",
-    "Messages of the events topic not yet processed",
+    "Messages of the events topic not yet committed as processed (true end offset minus the "
+    "committed offset)",
     ["partition"],
+    registry=REGISTRY,
+)
+STALE_RECORDS = Counter(
+    "sla_stale_records_total",
+    "Fetched records not delivered because their partition was seeked after the fetch (they "
+    "are fetched again from the seek position)",
+    registry=REGISTRY,
+)
+COMMIT_GAPS = Counter(
+    "sla_commit_gaps_total",
+    "Times a partition's commit was found held by offsets never acknowledged (the partition "
+    "is then read again from its committed offset)",
+    ["topic", "partition"],
     registry=REGISTRY,
 )
 STATE_BYTES = Gauge(

@@ -28,13 +28,12 @@ async def clock_gauges(state: PartitionState, now: int) -> None:
             metrics.AT_RISK.labels(*key).set(risk[key])
 
 
-async def consumer_lag(
-    bootstrap: str, tps: list[Any], committed: Mapping[Any, int | None], position: Mapping[int, int]
-) -> None:
-    """`sla_consumer_lag` of every assigned events partition: its true end offset (read
-    from the broker, right on tansu too) minus the next offset to process (the last one
-    processed + 1, or the committed offset while none was). Not from the messages read:
-    a partition that delivers nothing must not read 0 (issue 11, 2)."""
+async def consumer_lag(bootstrap: str, tps: list[Any], committed: Mapping[Any, int | None]) -> None:
+    """`sla_consumer_lag` of every assigned events partition: its true end offset (read from
+    the broker, right on tansu too) minus its committed offset (0 while none is). Unread, for
+    the operator, means not committed: processed records behind a commit held by a gap (issue
+    11, 2: the lag read 0 while a partition's commit stayed at 67 of 1,650) still count, and a
+    partition that delivers nothing never reads 0."""
     if not tps:
         return
     try:
@@ -44,12 +43,15 @@ async def consumer_lag(
     except Exception as e:  # the broker is unreachable: keep the last values
         log.warning("consumer lag not refreshed: %s", e)
         return
-    for tp in tps:
-        next_offset = position.get(tp.partition)
-        if next_offset is None:
-            next_offset = committed.get(tp) or 0
-        lag = max(ends[(tp.topic, tp.partition)] - next_offset, 0)
+    for tp, lag in lags(tps, ends, committed).items():
         metrics.CONSUMER_LAG.labels(str(tp.partition)).set(lag)
+
+
+def lags(
+    tps: list[Any], ends: Mapping[tuple[str, int], int], committed: Mapping[Any, int | None]
+) -> dict[Any, int]:
+    """Each partition's end offset minus its committed offset (0 while none is), never < 0."""
+    return {tp: max(ends[(tp.topic, tp.partition)] - (committed.get(tp) or 0), 0) for tp in tps}
 
 
 def state_bytes(data_dir: Path) -> int:

@@ -3,10 +3,13 @@ hand them to its task, ack them, serve the producer's delivery reports."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import faust
+
+log = logging.getLogger("sla.worker")
 
 # An agent processes a batch once it holds BATCH events or `within` seconds after the previous
 # one (the events and KPI facts agents wait longer, for bigger batches under a backlog; the
@@ -24,6 +27,27 @@ def mine(batch: Sequence[Any], ready: bool, generation: int) -> list[Any]:
     return [e for e in batch if e.message.generation_id == generation]
 
 
+def held_back(batch: Sequence[Any], todo: Sequence[Any], ready: bool) -> None:
+    """Log (debug) the records of a batch `mine` left unprocessed, by partition: why, the
+    offsets, their generation (the post-recovery seek reads them again)."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    kept = {id(e) for e in todo}
+    spans: dict[tuple[str, int], list[int]] = {}
+    for e in batch:
+        if id(e) not in kept:
+            m = e.message
+            span = spans.setdefault((m.topic, m.partition), [m.offset, m.offset, m.generation_id])
+            span[0], span[1] = min(span[0], m.offset), max(span[1], m.offset)
+    log.debug(
+        "held back %d of %d records (%s): %s",
+        len(batch) - len(todo),
+        len(batch),
+        "another generation" if ready else "table not recovered",
+        {f"{t}[{p}]": f"{lo}-{hi} gen {g}" for (t, p), (lo, hi, g) in spans.items()},
+    )
+
+
 async def run_batches(
     app: faust.App,
     stream: faust.StreamT[bytes],
@@ -39,6 +63,8 @@ async def run_batches(
     async for batch in batches:
         recovered = ready()
         todo = mine(batch, recovered, app.consumer_generation_id if recovered else 0)
+        if len(todo) != len(batch):
+            held_back(batch, todo, recovered)
         handle(todo)
         for event in todo:
             await stream.ack(event)

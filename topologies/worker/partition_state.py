@@ -75,7 +75,6 @@ class PartitionState:
         # ticket id -> (partition, ticket or None = delete). Written by `write_pending` only
         # once the alerts they announce are delivered (local state never ahead of the output).
         self.pending: dict[str, tuple[int, Ticket | None, bytes | None]] = {}
-        self.position: dict[int, int] = {}  # events partition -> next offset to process
 
     def clock(self, partition: int) -> PartitionClock:
         c = self.clocks.get(partition)
@@ -208,7 +207,6 @@ class PartitionState:
         """A rebalance started: timers stop until the table is recovered again."""
         self.ready = False
         self.pending.clear()  # written before this (on_revoked), unless delivery failed
-        self.position.clear()
         self.cache.clear()
         self.counts.clear()
         self.facts_sent.clear()

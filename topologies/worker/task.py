@@ -117,11 +117,8 @@ class TicketTask:
         before: dict[str, bytes | None] = {}  # each touched ticket's state before the batch
         absorbed: dict[str, list[tuple[Any, str]]] = {}  # (event, event id) per ticket
         highwaters: dict[Any, int | None] = {}  # the last fetch's: the same for the whole batch
-        position = self.state.position
         self.untargeted = {}
         for event in batch:
-            msg = event.message
-            position[msg.partition] = max(position.get(msg.partition, 0), msg.offset + 1)
             try:
                 self._absorb(event, touched, before, absorbed, highwaters)
             except Exception as e:
