@@ -134,11 +134,13 @@ def summary_line(result: dict[str, Any]) -> str:
         f"c/a {_fmt(result.get('ratio_c_a'), '.3f')}",
         f"c/b {_fmt(result.get('ratio_c_b'), '.3f')} (goal >= 0.5)",
     ]
-    t = result.get("timers")
-    if t:
+    layouts = result.get("timers_by_roles") or {"": result.get("timers")}
+    for name, t in layouts.items():
+        if not t:
+            continue
         lat = t.get("latency", {})
         parts.append(
-            f"timers at {_fmt(t.get('open_tickets'), ',')} open: "
+            f"timers{f' ({name})' if name else ''} at {_fmt(t.get('open_tickets'), ',')} open: "
             f"p50 {_fmt(lat.get('p50_s'), '.3f')} s p99 {_fmt(lat.get('p99_s'), '.3f')} s "
             f"({lat.get('count', 0)}/{t.get('due_tickets')} warnings), "
             f"RSS {_fmt(t.get('rss_bytes_per_open_ticket'), ',')} B/ticket, "

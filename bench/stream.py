@@ -118,6 +118,8 @@ def run(
     log: Callable[[str], None] = lambda s: None,
     broker: str | None = None,
     kafka: bool = False,
+    roles: Sequence[str] = ("all",),
+    background_rate: float = 0.0,
 ) -> dict[str, Any]:
     """The whole benchmark on a fresh embedded broker (or Apache Kafka, or the broker at
     `broker`); the report as a dict."""
@@ -160,17 +162,24 @@ def run(
                 finally:
                     engine.stop()
             if "timers" in phases:
-                log(f"timers: {open_tickets:,} open tickets, {due_tickets:,} due")
-                timers = bench_timers(
-                    bootstrap,
-                    work,
-                    open_tickets,
-                    due_tickets,
-                    due_lead_s,
-                    due_window_s,
-                    partitions,
-                    profile_dir / "timers.txt" if profile_dir else None,
-                )
+                by_layout: dict[str, Any] = {}
+                for layout in roles:  # each layout on fresh topics and workers, one after another
+                    log(f"timers ({layout}): {open_tickets:,} open tickets, {due_tickets:,} due")
+                    by_layout[layout] = bench_timers(
+                        bootstrap,
+                        work,
+                        open_tickets,
+                        due_tickets,
+                        due_lead_s,
+                        due_window_s,
+                        partitions,
+                        profile_dir / f"timers-{layout}.txt" if profile_dir else None,
+                        roles=layout,
+                        background_rate=background_rate,
+                    )
+                timers = by_layout[roles[0]] if roles else None
+                if len(by_layout) > 1:
+                    config["timers_by_roles"] = by_layout
     finally:
         if keep is None:
             shutil.rmtree(work, ignore_errors=True)

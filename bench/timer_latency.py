@@ -1,17 +1,23 @@
-"""`bench stream`'s timer phase: warning latency with many tickets open on a fresh worker."""
+"""`bench stream`'s timer phase: warning latency with many tickets open on a fresh worker.
+
+Layouts (`--roles`): `all`, one `sla-engine run --role all` worker (the demo's); `split`, the
+production layout: one `--role sla` worker (tickets, ticks, timer scan) and one `--role kpis`
+worker (the KPI aggregator) on the same topics, the latency measured on the `sla` one.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from bench.clients import produce, read_topic
-from bench.events import created, now_us, responded
+from bench.events import created, now_us, responded, updated
 from bench.figures import (
     S_US,
     WARNING_AFTER_S,
@@ -42,6 +48,54 @@ def due_events(dues: Iterable[int]) -> Iterable[tuple[bytes, bytes]]:
         yield tid.encode(), orjson.dumps(created(tid, due - WARNING_AFTER_S * S_US))
 
 
+LAYOUTS = ("all", "split")
+
+
+def paced_updates(
+    background: int, rate: float, stop: threading.Event
+) -> Iterator[tuple[bytes, bytes]]:
+    """`updated` events of the background tickets at ``rate`` per second until ``stop``: the
+    background event load during the due window (their deadlines stay hours away)."""
+    t0, n = time.monotonic(), 0
+    while not stop.is_set() and background:
+        ahead = n / rate - (time.monotonic() - t0)
+        if ahead > 0:
+            time.sleep(min(ahead, 0.05))
+            continue
+        tid = f"B{n % background:07d}"
+        yield tid.encode(), orjson.dumps(updated(tid, now_us(), n))
+        n += 1
+
+
+def start_workers(
+    bootstrap: str,
+    work: Path,
+    partitions: int,
+    roles: str,
+    profile: Path | None,
+    launcher: Sequence[str],
+) -> list[Worker]:
+    """The layout's workers on one fresh tag, started; the first one runs the tickets."""
+    if roles not in LAYOUTS:
+        raise ValueError(f"unknown layout {roles!r} (one of {', '.join(LAYOUTS)})")
+    tag = f"timers-{uuid.uuid4().hex[:6]}"
+    names = ["all"] if roles == "all" else ["sla", "kpis"]
+    workers = [
+        Worker(bootstrap, tag, work, partitions, profile if i == 0 else None, launcher=launcher,
+               role=role)
+        for i, role in enumerate(names)
+    ]  # fmt: skip
+    workers[0].create_topics()
+    try:
+        for w in workers:
+            w.start()
+    except BaseException:
+        for w in workers:
+            w.stop()
+        raise
+    return workers
+
+
 def bench_timers(
     bootstrap: str,
     work: Path,
@@ -52,15 +106,16 @@ def bench_timers(
     partitions: int,
     profile: Path | None = None,
     launcher: Sequence[str] = (),
+    roles: str = "all",
+    background_rate: float = 0.0,
 ) -> dict[str, Any]:
-    """Timer latency with ``open_tickets`` open, of which ``due_tickets`` fall due in the window."""
+    """Timer latency with ``open_tickets`` open, of which ``due_tickets`` fall due in the window,
+    in the layout ``roles``, with ``background_rate`` events/s of other tickets meanwhile."""
     due_tickets = min(due_tickets, open_tickets)
     background = open_tickets - due_tickets
-    w = Worker(
-        bootstrap, f"timers-{uuid.uuid4().hex[:6]}", work, partitions, profile, launcher=launcher
-    )
-    w.create_topics()
-    w.start()
+    workers = start_workers(bootstrap, work, partitions, roles, profile, launcher)
+    w = workers[0]
+    stop = threading.Event()
     try:
         w.wait_events(0, timeout=10)
         rss0 = w.rss()
@@ -68,11 +123,16 @@ def bench_timers(
         produce(bootstrap, w.events_topic, background_events(background))
         samples = w.wait_events(2 * background, timeout=600 + background / 100)
         load_s = time.monotonic() - t0
-        background_rate = rate_from_samples(samples, 2 * background) if background else None
+        load_rate = rate_from_samples(samples, 2 * background) if background else None
         # The due tickets: first-response warnings spread over [now + lead, now + lead + window).
         start = now_us()
         dues = due_schedule(start, due_tickets, lead_s, window_s)
         t1 = time.monotonic()
+        if background_rate > 0:
+            updates = paced_updates(background, background_rate, stop)
+            threading.Thread(
+                target=produce, args=(bootstrap, w.events_topic, updates), daemon=True
+            ).start()
         produce(bootstrap, w.events_topic, due_events(dues))
         w.wait_events(2 * background + due_tickets, timeout=lead_s + 600)
         due_load_s = time.monotonic() - t1
@@ -90,7 +150,10 @@ def bench_timers(
         alerts = read_topic(bootstrap, w.alerts_topic, all_warned, timeout=max(left_s, 0) + 60)
         lags = lags_of(alerts, "D")
         stray = sum(1 for a in alerts if str(a.get("ticket_id", "")).startswith("B"))
+        stop.set()
         return {
+            "roles": roles,
+            "background_events_per_s_in_window": background_rate,
             "open_tickets": None if open_now is None else int(open_now),
             "background_tickets": background,
             "due_tickets": due_tickets,
@@ -98,7 +161,7 @@ def bench_timers(
             "due_lead_s": lead_s,
             "due_per_s": round(due_tickets / window_s, 1),
             "background_load_s": round(load_s, 1),
-            "background_events_per_s": None if background_rate is None else round(background_rate),
+            "background_events_per_s": None if load_rate is None else round(load_rate),
             "due_load_s": round(due_load_s, 2),
             "latency": lag_summary(lags),
             "early_warnings": sum(1 for x in lags if x < 0),
@@ -113,6 +176,9 @@ def bench_timers(
                 None if rss is None or rss0 is None else rss - rss0, open_now
             ),
             "disk_bytes_per_open_ticket": per(disk, open_now),
+            "other_workers_rss_bytes": [x.rss() for x in workers[1:]],
         }
     finally:
-        w.stop()
+        stop.set()
+        for x in workers:
+            x.stop()

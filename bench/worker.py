@@ -26,6 +26,7 @@ class Worker:
     metrics_port: int = 0
     api_port: int = 0
     launcher: Sequence[str] = ()  # how to run `sla-engine`; default: this Python, cli.main
+    role: str = "all"  # `--role`: workers of one tag share its topics, each its own data dir
 
     def __post_init__(self) -> None:
         if not self.metrics_port:
@@ -46,8 +47,13 @@ class Worker:
         return f"bench-{self.tag}.alerts"
 
     @property
+    def name(self) -> str:
+        """The tag, with the role unless it is `all` (data dir and log names)."""
+        return self.tag if self.role == "all" else f"{self.tag}-{self.role}"
+
+    @property
     def data_dir(self) -> Path:
-        return self.work / f"engine-{self.tag}"
+        return self.work / f"engine-{self.name}"
 
     def command(self) -> list[str]:
         t = f"bench-{self.tag}"
@@ -81,6 +87,7 @@ class Worker:
             str(self.data_dir),
             "--metrics-port",
             str(self.metrics_port),
+            *(["--role", self.role] if self.role != "all" else []),
         ]
 
     def create_topics(self) -> None:
@@ -106,7 +113,7 @@ class Worker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         launcher = list(self.launcher) or [sys.executable, "-m", "cli.main"]
         cmd = [*launcher, *self.command()]
-        self.child = Child(cmd, self.work / f"worker-{self.tag}.log", self.profile).start()
+        self.child = Child(cmd, self.work / f"worker-{self.name}.log", self.profile).start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.child.alive():

@@ -61,6 +61,20 @@ def _add_stream(bsub: Any) -> None:
     stream.add_argument("--partitions", type=int, default=4)
     stream.add_argument("--seed", type=int, default=7)
     stream.add_argument(
+        "--roles",
+        choices=("all", "split", "both"),
+        default="all",
+        help="timer phase layout: all (one --role all worker), split (a --role sla and a "
+        "--role kpis worker), both (all, then split, in the same run)",
+    )
+    stream.add_argument(
+        "--background-rate",
+        type=float,
+        default=0.0,
+        help="events/s to the other open tickets while the due tickets are produced and fall "
+        "due (default 0: none)",
+    )
+    stream.add_argument(
         "--quick",
         action="store_true",
         help="smoke test: 20,000 events, 5,000 open tickets of which 1,000 due",
@@ -198,6 +212,8 @@ def run_stream(args: argparse.Namespace) -> int:
         log=lambda s: print(f"bench stream: {s}", file=sys.stderr, flush=True),
         broker=args.broker,
         kafka=args.kafka,
+        roles=("all", "split") if args.roles == "both" else (args.roles,),
+        background_rate=args.background_rate,
     )
     print(json.dumps(result, indent=2))
     print(bench.figures.summary_line(result), file=sys.stderr)
