@@ -7,6 +7,7 @@ worker (the KPI aggregator) on the same topics, the latency measured on the `sla
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 import uuid
@@ -27,7 +28,7 @@ from bench.figures import (
     per,
     rate_from_samples,
 )
-from bench.procs import dir_bytes
+from bench.procs import attach_profile, dir_bytes
 from bench.worker import Worker
 
 
@@ -72,7 +73,6 @@ def start_workers(
     work: Path,
     partitions: int,
     roles: str,
-    profile: Path | None,
     launcher: Sequence[str],
 ) -> list[Worker]:
     """The layout's workers on one fresh tag, started; the first one runs the tickets."""
@@ -81,9 +81,7 @@ def start_workers(
     tag = f"timers-{uuid.uuid4().hex[:6]}"
     names = ["all"] if roles == "all" else ["sla", "kpis"]
     workers = [
-        Worker(bootstrap, tag, work, partitions, profile if i == 0 else None, launcher=launcher,
-               role=role)
-        for i, role in enumerate(names)
+        Worker(bootstrap, tag, work, partitions, launcher=launcher, role=role) for role in names
     ]  # fmt: skip
     workers[0].create_topics()
     try:
@@ -110,12 +108,14 @@ def bench_timers(
     background_rate: float = 0.0,
 ) -> dict[str, Any]:
     """Timer latency with ``open_tickets`` open, of which ``due_tickets`` fall due in the window,
-    in the layout ``roles``, with ``background_rate`` events/s of other tickets meanwhile."""
+    in the layout ``roles``, with ``background_rate`` events/s of other tickets meanwhile;
+    ``profile``: py-spy on the (ticket) worker through the due window."""
     due_tickets = min(due_tickets, open_tickets)
     background = open_tickets - due_tickets
-    workers = start_workers(bootstrap, work, partitions, roles, profile, launcher)
+    workers = start_workers(bootstrap, work, partitions, roles, launcher)
     w = workers[0]
     stop = threading.Event()
+    spy: subprocess.Popen[bytes] | None = None
     try:
         w.wait_events(0, timeout=10)
         rss0 = w.rss()
@@ -128,6 +128,8 @@ def bench_timers(
         start = now_us()
         dues = due_schedule(start, due_tickets, lead_s, window_s)
         t1 = time.monotonic()
+        if profile is not None:  # the due window only: from the due load to its end + 5 s
+            spy = attach_profile(w.pid(), profile, lead_s + window_s + 5)
         if background_rate > 0:
             updates = paced_updates(background, background_rate, stop)
             threading.Thread(
@@ -151,6 +153,8 @@ def bench_timers(
         lags = lags_of(alerts, "D")
         stray = sum(1 for a in alerts if str(a.get("ticket_id", "")).startswith("B"))
         stop.set()
+        if spy is not None:
+            spy.wait(30)
         return {
             "roles": roles,
             "background_events_per_s_in_window": background_rate,

@@ -169,6 +169,10 @@ class Worker:
         values = [v for v in seen if v is not None]
         return max(values) if values else None
 
+    def pid(self) -> int:
+        assert self.child is not None
+        return self.child.pid
+
     def rss(self) -> int | None:
         return rss_bytes(self.child.pid) if self.child else None
 

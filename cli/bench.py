@@ -88,8 +88,9 @@ def _add_stream(bsub: Any) -> None:
         "--profile-dir",
         type=Path,
         default=None,
-        help="run (b), (c) and the timer worker under `py-spy record --format raw`; "
-        "the profiles go here",
+        help="run (b) and (c) under `py-spy record --format raw`, and attach it to the timer "
+        "phase's (ticket) worker from the due load to the end of the due window; the "
+        "profiles go here",
     )
     stream.add_argument(
         "--keep-dir", type=Path, default=None, help="work here and keep logs and state"

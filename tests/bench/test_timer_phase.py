@@ -31,7 +31,7 @@ def test_paced_updates_keep_the_rate_and_stop() -> None:
 
 def test_an_unknown_layout_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown layout 'kpis'"):
-        start_workers("127.0.0.1:1", tmp_path, 4, "kpis", None, ())
+        start_workers("127.0.0.1:1", tmp_path, 4, "kpis", ())
 
 
 def test_summary_names_each_layout() -> None:
