@@ -65,6 +65,29 @@ def metric_sum(text: str, name: str) -> float | None:
     return total if found else None
 
 
+def gc_pauses(text: str) -> dict[str, dict[str, float]]:
+    """``sla_gc_pause_seconds`` of a scrape: per generation, collections and seconds paused."""
+    out: dict[str, dict[str, float]] = {}
+    for line in text.splitlines():
+        for part, field in (("_count{", "collections"), ("_sum{", "seconds")):
+            head = "sla_gc_pause_seconds" + part
+            if line.startswith(head):
+                gen = line[len(head) :].split('"')[1]
+                out.setdefault(gen, {})[field] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def gc_delta(
+    before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """What the collector did between two `gc_pauses` readings."""
+    out = {}
+    for gen, now in sorted(after.items()):
+        was = before.get(gen, {})
+        out[gen] = {k: round(v - was.get(k, 0.0), 3) for k, v in now.items()}
+    return out
+
+
 def due_schedule(start_us: int, n: int, lead_s: float, window_s: float) -> list[int]:
     """``n`` deadlines (µs) spread evenly over ``[start + lead, start + lead + window)``."""
     first = start_us + int(lead_s * S_US)

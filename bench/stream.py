@@ -177,6 +177,7 @@ def run(
                         roles=layout,
                         background_rate=background_rate,
                     )
+                    log(f"timers ({layout}): {by_layout[layout]['latency']}")
                 timers = by_layout[roles[0]] if roles else None
                 if len(by_layout) > 1:
                     config["timers_by_roles"] = by_layout

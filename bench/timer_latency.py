@@ -23,6 +23,8 @@ from bench.figures import (
     S_US,
     WARNING_AFTER_S,
     due_schedule,
+    gc_delta,
+    gc_pauses,
     lag_summary,
     lags_of,
     per,
@@ -128,6 +130,7 @@ def bench_timers(
         start = now_us()
         dues = due_schedule(start, due_tickets, lead_s, window_s)
         t1 = time.monotonic()
+        gc0 = gc_pauses(w.scrape())
         if profile is not None:  # the due window only: from the due load to its end + 5 s
             spy = attach_profile(w.pid(), profile, lead_s + window_s + 5)
         if background_rate > 0:
@@ -153,6 +156,7 @@ def bench_timers(
         lags = lags_of(alerts, "D")
         stray = sum(1 for a in alerts if str(a.get("ticket_id", "")).startswith("B"))
         stop.set()
+        gc_window = gc_delta(gc0, gc_pauses(w.scrape()))
         if spy is not None:
             spy.wait(30)
         return {
@@ -181,6 +185,7 @@ def bench_timers(
             ),
             "disk_bytes_per_open_ticket": per(disk, open_now),
             "other_workers_rss_bytes": [x.rss() for x in workers[1:]],
+            "gc_in_due_window": gc_window,
         }
     finally:
         stop.set()

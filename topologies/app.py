@@ -40,6 +40,7 @@ from topologies.output import Output
 from topologies.settings import Settings
 from topologies.state.rocksdb import RocksDBStore
 from topologies.stream_time import SystemClock
+from topologies.worker import gc_pauses
 from topologies.worker.gauges import clock_gauges, consumer_lag, state_bytes
 from topologies.worker.kpi_task import KpiTask
 from topologies.worker.loop import run_batches
@@ -71,6 +72,7 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 20, 20)
+    gc_pauses.watch()
 
 
 def _version() -> str:
