@@ -66,11 +66,15 @@ def metric_sum(text: str, name: str) -> float | None:
 
 
 def gc_pauses(text: str) -> dict[str, dict[str, float]]:
-    """``sla_gc_pause_seconds`` of a scrape: per generation, collections and seconds paused."""
+    """``sla_gc_pause_seconds`` and ``sla_gc_collected_objects_total`` of a scrape: per
+    generation, collections, seconds paused and cyclic garbage objects freed."""
     out: dict[str, dict[str, float]] = {}
     for line in text.splitlines():
-        for part, field in (("_count{", "collections"), ("_sum{", "seconds")):
-            head = "sla_gc_pause_seconds" + part
+        for head, field in (
+            ("sla_gc_pause_seconds_count{", "collections"),
+            ("sla_gc_pause_seconds_sum{", "seconds"),
+            ("sla_gc_collected_objects_total{", "freed"),
+        ):
             if line.startswith(head):
                 gen = line[len(head) :].split('"')[1]
                 out.setdefault(gen, {})[field] = float(line.rsplit(" ", 1)[1])

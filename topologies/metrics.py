@@ -95,6 +95,12 @@ GC_PAUSE = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
     registry=REGISTRY,
 )
+GC_COLLECTED = Counter(
+    "sla_gc_collected_objects_total",
+    "Unreachable objects (reference cycles) the cyclic garbage collector freed, by generation",
+    ["generation"],
+    registry=REGISTRY,
+)
 KPI = Gauge(
     "sla_kpi",
     "KPI of the current day, week or month window (engine.kpis; rates 0-1, durations in s)",

@@ -107,12 +107,13 @@ def test_gc_pauses_per_generation_and_their_delta() -> None:
             f'sla_gc_pause_seconds_bucket{{generation="2",le="1.0"}} 3.0\n'
             f'sla_gc_pause_seconds_count{{generation="2"}} 3.0\n'
             f'sla_gc_pause_seconds_sum{{generation="2"}} {s2}\n'
+            f'sla_gc_collected_objects_total{{generation="2"}} {4 * s2}\n'
         )
 
     before, after = gc_pauses(scrape(10, 1.0)), gc_pauses(scrape(25, 2.25))
-    assert before["2"] == {"collections": 3.0, "seconds": 1.0}
+    assert before["2"] == {"collections": 3.0, "seconds": 1.0, "freed": 4.0}
     assert gc_delta(before, after) == {
         "0": {"collections": 15.0, "seconds": 0.0},
-        "2": {"collections": 0.0, "seconds": 1.25},
+        "2": {"collections": 0.0, "seconds": 1.25, "freed": 5.0},
     }
     assert gc_pauses("sla_events_consumed_total 3.0\n") == {}

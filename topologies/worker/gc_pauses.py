@@ -17,7 +17,9 @@ def _on_gc(phase: str, info: dict[str, Any]) -> None:
         _started[0] = time.perf_counter()
     else:
         pause = time.perf_counter() - _started[0]
-        metrics.GC_PAUSE.labels(str(info["generation"])).observe(pause)
+        generation = str(info["generation"])
+        metrics.GC_PAUSE.labels(generation).observe(pause)
+        metrics.GC_COLLECTED.labels(generation).inc(info["collected"])
 
 
 def watch() -> None:
