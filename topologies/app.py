@@ -22,7 +22,6 @@ and `topologies.worker.kpi_task.KpiTask` (KPI facts), each agent a `run_batches`
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -40,7 +39,7 @@ from topologies.output import Output
 from topologies.settings import Settings
 from topologies.state.rocksdb import RocksDBStore
 from topologies.stream_time import SystemClock
-from topologies.worker import gc_pauses
+from topologies.worker import gc_policy
 from topologies.worker.gauges import clock_gauges, consumer_lag, state_bytes
 from topologies.worker.kpi_task import KpiTask
 from topologies.worker.loop import run_batches
@@ -54,25 +53,6 @@ EVENTS_WITHIN_S = 0.05  # see topologies.worker.loop
 TICKS_WITHIN_S = 0.005
 FACTS_WITHIN_S = 0.05
 GAUGE_INTERVAL_S = 5.0
-
-
-_gc_tuned = False
-
-
-def tune_gc() -> None:
-    """Once per process, when the worker first has its partitions: move everything allocated
-    so far (modules, Faust's services, the policy) out of the collector's reach, and collect
-    young objects every 10,000 allocations instead of 700. The worker allocates ~100 objects
-    per event and keeps a large, long-lived heap (the decoded-ticket cache): with the default
-    thresholds the collector took ~5 % of its time, mostly rescanning objects that never die."""
-    global _gc_tuned
-    if _gc_tuned:
-        return
-    _gc_tuned = True
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 20)
-    gc_pauses.watch()
 
 
 def _version() -> str:
@@ -200,6 +180,11 @@ def build_app(
     kpis = install_kpis(app, settings, policy, out, clock, highwater)
     install_hooks(app, task, kpis)
 
+    async def hold_off_gc() -> None:
+        gc_policy.hold_off()
+
+    every(app, gc_policy.FREEZE_INTERVAL_S, hold_off_gc)
+
     def close() -> None:
         if task is not None:
             task.close()
@@ -243,7 +228,7 @@ def install_tickets(
     @table.on_recover
     async def rebuild_timers() -> None:
         task.recovered()
-        tune_gc()
+        gc_policy.tune()
 
     async def scan_timers() -> None:
         task.scan()
@@ -288,7 +273,7 @@ def install_kpis(
     async def rebuild_kpis() -> None:
         kpis.recovered()
         if not settings.runs_tickets:
-            tune_gc()
+            gc_policy.tune()
 
     async def publish_kpis() -> None:
         kpis.publish()
