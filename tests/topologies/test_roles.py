@@ -16,6 +16,7 @@ from topologies.settings import Settings, add_arguments, resolve
 
 TICKETS = {"agents": {"on_event", "on_tick"}, "timers": {"scan_timers", "refresh_gauges"}}
 KPIS = {"agents": {"on_facts"}, "timers": {"publish_kpis"}}
+EVERY = {"hold_off_gc"}  # every role: the collector kept off the long-lived state
 
 
 def wiring(tmp_path: Path, role: str) -> tuple[Any, set[str], set[str], set[str]]:
@@ -31,7 +32,7 @@ def test_role_all_runs_everything_in_the_one_group(tmp_path: Path) -> None:
     app, agents, timers, tables = wiring(tmp_path, "all")
     assert app.conf.id == "sla-engine"
     assert agents == TICKETS["agents"] | KPIS["agents"]
-    assert timers == TICKETS["timers"] | KPIS["timers"] | {"at_risk_gauge"}
+    assert timers == TICKETS["timers"] | KPIS["timers"] | {"at_risk_gauge"} | EVERY
     assert tables == {"tickets", "kpi-facts"}
 
 
@@ -39,7 +40,7 @@ def test_role_sla_runs_no_kpi_aggregator(tmp_path: Path) -> None:
     app, agents, timers, tables = wiring(tmp_path, "sla")
     assert app.conf.id == "sla-engine"
     assert agents == TICKETS["agents"]
-    assert timers == TICKETS["timers"] | {"at_risk_gauge"}  # the query API's gauge
+    assert timers == TICKETS["timers"] | {"at_risk_gauge"} | EVERY  # the query API's gauge
     assert tables == {"tickets"}
 
 
@@ -47,7 +48,7 @@ def test_role_kpis_runs_only_the_aggregator_in_its_own_group(tmp_path: Path) -> 
     app, agents, timers, tables = wiring(tmp_path, "kpis")
     assert app.conf.id == "sla-engine-kpis"  # never takes the SLA workers' ticket partitions
     assert agents == KPIS["agents"]
-    assert timers == KPIS["timers"]
+    assert timers == KPIS["timers"] | EVERY
     assert tables == {"kpi-facts"}
     assert not (tmp_path / "timers").exists()  # no timer indexes
 
