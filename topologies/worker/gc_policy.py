@@ -2,8 +2,8 @@
 
 A decoded ticket is ~30 tracked objects and holds no reference cycles; reference counting frees
 it when it leaves the cache. A full collection still walks every tracked object: at a
-50,000-ticket cache (~1.5 million objects) each took 5.4-6.1 s of event loop on this shared
-machine (docs/streaming-notes.md), stalling every timer behind it. So what survived is frozen
+50,000-ticket cache (~1.5 million objects) each took ~1 s of CPU, 5-11 s of event loop on this
+shared machine (docs/streaming-notes.md), stalling every timer behind it. So what survived is frozen
 every `FREEZE_INTERVAL_S` (`gc.freeze`: O(1), the objects move to the permanent generation, which
 no collection walks): full collections then walk only what survived since the last freeze. The
 price: a reference cycle alive at a freeze is never collected once it dies;
