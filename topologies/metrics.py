@@ -101,11 +101,6 @@ GC_COLLECTED = Counter(
     ["generation"],
     registry=REGISTRY,
 )
-GC_FROZEN = Gauge(
-    "sla_gc_frozen_objects",
-    "Objects in the collector's permanent generation (frozen: never walked, never collected)",
-    registry=REGISTRY,
-)
 KPI = Gauge(
     "sla_kpi",
     "KPI of the current day, week or month window (engine.kpis; rates 0-1, durations in s)",

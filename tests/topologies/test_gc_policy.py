@@ -49,9 +49,9 @@ def test_hold_off_freezes_what_survived_and_nothing_before_tune(
     try:
         gc_policy.hold_off()
         assert gc.get_freeze_count() >= frozen + len(kept)
-        assert sample("sla_gc_frozen_objects") == gc.get_freeze_count()
+        now = gc.get_freeze_count()
         del kept
         # frozen objects are still freed by reference counting: the frozen heap shrinks
-        assert gc.get_freeze_count() < sample("sla_gc_frozen_objects")
+        assert gc.get_freeze_count() <= now - 1000
     finally:
         gc.unfreeze()
