@@ -33,6 +33,8 @@ def test_a_full_collection_is_timed_and_counts_the_cycles_it_freed(timed: None) 
         a.append(a)  # a reference cycle: only the collector frees it
     del a
     gc.collect()
+    assert sample("sla_gc_pause_seconds_count", generation="2") == before  # not from the callback
+    gc_policy.publish()
     assert sample("sla_gc_pause_seconds_count", generation="2") == before + 1
     assert sample("sla_gc_pause_seconds_sum", generation="2") > 0
     assert sample("sla_gc_collected_objects_total", generation="2") >= freed + 100

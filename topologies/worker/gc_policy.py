@@ -23,16 +23,27 @@ YOUNG = 10_000  # allocations between young collections (default 700: each one r
 
 _started = [0.0]
 _tuned = [False]
+# (generation, seconds paused, objects freed) of the collections not yet in the metrics: the
+# callback runs wherever an allocation triggers a collection, possibly while this very thread
+# holds a metric's lock (prometheus_client's locks are not reentrant), so it only appends here
+# and `publish` moves them into the metrics from the event loop.
+_pauses: list[tuple[int, float, int]] = []
 
 
 def _on_gc(phase: str, info: dict[str, Any]) -> None:
     if phase == "start":
         _started[0] = time.perf_counter()
     else:
-        pause = time.perf_counter() - _started[0]
-        generation = str(info["generation"])
-        metrics.GC_PAUSE.labels(generation).observe(pause)
-        metrics.GC_COLLECTED.labels(generation).inc(info["collected"])
+        _pauses.append((info["generation"], time.perf_counter() - _started[0], info["collected"]))
+
+
+def publish() -> None:
+    """The collections recorded since the last call, into `sla_gc_pause_seconds` and
+    `sla_gc_collected_objects_total`."""
+    while _pauses:
+        generation, pause, freed = _pauses.pop(0)
+        metrics.GC_PAUSE.labels(str(generation)).observe(pause)
+        metrics.GC_COLLECTED.labels(str(generation)).inc(freed)
 
 
 def tune() -> None:
@@ -55,3 +66,4 @@ def hold_off() -> None:
         return
     gc.collect(0)
     gc.freeze()  # (`gc.get_freeze_count` would walk the whole frozen heap: no gauge of it)
+    publish()
