@@ -165,18 +165,11 @@ def run(
                 by_layout: dict[str, Any] = {}
                 for layout in roles:  # each layout on fresh topics and workers, one after another
                     log(f"timers ({layout}): {open_tickets:,} open tickets, {due_tickets:,} due")
+                    profile = profile_dir / f"timers-{layout}.txt" if profile_dir else None
                     by_layout[layout] = bench_timers(
-                        bootstrap,
-                        work,
-                        open_tickets,
-                        due_tickets,
-                        due_lead_s,
-                        due_window_s,
-                        partitions,
-                        profile_dir / f"timers-{layout}.txt" if profile_dir else None,
-                        roles=layout,
-                        background_rate=background_rate,
-                    )
+                        bootstrap, work, open_tickets, due_tickets, due_lead_s, due_window_s,
+                        partitions, profile, roles=layout, background_rate=background_rate,
+                    )  # fmt: skip
                     log(f"timers ({layout}): {by_layout[layout]['latency']}")
                 timers = by_layout[roles[0]] if roles else None
                 if len(by_layout) > 1:

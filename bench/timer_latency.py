@@ -96,6 +96,42 @@ def start_workers(
     return workers
 
 
+def open_window(
+    w: Worker,
+    background: int,
+    rate: float,
+    stop: threading.Event,
+    profile: Path | None,
+    seconds: float,
+) -> subprocess.Popen[bytes] | None:
+    """As the due tickets are produced: the background load starts (until `stop`) and py-spy
+    attaches to the worker for the due window; the profiler's process."""
+    if rate > 0:
+        updates = paced_updates(background, rate, stop)
+        threading.Thread(
+            target=produce, args=(w.bootstrap, w.events_topic, updates), daemon=True
+        ).start()
+    return attach_profile(w.pid(), profile, seconds) if profile is not None else None
+
+
+def footprint(w: Worker, open_now: float | None, rss0: int | None) -> dict[str, Any]:
+    """The worker's RSS and data directory, in all and per open ticket."""
+    rss = w.rss()
+    disk = dir_bytes(w.data_dir)
+    return {
+        "worker_rss_bytes": rss,
+        "data_dir_bytes": disk,
+        "data_dir_bytes_table": dir_bytes(w.data_dir / "faust"),
+        "data_dir_bytes_timers": dir_bytes(w.data_dir / "timers"),
+        "worker_rss_bytes_before_load": rss0,
+        "rss_bytes_per_open_ticket": per(rss, open_now),
+        "rss_growth_bytes_per_open_ticket": per(
+            None if rss is None or rss0 is None else rss - rss0, open_now
+        ),
+        "disk_bytes_per_open_ticket": per(disk, open_now),
+    }
+
+
 def bench_timers(
     bootstrap: str,
     work: Path,
@@ -131,22 +167,14 @@ def bench_timers(
         dues = due_schedule(start, due_tickets, lead_s, window_s)
         t1 = time.monotonic()
         gc0 = gc_pauses(w.scrape())
-        if profile is not None:  # the due window only: from the due load to its end + 5 s
-            spy = attach_profile(w.pid(), profile, lead_s + window_s + 5)
-        if background_rate > 0:
-            updates = paced_updates(background, background_rate, stop)
-            threading.Thread(
-                target=produce, args=(bootstrap, w.events_topic, updates), daemon=True
-            ).start()
+        spy = open_window(w, background, background_rate, stop, profile, lead_s + window_s + 5)
         produce(bootstrap, w.events_topic, due_events(dues))
         w.wait_events(2 * background + due_tickets, timeout=lead_s + 600)
         due_load_s = time.monotonic() - t1
         # Before the first due ticket fires (a popped timer leaves the index until its tick).
         first_due_s = (dues[0] - now_us()) / S_US if dues else 0.0
         open_now = w.wait_gauge("sla_open_tickets", open_tickets, timeout=min(first_due_s, 10))
-        rss = w.rss()
-        disk_table, disk_timers = dir_bytes(w.data_dir / "faust"), dir_bytes(w.data_dir / "timers")
-        disk = dir_bytes(w.data_dir)
+        sizes = footprint(w, open_now, rss0)
 
         def all_warned(alerts: list[dict[str, Any]]) -> bool:
             return len(lags_of(alerts, "D")) >= due_tickets
@@ -174,16 +202,7 @@ def bench_timers(
             "latency": lag_summary(lags),
             "early_warnings": sum(1 for x in lags if x < 0),
             "background_alerts": stray,
-            "worker_rss_bytes": rss,
-            "data_dir_bytes": disk,
-            "data_dir_bytes_table": disk_table,
-            "data_dir_bytes_timers": disk_timers,
-            "worker_rss_bytes_before_load": rss0,
-            "rss_bytes_per_open_ticket": per(rss, open_now),
-            "rss_growth_bytes_per_open_ticket": per(
-                None if rss is None or rss0 is None else rss - rss0, open_now
-            ),
-            "disk_bytes_per_open_ticket": per(disk, open_now),
+            **sizes,
             "other_workers_rss_bytes": [x.rss() for x in workers[1:]],
             "gc_in_due_window": gc_window,
         }
