@@ -47,3 +47,13 @@ def responded(ticket: str, at_us: int) -> dict[str, Any]:
         "type": "responded",
         "occurred_at": iso(at_us),
     }
+
+
+def updated(ticket: str, at_us: int, n: int) -> dict[str, Any]:
+    """The ticket's ``n``-th progress update (the timer phase's background load)."""
+    return {
+        "event_id": f"{ticket}-u{n}",
+        "ticket_id": ticket,
+        "type": "updated",
+        "occurred_at": iso(at_us),
+    }

@@ -65,6 +65,33 @@ def metric_sum(text: str, name: str) -> float | None:
     return total if found else None
 
 
+def gc_pauses(text: str) -> dict[str, dict[str, float]]:
+    """``sla_gc_pause_seconds`` and ``sla_gc_collected_objects_total`` of a scrape: per
+    generation, collections, seconds paused and cyclic garbage objects freed."""
+    out: dict[str, dict[str, float]] = {}
+    for line in text.splitlines():
+        for head, field in (
+            ("sla_gc_pause_seconds_count{", "collections"),
+            ("sla_gc_pause_seconds_sum{", "seconds"),
+            ("sla_gc_collected_objects_total{", "freed"),
+        ):
+            if line.startswith(head):
+                gen = line[len(head) :].split('"')[1]
+                out.setdefault(gen, {})[field] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def gc_delta(
+    before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """What the collector did between two `gc_pauses` readings."""
+    out = {}
+    for gen, now in sorted(after.items()):
+        was = before.get(gen, {})
+        out[gen] = {k: round(v - was.get(k, 0.0), 3) for k, v in now.items()}
+    return out
+
+
 def due_schedule(start_us: int, n: int, lead_s: float, window_s: float) -> list[int]:
     """``n`` deadlines (µs) spread evenly over ``[start + lead, start + lead + window)``."""
     first = start_us + int(lead_s * S_US)
@@ -134,11 +161,13 @@ def summary_line(result: dict[str, Any]) -> str:
         f"c/a {_fmt(result.get('ratio_c_a'), '.3f')}",
         f"c/b {_fmt(result.get('ratio_c_b'), '.3f')} (goal >= 0.5)",
     ]
-    t = result.get("timers")
-    if t:
+    layouts = result.get("timers_by_roles") or {"": result.get("timers")}
+    for name, t in layouts.items():
+        if not t:
+            continue
         lat = t.get("latency", {})
         parts.append(
-            f"timers at {_fmt(t.get('open_tickets'), ',')} open: "
+            f"timers{f' ({name})' if name else ''} at {_fmt(t.get('open_tickets'), ',')} open: "
             f"p50 {_fmt(lat.get('p50_s'), '.3f')} s p99 {_fmt(lat.get('p99_s'), '.3f')} s "
             f"({lat.get('count', 0)}/{t.get('due_tickets')} warnings), "
             f"RSS {_fmt(t.get('rss_bytes_per_open_ticket'), ',')} B/ticket, "

@@ -117,3 +117,15 @@ def _py_spy() -> list[str]:
     if not Path(exe).exists():
         raise SystemExit("bench stream --profile-dir needs py-spy (pip install py-spy)")
     return [exe]
+
+
+def attach_profile(pid: int, out: Path, seconds: float) -> subprocess.Popen[bytes]:
+    """``py-spy record`` attached to a running ``pid`` for ``seconds`` (a phase of a run, not
+    its start-up), raw collapsed stacks to ``out``; wait on the returned process."""
+    cmd = [*_py_spy(), "record", "--pid", str(pid), "--rate", "100", "--format", "raw",
+           "--nonblocking", "--duration", str(max(1, round(seconds))), "-o", str(out)]  # fmt: skip
+    log = out.with_suffix(out.suffix + ".log").open("ab")
+    try:
+        return subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    finally:
+        log.close()

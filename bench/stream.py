@@ -119,6 +119,8 @@ def run(
     broker: str | None = None,
     kafka: bool = False,
     preload_state: bool = False,
+    roles: Sequence[str] = ("all",),
+    background_rate: float = 0.0,
 ) -> dict[str, Any]:
     """The whole benchmark on a fresh embedded broker (or Apache Kafka, or the broker at
     `broker`); the report as a dict."""
@@ -161,18 +163,19 @@ def run(
                 finally:
                     engine.stop()
             if "timers" in phases:
-                log(f"timers: {open_tickets:,} open tickets, {due_tickets:,} due")
-                timers = bench_timers(
-                    bootstrap,
-                    work,
-                    open_tickets,
-                    due_tickets,
-                    due_lead_s,
-                    due_window_s,
-                    partitions,
-                    profile_dir / "timers.txt" if profile_dir else None,
-                    preload=preload_state,
-                )
+                by_layout: dict[str, Any] = {}
+                for layout in roles:  # each layout on fresh topics and workers, one after another
+                    log(f"timers ({layout}): {open_tickets:,} open tickets, {due_tickets:,} due")
+                    profile = profile_dir / f"timers-{layout}.txt" if profile_dir else None
+                    by_layout[layout] = bench_timers(
+                        bootstrap, work, open_tickets, due_tickets, due_lead_s, due_window_s,
+                        partitions, profile, roles=layout, background_rate=background_rate,
+                        preload=preload_state,
+                    )  # fmt: skip
+                    log(f"timers ({layout}): {by_layout[layout]['latency']}")
+                timers = by_layout[roles[0]] if roles else None
+                if len(by_layout) > 1:
+                    config["timers_by_roles"] = by_layout
     finally:
         if keep is None:
             shutil.rmtree(work, ignore_errors=True)

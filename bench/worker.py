@@ -27,6 +27,7 @@ class Worker:
     api_port: int = 0
     launcher: Sequence[str] = ()  # how to run `sla-engine`; default: this Python, cli.main
     extra: Sequence[str] = ()  # more `sla-engine run` flags (e.g. --restore, --log-level)
+    role: str = "all"  # `--role`: workers of one tag share its topics, each its own data dir
 
     def __post_init__(self) -> None:
         if not self.metrics_port:
@@ -47,8 +48,13 @@ class Worker:
         return f"bench-{self.tag}.alerts"
 
     @property
+    def name(self) -> str:
+        """The tag, with the role unless it is `all` (data dir and log names)."""
+        return self.tag if self.role == "all" else f"{self.tag}-{self.role}"
+
+    @property
     def data_dir(self) -> Path:
-        return self.work / f"engine-{self.tag}"
+        return self.work / f"engine-{self.name}"
 
     def command(self) -> list[str]:
         t = f"bench-{self.tag}"
@@ -83,6 +89,7 @@ class Worker:
             "--metrics-port",
             str(self.metrics_port),
             *self.extra,
+            *(["--role", self.role] if self.role != "all" else []),
         ]
 
     def create_topics(self) -> None:
@@ -108,7 +115,7 @@ class Worker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         launcher = list(self.launcher) or [sys.executable, "-m", "cli.main"]
         cmd = [*launcher, *self.command()]
-        self.child = Child(cmd, self.work / f"worker-{self.tag}.log", self.profile).start()
+        self.child = Child(cmd, self.work / f"worker-{self.name}.log", self.profile).start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.child.alive():
@@ -163,6 +170,10 @@ class Worker:
             return target
         values = [v for v in seen if v is not None]
         return max(values) if values else None
+
+    def pid(self) -> int:
+        assert self.child is not None
+        return self.child.pid
 
     def rss(self) -> int | None:
         return rss_bytes(self.child.pid) if self.child else None

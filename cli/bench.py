@@ -62,6 +62,20 @@ def _add_stream(bsub: Any) -> None:
     stream.add_argument("--partitions", type=int, default=4)
     stream.add_argument("--seed", type=int, default=7)
     stream.add_argument(
+        "--roles",
+        choices=("all", "split", "both"),
+        default="all",
+        help="timer phase layout: all (one --role all worker), split (a --role sla and a "
+        "--role kpis worker), both (all, then split, in the same run)",
+    )
+    stream.add_argument(
+        "--background-rate",
+        type=float,
+        default=0.0,
+        help="events/s to the other open tickets while the due tickets are produced and fall "
+        "due (default 0: none)",
+    )
+    stream.add_argument(
         "--quick",
         action="store_true",
         help="smoke test: 20,000 events, 5,000 open tickets of which 1,000 due",
@@ -75,8 +89,9 @@ def _add_stream(bsub: Any) -> None:
         "--profile-dir",
         type=Path,
         default=None,
-        help="run (b), (c) and the timer worker under `py-spy record --format raw`; "
-        "the profiles go here",
+        help="run (b) and (c) under `py-spy record --format raw`, and attach it to the timer "
+        "phase's (ticket) worker from the due load to the end of the due window; the "
+        "profiles go here",
     )
     stream.add_argument(
         "--keep-dir", type=Path, default=None, help="work here and keep logs and state"
@@ -253,6 +268,8 @@ def run_stream(args: argparse.Namespace) -> int:
         broker=args.broker,
         kafka=args.kafka,
         preload_state=args.preload,
+        roles=("all", "split") if args.roles == "both" else (args.roles,),
+        background_rate=args.background_rate,
     )
     print(json.dumps(result, indent=2))
     print(bench.figures.summary_line(result), file=sys.stderr)

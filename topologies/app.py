@@ -22,7 +22,6 @@ and `topologies.worker.kpi_task.KpiTask` (KPI facts), each agent a `run_batches`
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -42,7 +41,7 @@ from topologies.state.recovery_hook import FastRestore, FastTableManager, timer_
 from topologies.state.recovery_hook import install as install_restore
 from topologies.state.rocksdb import RocksDBStore
 from topologies.stream_time import SystemClock
-from topologies.worker import stale_fetch
+from topologies.worker import gc_policy, stale_fetch
 from topologies.worker.commit_gaps import CommitGaps
 from topologies.worker.gauges import clock_gauges, consumer_lag, state_bytes
 from topologies.worker.kpi_task import KpiTask
@@ -57,24 +56,6 @@ EVENTS_WITHIN_S = 0.05  # see topologies.worker.loop
 TICKS_WITHIN_S = 0.005
 FACTS_WITHIN_S = 0.05
 GAUGE_INTERVAL_S = 5.0
-
-
-_gc_tuned = False
-
-
-def tune_gc() -> None:
-    """Once per process, when the worker first has its partitions: move everything allocated
-    so far (modules, Faust's services, the policy) out of the collector's reach, and collect
-    young objects every 10,000 allocations instead of 700. The worker allocates ~100 objects
-    per event and keeps a large, long-lived heap (the decoded-ticket cache): with the default
-    thresholds the collector took ~5 % of its time, mostly rescanning objects that never die."""
-    global _gc_tuned
-    if _gc_tuned:
-        return
-    _gc_tuned = True
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 20)
 
 
 def _version() -> str:
@@ -214,6 +195,11 @@ def build_app(
             fast.add(table, timers=name == "tickets")
         install_restore(app, fast)
 
+    async def hold_off_gc() -> None:
+        gc_policy.hold_off()
+
+    every(app, gc_policy.FREEZE_INTERVAL_S, hold_off_gc)
+
     def close() -> None:
         if task is not None:
             task.close()
@@ -257,7 +243,7 @@ def install_tickets(
     @table.on_recover
     async def rebuild_timers() -> None:
         task.recovered(timer_items_of(app, table))
-        tune_gc()
+        gc_policy.tune()
 
     async def scan_timers() -> None:
         task.scan()
@@ -302,7 +288,7 @@ def install_kpis(
     async def rebuild_kpis() -> None:
         kpis.recovered()
         if not settings.runs_tickets:
-            tune_gc()
+            gc_policy.tune()
 
     async def publish_kpis() -> None:
         kpis.publish()

@@ -102,6 +102,19 @@ TIMER_LAG = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
     registry=REGISTRY,
 )
+GC_PAUSE = Histogram(
+    "sla_gc_pause_seconds",
+    "Pauses of the cyclic garbage collector by generation (2: a full collection)",
+    ["generation"],
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+    registry=REGISTRY,
+)
+GC_COLLECTED = Counter(
+    "sla_gc_collected_objects_total",
+    "Unreachable objects (reference cycles) the cyclic garbage collector freed, by generation",
+    ["generation"],
+    registry=REGISTRY,
+)
 KPI = Gauge(
     "sla_kpi",
     "KPI of the current day, week or month window (engine.kpis; rates 0-1, durations in s)",

@@ -9,6 +9,8 @@ import pytest
 from bench.figures import (
     assemble,
     due_schedule,
+    gc_delta,
+    gc_pauses,
     lag_summary,
     lags_of,
     metric_sum,
@@ -95,3 +97,23 @@ def test_assemble_ratios_and_summary() -> None:
     partial = assemble({"events": 10}, {"raw": 1.0, "engine": None}, None)
     assert partial["ratio_c_a"] is None and "timers" not in partial
     assert "engine n/a" in summary_line(partial)
+
+
+def test_gc_pauses_per_generation_and_their_delta() -> None:
+    def scrape(n0: float, s2: float) -> str:
+        return (
+            f'sla_gc_pause_seconds_count{{generation="0"}} {n0}\n'
+            f'sla_gc_pause_seconds_sum{{generation="0"}} 0.5\n'
+            f'sla_gc_pause_seconds_bucket{{generation="2",le="1.0"}} 3.0\n'
+            f'sla_gc_pause_seconds_count{{generation="2"}} 3.0\n'
+            f'sla_gc_pause_seconds_sum{{generation="2"}} {s2}\n'
+            f'sla_gc_collected_objects_total{{generation="2"}} {4 * s2}\n'
+        )
+
+    before, after = gc_pauses(scrape(10, 1.0)), gc_pauses(scrape(25, 2.25))
+    assert before["2"] == {"collections": 3.0, "seconds": 1.0, "freed": 4.0}
+    assert gc_delta(before, after) == {
+        "0": {"collections": 15.0, "seconds": 0.0},
+        "2": {"collections": 0.0, "seconds": 1.25, "freed": 5.0},
+    }
+    assert gc_pauses("sla_events_consumed_total 3.0\n") == {}

@@ -16,7 +16,8 @@ from topologies.settings import Settings, add_arguments, resolve
 
 TICKETS = {"agents": {"on_event", "on_tick"}, "timers": {"scan_timers", "refresh_gauges"}}
 KPIS = {"agents": {"on_facts"}, "timers": {"publish_kpis"}}
-EVERY_ROLE = {"watch_commits"}  # the commit-gap watch (topologies/worker/commit_gaps.py)
+# every role: the commit-gap watch, the collector kept off the long-lived state
+EVERY_ROLE = {"watch_commits", "hold_off_gc"}
 
 
 def wiring(tmp_path: Path, role: str) -> tuple[Any, set[str], set[str], set[str]]:

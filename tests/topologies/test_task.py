@@ -19,6 +19,7 @@ import pytest
 from config.loader import load
 from engine.instant import iso
 from engine.retention import horizon_us
+from engine.ticket import Ticket
 from tests.topologies.fakes import FakeClock, FakeProducer, record
 from topologies.output import Output
 from topologies.settings import Settings
@@ -174,3 +175,60 @@ def test_after_a_rebalance_the_timers_are_rebuilt_from_the_store(worker: Worker)
     assert not worker.task.state.ready and worker.task.state.index(1).get("T-5") is None
     worker.task.recovered()
     assert worker.task.state.index(1).get("T-5") == due
+
+
+def evicted(worker: Worker, ticket_id: str) -> bytes:
+    """Commit, then drop the ticket from the cache (as an eviction would); its stored state."""
+    worker.task.before_commit()
+    state = worker.task.state
+    state.cache.pop(ticket_id)
+    state.counts.remove(ticket_id)
+    stored = worker.store.get(0, ticket_id.encode())
+    assert stored is not None
+    return codec.decode(stored, POLICY).to_bytes()
+
+
+def faulty(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """`Ticket.<name>` runs, changes the ticket, then raises (the worst moment to fail)."""
+    real = getattr(Ticket, name)
+
+    def run(self: Ticket, *args: Any) -> Any:
+        real(self, *args)
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(Ticket, name, run)
+
+
+def test_a_failed_tick_puts_the_ticket_back_as_stored(
+    worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker.events(created("T-5", T0), created("T-6", T0))
+    before = evicted(worker, "T-5")  # read back from the store by its tick: no snapshot taken
+    worker.clock.wall = worker.task.state.index(0).get("T-5") or 0
+    faulty(monkeypatch, "tick")
+    assert worker.scan_and_tick() == 2
+    letters = [orjson.loads(m.value_) for m in worker.sent(SETTINGS.dlq_topic)]
+    assert sorted(x["key"] for x in letters) == ["T-5", "T-6"]
+    assert all(x["reason"].startswith("processing_error") for x in letters)
+    assert worker.sent(SETTINGS.alerts_topic) == []
+    state = worker.task.state
+    assert "T-5" not in state.pending  # nothing changed: nothing to write
+    ticket = state.load("T-5", 0)
+    assert ticket is not None and ticket.to_bytes() == before
+    monkeypatch.undo()
+    worker.events(event("T-5", 2, "responded", T0 + 1_000))  # and the ticket goes on
+    assert state.load("T-5", 0) is not None and "T-5" in state.pending
+
+
+def test_a_failed_first_event_puts_the_ticket_back_as_stored(
+    worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker.events(created("T-7", T0))
+    before = evicted(worker, "T-7")
+    faulty(monkeypatch, "settle")
+    worker.events(event("T-7", 2, "responded", T0 + 1_000))
+    (dead,) = worker.sent(SETTINGS.dlq_topic)
+    assert orjson.loads(dead.value_)["reason"] == "processing_error: RuntimeError: injected"
+    ticket = worker.task.state.load("T-7", 0)
+    assert ticket is not None and ticket.to_bytes() == before
+    assert "T-7" not in worker.task.state.pending and "T-7" not in worker.task.state.dirty

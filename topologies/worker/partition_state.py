@@ -141,13 +141,28 @@ class PartitionState:
             writes.setdefault(partition, []).append((ticket_id.encode(), value))
         self.store.write(writes)
 
+    def kept(self, ticket_id: str, partition: int) -> Ticket | None:
+        """The ticket as last kept, decoded afresh: its pending write, else its partition of
+        the store. Until a batch changes it, that is the state the cache holds, so a batch
+        needs no snapshot of a ticket before its first change (only a failure reads this)."""
+        waiting = self.pending.get(ticket_id)
+        raw = waiting[2] if waiting is not None else self.store.get(partition, ticket_id.encode())
+        return codec.decode(raw, self.policy) if raw else None
+
     def restore(
         self, ticket_id: str, snapshot: bytes | None, touched: dict[str, tuple[Ticket, Any]]
     ) -> Ticket | None:
         """Put a ticket back as it was (`snapshot`, `Ticket.to_bytes`; None: it did not exist)
-        after its processing raised half-way: in the batch, the cache, the pending writes and
-        the KPI facts to send. Returns the restored ticket."""
+        after its processing raised half-way (`put_back`)."""
         ticket = Ticket.from_bytes(snapshot, self.policy) if snapshot is not None else None
+        return self.put_back(ticket_id, ticket, touched)
+
+    def put_back(
+        self, ticket_id: str, ticket: Ticket | None, touched: dict[str, tuple[Ticket, Any]]
+    ) -> Ticket | None:
+        """Put a ticket back as `ticket` (None: it did not exist) after its processing raised
+        half-way: in the batch, the cache, the pending writes and the KPI facts to send.
+        Returns it."""
         touched.pop(ticket_id, None)
         self.cache.pop(ticket_id, None)
         self.counts.remove(ticket_id)

@@ -43,6 +43,9 @@ _NOW = struct.Struct(">q")
 # limit is `--max-message-bytes` (this by default), for brokers configured lower.
 MAX_OUTPUT_BYTES = 900_000
 SCAN_LIMIT = 10_000  # due tickets per partition and scan
+# A batch's snapshot of a ticket "as last kept" (its pending write or stored state): a ticket
+# is only serialised for a rollback once a batch has changed it (`Ticket.to_bytes` is never empty).
+KEPT = b""
 
 Highwater = Callable[[Any], "int | None"]  # topic partition -> its high-water mark, if known
 Touched = dict[str, tuple[Ticket, Any]]  # ticket id -> (its state, the last event of the batch)
@@ -151,7 +154,9 @@ class TicketTask:
         state = self.state
         ticket_id = msg.key.decode()
         ticket = state.load(ticket_id, msg.partition, touched)
-        snapshot = ticket.to_bytes() if ticket is not None else None
+        # Before its first change in the batch a ticket is as kept: no snapshot to take.
+        first = ticket_id not in before
+        snapshot = None if ticket is None else KEPT if first else ticket.to_bytes()
         before.setdefault(ticket_id, snapshot)
         tp = msg.tp
         if tp not in highwaters:
@@ -167,7 +172,7 @@ class TicketTask:
                 touched[ticket_id] = (ticket, event)
                 absorbed.setdefault(ticket_id, []).append((event, compact.id))
         except Exception:
-            restored = state.restore(ticket_id, snapshot, touched)
+            restored = self._put_back(ticket_id, msg.partition, snapshot, touched)
             if restored is not None and ticket_id in absorbed:
                 touched[ticket_id] = (restored, absorbed[ticket_id][-1][0])
             raise
@@ -192,7 +197,7 @@ class TicketTask:
                 payloads = encode_alerts(alerts, self.limit)
                 value = encode_state(ticket, partition, retention, self.limit)
             except Exception as e:
-                state.restore(ticket_id, before[ticket_id], touched)
+                self._put_back(ticket_id, partition, before[ticket_id], touched)
                 for event, _id in events:
                     self.intake.failed(event.message, "settle", e)
                 continue
@@ -200,6 +205,16 @@ class TicketTask:
             self._publish(ticket, alerts, payloads, now, False, wall)
         state.save_many(keep)
         return set(keep)
+
+    def _put_back(
+        self, ticket_id: str, partition: int, snapshot: bytes | None, touched: Touched
+    ) -> Ticket | None:
+        """Put a ticket back as `snapshot` (`Ticket.to_bytes`; None: it did not exist; `KEPT`:
+        as last kept) after its processing raised."""
+        state = self.state
+        if snapshot == KEPT:
+            return state.put_back(ticket_id, state.kept(ticket_id, partition), touched)
+        return state.restore(ticket_id, snapshot, touched)
 
     def _publish(
         self,
@@ -237,7 +252,6 @@ class TicketTask:
         ticket = state.load(ticket_id, msg.partition, touched)
         if ticket is None:
             return
-        snapshot = ticket.to_bytes()
         self.untargeted.setdefault(ticket_id, len(ticket.state.untargeted))
         wall = self.clock.wall_us()
         now = _NOW.unpack(msg.value)[0] if len(msg.value or b"") == _NOW.size else wall
@@ -248,7 +262,14 @@ class TicketTask:
             retention = self.settings.retention_days
             value = b"" if gone else encode_state(ticket, msg.partition, retention, self.limit)
         except Exception:
-            restored = state.restore(ticket_id, snapshot, touched)
+            # As before this tick: as an earlier tick of the batch left it, else as kept.
+            earlier = keep.get(ticket_id)
+            was: Ticket | None
+            if earlier is not None:
+                was = codec.decode(earlier[2], state.policy)
+            else:
+                was = state.kept(ticket_id, msg.partition)
+            restored = state.put_back(ticket_id, was, touched)
             if restored is not None and ticket_id in keep:
                 keep[ticket_id] = (msg.partition, restored, keep[ticket_id][2])
             raise
