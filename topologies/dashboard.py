@@ -39,7 +39,8 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import prometheus as prom_model
 
-from topologies.dashboard_panels import ALL, ROWS, TEAM_LINK, UID, VARIABLES, Panel, Query
+from topologies.dashboard_model import ALL, TEAM_LINK, UID, VARIABLES, Panel, Query
+from topologies.dashboard_panels import ROWS
 
 OUTPUT = Path(__file__).resolve().parent.parent / "docker/grafana/dashboards/sla-engine.json"
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="prometheus")

@@ -3,83 +3,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-UID = "sla-engine"
-WINDOW = "5m"  # rate windows
-KPI_TODAY = 'unit="day",dimension="overall"'
-ALL = ".*"  # a variable's "All" value: a regex matching every label value
-# name, label, the metric whose label values it offers
-VARIABLES: tuple[tuple[str, str, str], ...] = (
-    ("team", "Team", "sla_alerts_total"),
-    ("priority", "Priority", "sla_open_clocks"),
-    ("clock", "Clock", "sla_open_clocks"),
-    ("instance", "Worker", "sla_build_info"),
+from topologies.dashboard_health import HEALTH
+from topologies.dashboard_model import (
+    INSTANCE,
+    KPI_TODAY,
+    Panel,
+    Query,
+    kpi_panel,
+    matchers,
+    rate,
+    sum_by,
 )
-TEAM_LINK = f"/d/{UID}/sla-engine?${{__url_time_range}}&var-team=${{__field.labels.team}}"
-
-
-def _by(*names: str) -> str:
-    """Label matchers of the variables `names`: `team=~"$team",…`."""
-    return ",".join(f'{n}=~"${n}"' for n in names)
-
-
-INSTANCE = _by("instance")
-
-
-def _sum_by(by: str, metric: str, *variables: str) -> str:
-    """`sum by (by) (metric{…})`, the series filtered by the dashboard variables `variables`."""
-    return f"sum by ({by}) ({metric}{{{_by(*variables)}}})"
-
-
-@dataclass(frozen=True)
-class Query:
-    expr: str
-    legend: str = ""
-    instant: bool = False
-    table: bool = False
-
-
-@dataclass(frozen=True)
-class Panel:
-    kind: str  # timeseries | stat | bargauge | table
-    title: str
-    description: str
-    queries: tuple[Query, ...]
-    width: int = 8
-    height: int = 8
-    unit: str = "short"
-    min: float | None = None
-    max: float | None = None
-    thresholds: tuple[tuple[float | None, str], ...] = ((None, "green"),)
-    mappings: dict[str, tuple[str, str]] = field(default_factory=dict)  # value: (text, color)
-    stacked: bool = False
-    team_link: bool = False  # each series (by team) links to the dashboard filtered to it
-
-
-def _rate(metric: str, selector: str = "") -> str:
-    return f"rate({metric}{{{selector}}}[{WINDOW}])" if selector else f"rate({metric}[{WINDOW}])"
-
-
-def _kpi(metric: str, title: str, description: str) -> Panel:
-    return Panel(
-        "timeseries",
-        title,
-        description,
-        (
-            Query(f'avg by (metric) (sla_kpi{{metric="{metric}",{KPI_TODAY}}})', "today"),
-            Query(f'max by (metric) (sla_kpi_target{{metric="{metric}"}})', "target"),
-        ),
-        unit="percentunit",
-        min=0,
-        max=1,
-    )
-
-
-def _quantile(q: float) -> str:
-    lag = _rate("sla_timer_lag_seconds_bucket", INSTANCE)
-    return f"histogram_quantile({q}, sum by (instance, le) ({lag}))"
-
 
 ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
     (
@@ -93,10 +27,10 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 (
                     Query(
                         "sum by (clock, kind, level) ("
-                        + _rate(
+                        + rate(
                             "sla_alerts_total",
                             'kind=~"warning|breach|escalation",'
-                            + _by("team", "priority", "clock", "instance"),
+                            + matchers("team", "priority", "clock", "instance"),
                         )
                         + ") * 60",
                         "{{clock}} {{kind}} {{level}}",
@@ -112,7 +46,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "priority: the breaches of the next minutes unless someone acts.",
                 (
                     Query(
-                        _sum_by(
+                        sum_by(
                             "clock, priority", "sla_clocks_at_risk", "priority", "clock", "instance"
                         ),
                         "{{clock}} {{priority}}",
@@ -134,7 +68,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "Running or paused SLA clocks, by clock.",
                 (
                     Query(
-                        _sum_by("clock", "sla_open_clocks", "priority", "clock", "instance"),
+                        sum_by("clock", "sla_open_clocks", "priority", "clock", "instance"),
                         "{{clock}}",
                     ),
                 ),
@@ -156,9 +90,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "(`sla-engine at-risk --within 1h` lists them).",
                 (
                     Query(
-                        _sum_by(
-                            "team, clock", "sla_at_risk_next_hour", "team", "clock", "instance"
-                        ),
+                        sum_by("team, clock", "sla_at_risk_next_hour", "team", "clock", "instance"),
                         "{{team}} {{clock}}",
                     ),
                 ),
@@ -171,7 +103,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "The same, by team, clock and the kind of the next threshold.",
                 (
                     Query(
-                        _sum_by(
+                        sum_by(
                             "team, clock, kind",
                             "sla_at_risk_next_hour",
                             "team",
@@ -193,7 +125,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                     Query(
                         "sum by (team) (increase(sla_alerts_total{"
                         + 'kind=~"breach|escalation",'
-                        + _by("team", "priority", "clock", "instance")
+                        + matchers("team", "priority", "clock", "instance")
                         + "}[1h]))",
                         "{{team}}",
                         instant=True,
@@ -208,19 +140,19 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
     (
         "KPIs vs targets (today)",
         (
-            _kpi(
+            kpi_panel(
                 "resolution_rate",
                 "Resolution rate vs target",
                 "Resolved / accepted tickets of today's window against kpis.targets."
                 "resolution_rate.",
             ),
-            _kpi(
+            kpi_panel(
                 "csat",
                 "CSAT vs target",
                 "Surveys with overall 4-5 / counted surveys of today's window against "
                 "kpis.targets.csat.",
             ),
-            _kpi(
+            kpi_panel(
                 "complaint_24h_rate",
                 "Complaints answered within 24 h vs target",
                 "Complaints with a first response within 24 h, today's window, against "
@@ -252,7 +184,9 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "(kpis.team_csat_flag). Click a team: this dashboard filtered to its alerts.",
                 (
                     Query(
-                        'max by (team) (sla_team_csat_flagged{unit="day",' + _by("team") + "})",
+                        'max by (team) (sla_team_csat_flagged{unit="day",'
+                        + matchers("team")
+                        + "})",
                         "{{team}}",
                     ),
                 ),
@@ -263,133 +197,5 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
             ),
         ),
     ),
-    (
-        "Engine health",
-        (
-            Panel(
-                "timeseries",
-                "Throughput",
-                "Ticket events consumed per second, per worker, and alerts emitted per second.",
-                (
-                    Query(
-                        f"sum by (instance) ({_rate('sla_events_consumed_total', INSTANCE)})",
-                        "events {{instance}}",
-                    ),
-                    Query(
-                        "sum("
-                        + _rate("sla_alerts_total", _by("team", "priority", "clock", "instance"))
-                        + ")",
-                        "alerts",
-                    ),
-                ),
-                unit="ops",
-            ),
-            Panel(
-                "timeseries",
-                "Consumer lag",
-                "Messages of the events topic not yet committed, by partition; per minute, records "
-                "re-read after a seek and commits held by a gap (should stay 0).",
-                (
-                    Query(f"max by (partition) (sla_consumer_lag{{{INSTANCE}}})", "{{partition}}"),
-                    Query(f"sum({_rate('sla_stale_records_total', INSTANCE)}) * 60", "re-read"),
-                    Query(f"sum({_rate('sla_commit_gaps_total', INSTANCE)}) * 60", "gaps"),
-                ),
-            ),
-            Panel(
-                "timeseries",
-                "Timer lag",
-                "detected_at - due_at of alerts fired by timers (5 minutes). The SlaTimerLagHigh "
-                "rule fires above 5 s at p99.",
-                (
-                    Query(_quantile(0.99), "p99 {{instance}}"),
-                    Query(_quantile(0.5), "p50 {{instance}}"),
-                ),
-                unit="s",
-                thresholds=((None, "green"), (5, "red")),
-            ),
-            Panel(
-                "timeseries",
-                "Dead-letter rate",
-                "Input messages sent to tickets.dlq per minute, by reason; of those, the records "
-                "whose processing raised, by stage.",
-                (
-                    Query(
-                        f"sum by (reason) ({_rate('sla_events_rejected_total', INSTANCE)}) * 60",
-                        "{{reason}}",
-                    ),
-                    Query(
-                        f"sum by (stage) ({_rate('sla_processing_errors_total', INSTANCE)}) * 60",
-                        "processing error: {{stage}}",
-                    ),
-                ),
-                stacked=True,
-            ),
-            Panel(
-                "stat",
-                "Workers up",
-                "Workers whose /metrics Prometheus scrapes.",
-                (Query(f'sum(up{{job="sla-engine",{INSTANCE}}})', "workers up"),),
-                width=4,
-                thresholds=((None, "red"), (1, "yellow"), (2, "green")),
-            ),
-            Panel(
-                "stat",
-                "Recovery duration",
-                "Seconds from a worker's start to the end of its last table recovery.",
-                (
-                    Query(
-                        f"max by (instance) (sla_recovery_duration_seconds{{{INSTANCE}}})",
-                        "{{instance}}",
-                    ),
-                ),
-                width=4,
-                unit="s",
-            ),
-            Panel(
-                "stat",
-                "Clock cycles without a target",
-                "Clock cycles no target of the policy matched (not tracked): a policy gap to fix "
-                "(README, The policy).",
-                (
-                    Query(
-                        _sum_by("clock", "sla_clocks_untargeted_total", "clock", "instance"),
-                        "{{clock}}",
-                    ),
-                ),
-                width=4,
-                thresholds=((None, "green"), (1, "yellow")),
-            ),
-            Panel(
-                "stat",
-                "Labels over the cap",
-                'Team names from event data beyond the label cap: counted as team="other" or '
-                "without a KPI gauge (docs/metrics.md, Label bounds).",
-                (Query("sum(sla_label_overflow_total{" + INSTANCE + "})", "values"),),
-                width=4,
-                thresholds=((None, "green"), (1, "yellow")),
-            ),
-            Panel(
-                "timeseries",
-                "State on disk",
-                "Bytes of RocksDB state and timer indexes per worker.",
-                (Query(f"sum by (instance) (sla_state_bytes{{{INSTANCE}}})", "{{instance}}"),),
-                unit="bytes",
-            ),
-            Panel(
-                "table",
-                "Build and policy",
-                "Engine version and policy version (sha256 of the policy content) per worker.",
-                (
-                    Query(
-                        "max by (instance, version, policy_version) "
-                        f"(sla_build_info{{{INSTANCE}}})",
-                        instant=True,
-                        table=True,
-                    ),
-                ),
-                width=24,
-                height=5,
-            ),
-        ),
-    ),
+    HEALTH,
 )

@@ -18,7 +18,7 @@ from grafana_foundation_sdk.models import prometheus as prom_model
 
 from tests.docker.conftest import DOCKER, run_promtool
 from tests.docker.test_prometheus import catalog_metrics, metric_names
-from topologies import dashboard, dashboard_panels
+from topologies import dashboard, dashboard_model
 
 COMMITTED = DOCKER / "grafana" / "dashboards" / "sla-engine.json"
 ROWS = ["Live SLA", "KPIs vs targets (today)", "Engine health"]
@@ -98,7 +98,7 @@ def test_validates_against_the_sdk_model(board: dict[str, Any]) -> None:
 def test_queries_are_every_target(board: dict[str, Any]) -> None:
     exprs = [t["expr"] for p in panels(board) for t in p["targets"]]
     assert dashboard.queries() == [dashboard.expand(e) for e in exprs]
-    names = [name for name, _, _ in dashboard_panels.VARIABLES]
+    names = [name for name, _, _ in dashboard_model.VARIABLES]
     for q in dashboard.queries():  # plain PromQL: every variable at its All value
         assert not any(f'"${n}"' in q for n in names), q
     assert len(exprs) >= 15
