@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import orjson
 
@@ -46,10 +46,9 @@ FIRST_REJECTS = 3  # reasons the summary shows when no --rejects file keeps them
 MAX_SKEW_S = 300.0  # the worker's --max-skew default
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """One input message: its bytes, where it came from (for rejects) and, from a topic, when
-    it was published (record timestamp, µs)."""
+    it was published (record timestamp, µs). A tuple: one is made per line."""
 
     raw: bytes
     where: dict[str, Any]  # {"line": n} or {"topic", "partition", "offset"}
