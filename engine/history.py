@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from engine.instant import to_us
@@ -72,17 +73,21 @@ class Ev(NamedTuple):
 
 def from_model(event: Any) -> Ev:
     """Compact form of a validated `schemas.events` model."""
-    fields = event.__dict__
+    return from_fields(event.__dict__, to_us(event.occurred_at))
+
+
+def from_fields(fields: Mapping[str, Any], at: int) -> Ev:
+    """Compact form of a validated event's declared fields (`schemas.parse.parse_fields`:
+    nested `customer` and `survey` as models or as plain dicts), `at` its instant in µs."""
     data = {k: v for k in KEPT_FIELDS if (v := fields.get(k)) is not None}
     customer = fields.get("customer")
-    if customer is not None and customer.id:
+    if customer is not None and (customer.get("id") if isinstance(customer, dict) else customer.id):
         data["customer_ref"] = True  # only that a reference exists: no personal data is kept
     survey = fields.get("survey")
     if survey is not None:
-        data["survey"] = {
-            k: v for k, v in survey.__dict__.items() if k != "comment" and v is not None
-        }
-    return Ev(to_us(event.occurred_at), event.event_id, event.type, _scrubbed(data))
+        scores = survey if isinstance(survey, dict) else survey.__dict__
+        data["survey"] = {k: v for k, v in scores.items() if k != "comment" and v is not None}
+    return Ev(at, fields["event_id"], fields["type"], _scrubbed(data))
 
 
 def _scrubbed(data: dict[str, Any]) -> dict[str, Any]:

@@ -52,14 +52,19 @@ class Processor:
                 if raw is None
                 else Ticket.from_bytes(raw, self.policy)
             )
-        self.clock = max(self.clock, ev.at)
-        before = ticket.next_due()
-        out = ticket.step(ev, self.clock, self.clock)
-        after = ticket.next_due()
+        if ev.at > self.clock:
+            self.clock = ev.at
+        now = self.clock
+        before = ticket.state.soonest  # `next_due()`, read directly: this runs per event
+        out = ticket.step(ev, now, now)
+        after = ticket.state.soonest
         if after is not None and after != before:
             heapq.heappush(self.timers, (after, ticket_id))
-        self._park(ticket)
-        out.extend(self.advance(self.clock))
+        if self.parked is not None:
+            self._park(ticket)
+        timers = self.timers
+        if timers and timers[0][0] <= now:  # `advance(now)` without its list when none is due
+            out.extend(self._fire(now))
         return out
 
     def _park(self, ticket: Ticket) -> None:
@@ -86,11 +91,11 @@ class Processor:
         while timers and timers[0][0] <= now:
             due, ticket_id = heapq.heappop(timers)
             ticket = self.tickets.get(ticket_id)
-            if ticket is None or ticket.next_due() != due:
+            if ticket is None or ticket.state.soonest != due:
                 continue  # stale entry: the deadline moved (or the ticket is parked)
             yield from ticket.tick(now, now)
-            nxt = ticket.next_due()
+            nxt = ticket.state.soonest
             if nxt is not None:
                 heapq.heappush(timers, (nxt, ticket_id))
-            else:
+            elif self.parked is not None:
                 self._park(ticket)

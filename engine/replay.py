@@ -65,7 +65,7 @@ class Replay:
             arrivals.pop(self._leaving, None)
             self._leaving = None
         self.events += 1
-        if ev.type != "created" and not proc.knows(ticket_id):
+        if ev.type != "created" and ticket_id not in proc.tickets and not proc.knows(ticket_id):
             self.headless.add(ticket_id)
         if arrived is not None:
             arrivals[ticket_id] = arrived

@@ -49,8 +49,9 @@ class Ticket:
         if ev.id in self.ids:
             return False
         self.ids.add(ev.id)
-        if not self.history or ev.key > self.history[-1].key:
-            self.history.append(ev)
+        history = self.history
+        if not history or (ev.at, ev.id) > (history[-1].at, history[-1].id):  # Ev.key
+            history.append(ev)
         else:
             bisect.insort(self.history, ev, key=lambda e: e.key)
         if self.state.accepts_in_order(ev):

@@ -32,7 +32,7 @@ def replay(
     write = out.write
 
     def emit(alert: dict[str, Any], arrived: int | None) -> bool:
-        write(orjson.dumps(alert) + b"\n")
+        write(orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE))
         return True
 
     records = file_records(source, total_bytes)

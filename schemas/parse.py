@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from schemas import fast
 from schemas.events import EVENT_ADAPTER, TicketEvent
 
 
@@ -48,6 +49,17 @@ def parse_event(raw: bytes | str) -> TicketEvent:
         raise InvalidEvent(_reason(e)) from None
     _unique_keys(raw)
     return event
+
+
+def parse_fields(raw: bytes | str) -> dict[str, Any]:
+    """Validate one JSON message as `parse_event` does; its declared fields (`event.__dict__`:
+    nested models as they are, or plain dicts from the fast path, `schemas.fast`, which answers
+    for the common valid event at a fraction of the cost). Same verdicts, same reasons."""
+    if isinstance(raw, bytes):
+        found = fast.fields(raw)
+        if found is not None:
+            return found
+    return parse_event(raw).__dict__
 
 
 class _Duplicate(ValueError):
