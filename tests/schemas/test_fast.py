@@ -50,13 +50,13 @@ def _agree(doc: Any) -> None:
         assert _fast(raw) == _slow(raw), raw
 
 
-@settings(max_examples=int(300 * SCALE), deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=int(150 * SCALE), deadline=None, suppress_health_check=list(HealthCheck))
 @given(EVENTS)
 def test_fast_path_agrees_on_every_instance_of_the_schema(doc: dict[str, Any]) -> None:
     _agree(doc)
 
 
-@settings(max_examples=int(300 * SCALE), deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=int(150 * SCALE), deadline=None, suppress_health_check=list(HealthCheck))
 @given(mutated())
 def test_fast_path_agrees_on_mutants(doc: dict[str, Any]) -> None:
     _agree(doc)
@@ -67,7 +67,7 @@ def _repeat(raw: bytes, key: str, value: str) -> bytes:
     return raw[:1] + f'"{key}":{value},'.encode() + raw[1:]
 
 
-@settings(max_examples=int(300 * SCALE), deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=int(150 * SCALE), deadline=None, suppress_health_check=list(HealthCheck))
 @given(EVENTS, st.data())
 def test_a_repeated_key_is_rejected_as_before(doc: dict[str, Any], data: st.DataObject) -> None:
     raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
