@@ -33,20 +33,15 @@ from typing import Any
 import orjson
 
 import workload
-from config.loader import load
+from bench.audit_live import GRACE_US, LiveAlerts
 from engine.audit import us
-from engine.history import from_model
 from engine.instant import iso
-from engine.replay import Replay
 from kafka_io.admin import create_topics
-from kafka_io.producer import NotDelivered, partition_for, publish
+from kafka_io.producer import make_producer, partition_for, send
 from kafka_io.range_locate import RangeError, check_reachable
-from schemas.parse import parse_event
 
 START = datetime(2026, 9, 1, tzinfo=timezone(timedelta(hours=8)))
-DELAY_US = 150_000  # the "live" engine's delay after an alert could be known
 GRACE = "10m"
-GRACE_US = 600_000_000
 DAY_US = 86_400_000_000
 _DISORDER_MS = 2_000  # how far behind the latest a workload event may come (whole-second `created`)
 
@@ -62,15 +57,36 @@ class Prepared:
     until: int
 
 
-def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes, int]]) -> int:
-    """Publish (key, value, timestamp ms) records; wait until every one is delivered."""
-    try:
-        return publish(
-            bootstrap, topic, records, timeout=300, linger_ms=50,
-            **{"queue.buffering.max.messages": 500_000},
-        )  # fmt: skip
-    except NotDelivered as e:
-        raise RangeError(str(e)) from None
+def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes, int, int]]) -> int:
+    """Publish (key, value, timestamp ms, partition; -1: the key's) records and wait until every
+    one is delivered: the raw producer in big batches, delivery reports for failures only (no
+    Python call a record but the `produce` itself)."""
+    p = make_producer(
+        bootstrap, linger_ms=50, log_level=0,
+        **{"queue.buffering.max.messages": 500_000, "batch.num.messages": 100_000,
+           "delivery.report.only.error": True},
+    )  # fmt: skip
+    failed: list[str] = []
+
+    def delivered(err: Any, _: Any) -> None:
+        if err is not None:
+            failed.append(str(err))
+
+    put = p.produce
+    n = 0
+    for key, value, ts, part in records:
+        try:
+            put(topic, value, key, part, delivered, timestamp=ts)
+        except BufferError:  # the queue is full: serve it, as the factory's `send` does
+            send(p, topic, value, key, partition=part, timestamp=ts, on_delivery=delivered)
+        n += 1
+        if not n & 0xFFFF:
+            p.poll(0)
+    left = p.flush(300)
+    if left or failed:
+        n_failed = left + len(failed)
+        raise RangeError(f"{topic}: {n_failed} of {n} records not delivered ({failed[:1]})")
+    return n
 
 
 def prepare(
@@ -81,12 +97,14 @@ def prepare(
     partitions: int = 4,
     drop_every: int = 10_000,
     log: Callable[[str], None] = lambda _: None,
+    workers: int = 2,
 ) -> Prepared:
     """Publish the workload and the "live" alerts of `[START, START + days)` on fresh topics.
 
-    One pass: each event is published and replayed in-process as it is made (the replay a
-    `replay --topic` of the range would do: events up to `until + grace`, stream time the
-    record timestamps), so the workload is neither made twice nor read back from the broker."""
+    One pass: each event is published and replayed as it is made (the replay a `replay
+    --topic` of the range would do: events up to `until + grace`, stream time the record
+    timestamps; by `workers` shard processes, `audit_live`), so the workload is neither made
+    twice nor read back from the broker."""
     tag = f"{os.getpid()}-{time.monotonic_ns() % 10**9}"
     events_topic, alerts_topic = f"bench-audit-{tag}.events", f"bench-audit-{tag}.alerts"
     create_topics(bootstrap, {events_topic: partitions, alerts_topic: partitions})
@@ -94,30 +112,10 @@ def prepare(
     since, until = us(START.isoformat()), us((START + span).isoformat())
     end_ms = -(-(until + GRACE_US) // 1000)  # what `replay --topic` of the range reads
     t0 = time.perf_counter()
-    with _LiveAlerts(since, until, drop_every) as live:
-
-        def events() -> Iterator[tuple[bytes, bytes, int]]:
-            # The audit reads the topic merged by (timestamp, partition, offset); the workload
-            # comes by occurred_at, a little out of that order (`created` is whole seconds):
-            # the replay takes the events in the audit's order, from a heap a few seconds deep.
-            order: list[tuple[int, int, int, bytes]] = []
-            latest = 0
-            for n, e in enumerate(workload.stream(tickets, seed, START, span)):
-                at = us(e["occurred_at"]) // 1000
-                raw, key = orjson.dumps(e), e["ticket_id"].encode()
-                part = partition_for(key, partitions)  # where the producer puts it
-                if at < end_ms:
-                    heapq.heappush(order, (at, part, n, raw))
-                    latest = max(latest, at)
-                    while order[0][0] < latest - _DISORDER_MS:
-                        first = heapq.heappop(order)
-                        live.feed(first[3], first[0])
-                yield key, raw, at
-            while order:
-                first = heapq.heappop(order)
-                live.feed(first[3], first[0])
-
-        n_events = produce(bootstrap, events_topic, events())
+    with LiveAlerts(since, until, drop_every, workers) as live:
+        n_events = produce(
+            bootstrap, events_topic, _in_audit_order(tickets, seed, span, partitions, end_ms, live)
+        )
         log(f"published and replayed {n_events} events in {time.perf_counter() - t0:.0f} s")
         t0 = time.perf_counter()
         n_alerts = produce(bootstrap, alerts_topic, live.records())
@@ -126,70 +124,38 @@ def prepare(
     return Prepared(events_topic, alerts_topic, n_events, n_alerts, live.dropped, since, until)
 
 
-class _LiveAlerts:
-    """The replay's alerts as a live engine publishes them, one standing decision in
-    `drop_every` withheld (an alert no retraction follows, known once the replay is done: the
-    withheld ones are chosen among alerts whose ticket closes without a retraction).
+def _in_audit_order(
+    tickets: int, seed: int, span: timedelta, partitions: int, end_ms: int, live: LiveAlerts
+) -> Iterator[tuple[bytes, bytes, int, int]]:
+    """The workload's records (key, value, timestamp ms, partition) in publication order; each
+    one before `end_ms` also fed to `live`, in the order the audit reads the topic.
 
-    `feed` takes the events in publication order; `records` ends the replay and yields the
-    alerts in the order a live engine publishes them (by detection)."""
-
-    def __init__(self, since: int, until: int, drop_every: int) -> None:
-        from offline.spill import Spill
-
-        self.since, self.until = since, until
-        self.drop_every = drop_every
-        self.dropped = 0
-        self.spill = Spill()
-        self.run = Replay.start(load(None), parked=self.spill.parked)
-
-    def __enter__(self) -> _LiveAlerts:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.spill.close()
-
-    def feed(self, raw: bytes, at_ms: int) -> None:
-        """One event, published at `at_ms`: through the engine, its alerts kept."""
-        event = parse_event(raw)
-        ticket_id = event.ticket_id
-        self._keep(self.run.feed(ticket_id, from_model(event), at_ms * 1000))
-
-    def _keep(self, alerts: list[dict[str, Any]]) -> None:
-        for alert in alerts:
-            due = us(alert["due_at"])
-            if not self.since <= due < self.until:
-                continue
-            arrived = self.run.arrival(alert["ticket_id"])
-            detected = max(due, arrived or due) + DELAY_US
-            self.spill.add_alert(0, alert | {"detected_at": iso(detected)}, detected)
-
-    def records(self) -> Iterator[tuple[bytes, bytes, int]]:
-        self._keep(self.run.finish(self.until + GRACE_US))
-        withheld = self._withheld(self.spill)
-        rows = self.spill.db.execute("SELECT body FROM alerts ORDER BY knowable, seq")
-        for (body,) in rows:
-            a = orjson.loads(body)
-            if a["alert_id"] in withheld:
-                continue
-            yield a["ticket_id"].encode(), body, us(a["detected_at"]) // 1000
-
-    def _withheld(self, spill: Any) -> set[str]:
-        """Every `drop_every`-th standing alert (not retracted, not a retraction)."""
-        retracted = set()
-        for (body,) in spill.db.execute("SELECT body FROM alerts"):
-            retracted.add(orjson.loads(body).get("retracts"))
-        out: set[str] = set()
-        n = 0
-        for (body,) in spill.db.execute("SELECT body FROM alerts ORDER BY knowable, seq"):
-            a = orjson.loads(body)
-            if a["kind"] == "retraction" or a["alert_id"] in retracted:
-                continue
-            n += 1
-            if n % self.drop_every == 0:
-                out.add(a["alert_id"])
-        self.dropped = len(out)
-        return out
+    The audit reads the topic merged by (timestamp, partition, offset); the workload comes by
+    occurred_at, a little out of that order (`created` is whole seconds): the replay takes the
+    events in the audit's order, from a heap a few seconds deep."""
+    order: list[tuple[int, int, int, int, bytes]] = []
+    latest = 0
+    placed: dict[str, int] = {}  # the partition of each ticket in progress
+    for n, e in enumerate(workload.stream(tickets, seed, START, span)):
+        at_us = us(e["occurred_at"])
+        at = at_us // 1000
+        raw, ticket_id = orjson.dumps(e), e["ticket_id"]
+        key = ticket_id.encode()
+        part = placed.get(ticket_id)
+        if part is None:
+            part = placed[ticket_id] = partition_for(key, partitions)  # where the producer puts it
+            if len(placed) > 400_000:
+                placed.clear()  # a cache: the tickets of the last days
+        if at < end_ms:
+            heapq.heappush(order, (at, part, n, at_us, raw))
+            latest = max(latest, at)
+            while order[0][0] < latest - _DISORDER_MS:
+                first = heapq.heappop(order)
+                live.feed(first[3], first[1], first[4])
+        yield key, raw, at, part
+    while order:
+        first = heapq.heappop(order)
+        live.feed(first[3], first[1], first[4])
 
 
 def audit_child(
