@@ -163,50 +163,45 @@ def audit_child(
 ) -> dict[str, Any]:
     """`sla-engine audit` of the range (up to `until` if given) in a child process: exit code,
     wall seconds, peak RSS (MiB), its output."""
-    argv = [
-        sys.executable,
-        "-m",
-        "cli.main",
-        "audit",
-        "--broker",
-        bootstrap,
-        "--events",
-        prep.events_topic,
-        "--alerts",
-        prep.alerts_topic,
-        "--from",
-        iso(prep.since),
-        "--to",
-        iso(until if until is not None else prep.until),
-        "--lookback",
-        "1d",
-        "--grace",
-        GRACE,
-        "--late-threshold",
-        "1s",
-        "--timeout",
-        "60",
-    ]
-    if diff is not None:
-        argv += ["--diff", str(diff)]
-    import tempfile
+    return AuditChild(bootstrap, prep, diff, until).wait()
 
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        t0 = time.perf_counter()
-        child = subprocess.Popen(argv, stdout=out, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)  # the child's own peak RSS
-        seconds = time.perf_counter() - t0
-        child.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return {
-            "exit": child.returncode,
-            "seconds": round(seconds, 1),
-            "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # KiB on Linux
-            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),  # a shared machine's wall
-            "stdout": out.read().decode(),
-            "stderr": err.read().decode(),
-        }
+
+class AuditChild:
+    """`sla-engine audit` of the range (up to `until` if given) started in a child process;
+    `wait` gives its exit code, wall and CPU seconds, peak RSS (MiB) and output."""
+
+    def __init__(
+        self, bootstrap: str, prep: Prepared, diff: Path | None = None, until: int | None = None
+    ) -> None:
+        import tempfile
+
+        argv = [
+            sys.executable, "-m", "cli.main", "audit", "--broker", bootstrap,
+            "--events", prep.events_topic, "--alerts", prep.alerts_topic,
+            "--from", iso(prep.since), "--to", iso(until if until is not None else prep.until),
+            "--lookback", "1d", "--grace", GRACE, "--late-threshold", "1s", "--timeout", "60",
+        ]  # fmt: skip
+        if diff is not None:
+            argv += ["--diff", str(diff)]
+        self.out, self.err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 (closed by wait)
+        self.t0 = time.perf_counter()
+        self.child = subprocess.Popen(argv, stdout=self.out, stderr=self.err)
+
+    def wait(self) -> dict[str, Any]:
+        _, status, usage = os.wait4(self.child.pid, 0)  # the child's own peak RSS
+        seconds = time.perf_counter() - self.t0
+        self.child.returncode = os.waitstatus_to_exitcode(status)
+        with self.out, self.err:
+            self.out.seek(0)
+            self.err.seek(0)
+            return {
+                "exit": self.child.returncode,
+                "seconds": round(seconds, 1),
+                "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # KiB on Linux
+                "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),  # a shared machine's
+                "stdout": self.out.read().decode(),
+                "stderr": self.err.read().decode(),
+            }
 
 
 def _free_port() -> int:
@@ -257,21 +252,31 @@ def run(args: argparse.Namespace) -> int:
         try:
             bootstrap = args.broker or embedded_broker(stack, work)
             prep = prepare(
-                bootstrap, args.tickets, args.days, args.seed, args.partitions, args.drop_every, log
-            )
+                bootstrap, args.tickets, args.days, args.seed, args.partitions, args.drop_every,
+                log, workers=args.workers,
+            )  # fmt: skip
         except RangeError as e:
             print(f"sla-engine bench audit: {e}", file=sys.stderr)
             return 2
+        days_list = sorted(d for d in args.audit_days if d < args.days)
+        log(
+            f"auditing {args.days:g} days ({prep.events} events, {prep.alerts} live alerts)"
+            + "".join(f" and the first {d:g}" for d in days_list)
+            + " at once, each in its own process"
+        )
+        whole = AuditChild(bootstrap, prep, work / "diff.jsonl")
+        parts = [
+            (d, AuditChild(bootstrap, prep, until=prep.since + round(d * DAY_US)))
+            for d in days_list
+        ]
         shorter = []
-        for days in sorted(d for d in args.audit_days if d < args.days):
-            log(f"auditing the first {days:g} days (peak RSS against the range length)")
-            part = audit_child(bootstrap, prep, until=prep.since + round(days * DAY_US))
+        for days, child in parts:
+            part = child.wait()
             shorter.append(
                 {k: part[k] for k in ("exit", "seconds", "cpu_seconds", "peak_rss_mib")}
                 | {"days": days}
             )
-        log(f"auditing {args.days:g} days: {prep.events} events, {prep.alerts} live alerts")
-        result = audit_child(bootstrap, prep, work / "diff.jsonl")
+        result = whole.wait()
         missing = failing = 0
         for line in (work / "diff.jsonl").read_bytes().splitlines():
             found = orjson.loads(line)
