@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -133,29 +134,31 @@ def _in_audit_order(
     The audit reads the topic merged by (timestamp, partition, offset); the workload comes by
     occurred_at, a little out of that order (`created` is whole seconds): the replay takes the
     events in the audit's order, from a heap a few seconds deep."""
-    order: list[tuple[int, int, int, int, bytes]] = []
+    order: list[tuple[int, int, int, int, int, bytes]] = []
     latest = 0
-    placed: dict[str, int] = {}  # the partition of each ticket in progress
+    placed: dict[str, tuple[int, int]] = {}  # each ticket in progress: partition, shard key
     for n, e in enumerate(workload.stream(tickets, seed, START, span)):
         at_us = us(e["occurred_at"])
         at = at_us // 1000
         raw, ticket_id = orjson.dumps(e), e["ticket_id"]
         key = ticket_id.encode()
-        part = placed.get(ticket_id)
-        if part is None:
-            part = placed[ticket_id] = partition_for(key, partitions)  # where the producer puts it
+        part, shard = placed.get(ticket_id) or (-1, 0)
+        if part < 0:
+            # where the producer puts it; the shard by another hash (not the partition: 4
+            # partitions over 3 shards would give one shard half the tickets)
+            part, shard = placed[ticket_id] = (partition_for(key, partitions), zlib.crc32(key))
             if len(placed) > 400_000:
                 placed.clear()  # a cache: the tickets of the last days
         if at < end_ms:
-            heapq.heappush(order, (at, part, n, at_us, raw))
+            heapq.heappush(order, (at, part, n, at_us, shard, raw))
             latest = max(latest, at)
             while order[0][0] < latest - _DISORDER_MS:
                 first = heapq.heappop(order)
-                live.feed(first[3], first[1], first[4])
+                live.feed(first[3], first[4], first[5])
         yield key, raw, at, part
     while order:
         first = heapq.heappop(order)
-        live.feed(first[3], first[1], first[4])
+        live.feed(first[3], first[4], first[5])
 
 
 def audit_child(
