@@ -3,12 +3,13 @@ the audit's peak RSS.
 
 1. A seeded workload (`workload.stream`): `--tickets` created over `--days`, ~6 events each,
    published to an events topic, record timestamp = `occurred_at`.
-2. The "live" alerts: the replay of the same range (in-process, in the same pass as step 1),
-   each alert published 150 ms after it could be known (`detected_at` and record timestamp),
-   one standing decision in `--drop-every` withheld, so the audit has real findings to report:
-   they must come out as exactly that many `missing`, nothing else failing.
-3. `sla-engine audit` over the whole range (and first over the first `--audit-days`) in a child
-   process; its wall time, CPU time and peak RSS (`ru_maxrss` of the child, from `wait4`).
+2. The "live" alerts: the replay of the same range (in the same pass as step 1, split by
+   ticket over `--workers` processes: `audit_live`), each alert published 150 ms after it
+   could be known (`detected_at` and record timestamp), one standing decision in
+   `--drop-every` withheld, so the audit has real findings to report: they must come out as
+   exactly that many `missing`, nothing else failing.
+3. `sla-engine audit` over the whole range (and at the same time over the first `--audit-days`),
+   each in a child process; its wall time, CPU time and peak RSS (`ru_maxrss`, from `wait4`).
 
 Without `--broker` an embedded broker (`sla-engine broker`) runs as a child process for the
 benchmark. Preparing is not what is measured: only step 3 is.
