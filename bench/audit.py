@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import heapq
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -123,6 +124,14 @@ def prepare(
         n_alerts = produce(bootstrap, alerts_topic, live.records())
     took = time.perf_counter() - t0
     log(f"published {n_alerts} live alerts ({live.dropped} withheld) in {took:.0f} s")
+    main, shards = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    log(
+        f"preparing took {main.ru_utime + main.ru_stime:.0f} s of CPU in this process and "
+        f"{shards.ru_utime + shards.ru_stime:.0f} s in the shards"
+    )
     return Prepared(events_topic, alerts_topic, n_events, n_alerts, live.dropped, since, until)
 
 
