@@ -100,7 +100,7 @@ def prepare(
     partitions: int = 4,
     drop_every: int = 10_000,
     log: Callable[[str], None] = lambda _: None,
-    workers: int = 2,
+    workers: int = 0,
 ) -> Prepared:
     """Publish the workload and the "live" alerts of `[START, START + days)` on fresh topics.
 
