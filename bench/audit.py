@@ -3,12 +3,13 @@ the audit's peak RSS.
 
 1. A seeded workload (`workload.stream`): `--tickets` created over `--days`, ~6 events each,
    published to an events topic, record timestamp = `occurred_at`.
-2. The "live" alerts: the replay of the same range (in-process, in the same pass as step 1),
-   each alert published 150 ms after it could be known (`detected_at` and record timestamp),
-   one standing decision in `--drop-every` withheld, so the audit has real findings to report:
-   they must come out as exactly that many `missing`, nothing else failing.
-3. `sla-engine audit` over the whole range (and first over the first `--audit-days`) in a child
-   process; its wall time, CPU time and peak RSS (`ru_maxrss` of the child, from `wait4`).
+2. The "live" alerts: the replay of the same range (in the same pass as step 1, split by
+   ticket over `--workers` processes: `audit_live`), each alert published 150 ms after it
+   could be known (`detected_at` and record timestamp), one standing decision in
+   `--drop-every` withheld, so the audit has real findings to report: they must come out as
+   exactly that many `missing`, nothing else failing.
+3. `sla-engine audit` over the whole range (and at the same time over the first `--audit-days`),
+   each in a child process; its wall time, CPU time and peak RSS (`ru_maxrss`, from `wait4`).
 
 Without `--broker` an embedded broker (`sla-engine broker`) runs as a child process for the
 benchmark. Preparing is not what is measured: only step 3 is.
@@ -19,10 +20,12 @@ from __future__ import annotations
 import argparse
 import heapq
 import os
+import resource
 import socket
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -33,20 +36,15 @@ from typing import Any
 import orjson
 
 import workload
-from config.loader import load
+from bench.audit_live import GRACE_US, LiveAlerts
 from engine.audit import us
-from engine.history import from_model
 from engine.instant import iso
-from engine.replay import Replay
 from kafka_io.admin import create_topics
-from kafka_io.producer import NotDelivered, partition_for, publish
+from kafka_io.producer import make_producer, partition_for, send
 from kafka_io.range_locate import RangeError, check_reachable
-from schemas.parse import parse_event
 
 START = datetime(2026, 9, 1, tzinfo=timezone(timedelta(hours=8)))
-DELAY_US = 150_000  # the "live" engine's delay after an alert could be known
 GRACE = "10m"
-GRACE_US = 600_000_000
 DAY_US = 86_400_000_000
 _DISORDER_MS = 2_000  # how far behind the latest a workload event may come (whole-second `created`)
 
@@ -62,15 +60,36 @@ class Prepared:
     until: int
 
 
-def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes, int]]) -> int:
-    """Publish (key, value, timestamp ms) records; wait until every one is delivered."""
-    try:
-        return publish(
-            bootstrap, topic, records, timeout=300, linger_ms=50,
-            **{"queue.buffering.max.messages": 500_000},
-        )  # fmt: skip
-    except NotDelivered as e:
-        raise RangeError(str(e)) from None
+def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes, int, int]]) -> int:
+    """Publish (key, value, timestamp ms, partition; -1: the key's) records and wait until every
+    one is delivered: the raw producer in big batches, delivery reports for failures only (no
+    Python call a record but the `produce` itself)."""
+    p = make_producer(
+        bootstrap, linger_ms=50, log_level=0,
+        **{"queue.buffering.max.messages": 500_000, "batch.num.messages": 100_000,
+           "delivery.report.only.error": True},
+    )  # fmt: skip
+    failed: list[str] = []
+
+    def delivered(err: Any, _: Any) -> None:
+        if err is not None:
+            failed.append(str(err))
+
+    put = p.produce
+    n = 0
+    for key, value, ts, part in records:
+        try:
+            put(topic, value, key, part, delivered, timestamp=ts)
+        except BufferError:  # the queue is full: serve it, as the factory's `send` does
+            send(p, topic, value, key, partition=part, timestamp=ts, on_delivery=delivered)
+        n += 1
+        if not n & 0xFFFF:
+            p.poll(0)
+    left = p.flush(300)
+    if left or failed:
+        n_failed = left + len(failed)
+        raise RangeError(f"{topic}: {n_failed} of {n} records not delivered ({failed[:1]})")
+    return n
 
 
 def prepare(
@@ -81,12 +100,14 @@ def prepare(
     partitions: int = 4,
     drop_every: int = 10_000,
     log: Callable[[str], None] = lambda _: None,
+    workers: int = 0,
 ) -> Prepared:
     """Publish the workload and the "live" alerts of `[START, START + days)` on fresh topics.
 
-    One pass: each event is published and replayed in-process as it is made (the replay a
-    `replay --topic` of the range would do: events up to `until + grace`, stream time the
-    record timestamps), so the workload is neither made twice nor read back from the broker."""
+    One pass: each event is published and replayed as it is made (the replay a `replay
+    --topic` of the range would do: events up to `until + grace`, stream time the record
+    timestamps; by `workers` shard processes, `audit_live`), so the workload is neither made
+    twice nor read back from the broker."""
     tag = f"{os.getpid()}-{time.monotonic_ns() % 10**9}"
     events_topic, alerts_topic = f"bench-audit-{tag}.events", f"bench-audit-{tag}.alerts"
     create_topics(bootstrap, {events_topic: partitions, alerts_topic: partitions})
@@ -94,102 +115,60 @@ def prepare(
     since, until = us(START.isoformat()), us((START + span).isoformat())
     end_ms = -(-(until + GRACE_US) // 1000)  # what `replay --topic` of the range reads
     t0 = time.perf_counter()
-    with _LiveAlerts(since, until, drop_every) as live:
-
-        def events() -> Iterator[tuple[bytes, bytes, int]]:
-            # The audit reads the topic merged by (timestamp, partition, offset); the workload
-            # comes by occurred_at, a little out of that order (`created` is whole seconds):
-            # the replay takes the events in the audit's order, from a heap a few seconds deep.
-            order: list[tuple[int, int, int, bytes]] = []
-            latest = 0
-            for n, e in enumerate(workload.stream(tickets, seed, START, span)):
-                at = us(e["occurred_at"]) // 1000
-                raw, key = orjson.dumps(e), e["ticket_id"].encode()
-                part = partition_for(key, partitions)  # where the producer puts it
-                if at < end_ms:
-                    heapq.heappush(order, (at, part, n, raw))
-                    latest = max(latest, at)
-                    while order[0][0] < latest - _DISORDER_MS:
-                        first = heapq.heappop(order)
-                        live.feed(first[3], first[0])
-                yield key, raw, at
-            while order:
-                first = heapq.heappop(order)
-                live.feed(first[3], first[0])
-
-        n_events = produce(bootstrap, events_topic, events())
+    with LiveAlerts(since, until, drop_every, workers) as live:
+        n_events = produce(
+            bootstrap, events_topic, _in_audit_order(tickets, seed, span, partitions, end_ms, live)
+        )
         log(f"published and replayed {n_events} events in {time.perf_counter() - t0:.0f} s")
         t0 = time.perf_counter()
         n_alerts = produce(bootstrap, alerts_topic, live.records())
     took = time.perf_counter() - t0
     log(f"published {n_alerts} live alerts ({live.dropped} withheld) in {took:.0f} s")
+    main, shards = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    log(
+        f"preparing took {main.ru_utime + main.ru_stime:.0f} s of CPU in this process and "
+        f"{shards.ru_utime + shards.ru_stime:.0f} s in the shards"
+    )
     return Prepared(events_topic, alerts_topic, n_events, n_alerts, live.dropped, since, until)
 
 
-class _LiveAlerts:
-    """The replay's alerts as a live engine publishes them, one standing decision in
-    `drop_every` withheld (an alert no retraction follows, known once the replay is done: the
-    withheld ones are chosen among alerts whose ticket closes without a retraction).
+def _in_audit_order(
+    tickets: int, seed: int, span: timedelta, partitions: int, end_ms: int, live: LiveAlerts
+) -> Iterator[tuple[bytes, bytes, int, int]]:
+    """The workload's records (key, value, timestamp ms, partition) in publication order; each
+    one before `end_ms` also fed to `live`, in the order the audit reads the topic.
 
-    `feed` takes the events in publication order; `records` ends the replay and yields the
-    alerts in the order a live engine publishes them (by detection)."""
-
-    def __init__(self, since: int, until: int, drop_every: int) -> None:
-        from offline.spill import Spill
-
-        self.since, self.until = since, until
-        self.drop_every = drop_every
-        self.dropped = 0
-        self.spill = Spill()
-        self.run = Replay.start(load(None), parked=self.spill.parked)
-
-    def __enter__(self) -> _LiveAlerts:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.spill.close()
-
-    def feed(self, raw: bytes, at_ms: int) -> None:
-        """One event, published at `at_ms`: through the engine, its alerts kept."""
-        event = parse_event(raw)
-        ticket_id = event.ticket_id
-        self._keep(self.run.feed(ticket_id, from_model(event), at_ms * 1000))
-
-    def _keep(self, alerts: list[dict[str, Any]]) -> None:
-        for alert in alerts:
-            due = us(alert["due_at"])
-            if not self.since <= due < self.until:
-                continue
-            arrived = self.run.arrival(alert["ticket_id"])
-            detected = max(due, arrived or due) + DELAY_US
-            self.spill.add_alert(0, alert | {"detected_at": iso(detected)}, detected)
-
-    def records(self) -> Iterator[tuple[bytes, bytes, int]]:
-        self._keep(self.run.finish(self.until + GRACE_US))
-        withheld = self._withheld(self.spill)
-        rows = self.spill.db.execute("SELECT body FROM alerts ORDER BY knowable, seq")
-        for (body,) in rows:
-            a = orjson.loads(body)
-            if a["alert_id"] in withheld:
-                continue
-            yield a["ticket_id"].encode(), body, us(a["detected_at"]) // 1000
-
-    def _withheld(self, spill: Any) -> set[str]:
-        """Every `drop_every`-th standing alert (not retracted, not a retraction)."""
-        retracted = set()
-        for (body,) in spill.db.execute("SELECT body FROM alerts"):
-            retracted.add(orjson.loads(body).get("retracts"))
-        out: set[str] = set()
-        n = 0
-        for (body,) in spill.db.execute("SELECT body FROM alerts ORDER BY knowable, seq"):
-            a = orjson.loads(body)
-            if a["kind"] == "retraction" or a["alert_id"] in retracted:
-                continue
-            n += 1
-            if n % self.drop_every == 0:
-                out.add(a["alert_id"])
-        self.dropped = len(out)
-        return out
+    The audit reads the topic merged by (timestamp, partition, offset); the workload comes by
+    occurred_at, a little out of that order (`created` is whole seconds): the replay takes the
+    events in the audit's order, from a heap a few seconds deep."""
+    order: list[tuple[int, int, int, int, int, bytes]] = []
+    latest = 0
+    placed: dict[str, tuple[int, int]] = {}  # each ticket in progress: partition, shard key
+    for n, e in enumerate(workload.stream(tickets, seed, START, span)):
+        at_us = us(e["occurred_at"])
+        at = at_us // 1000
+        raw, ticket_id = orjson.dumps(e), e["ticket_id"]
+        key = ticket_id.encode()
+        part, shard = placed.get(ticket_id) or (-1, 0)
+        if part < 0:
+            # where the producer puts it; the shard by another hash (not the partition: 4
+            # partitions over 3 shards would give one shard half the tickets)
+            part, shard = placed[ticket_id] = (partition_for(key, partitions), zlib.crc32(key))
+            if len(placed) > 400_000:
+                placed.clear()  # a cache: the tickets of the last days
+        if at < end_ms:
+            heapq.heappush(order, (at, part, n, at_us, shard, raw))
+            latest = max(latest, at)
+            while order[0][0] < latest - _DISORDER_MS:
+                first = heapq.heappop(order)
+                live.feed(first[3], first[4], first[5])
+        yield key, raw, at, part
+    while order:
+        first = heapq.heappop(order)
+        live.feed(first[3], first[4], first[5])
 
 
 def audit_child(
@@ -197,50 +176,45 @@ def audit_child(
 ) -> dict[str, Any]:
     """`sla-engine audit` of the range (up to `until` if given) in a child process: exit code,
     wall seconds, peak RSS (MiB), its output."""
-    argv = [
-        sys.executable,
-        "-m",
-        "cli.main",
-        "audit",
-        "--broker",
-        bootstrap,
-        "--events",
-        prep.events_topic,
-        "--alerts",
-        prep.alerts_topic,
-        "--from",
-        iso(prep.since),
-        "--to",
-        iso(until if until is not None else prep.until),
-        "--lookback",
-        "1d",
-        "--grace",
-        GRACE,
-        "--late-threshold",
-        "1s",
-        "--timeout",
-        "60",
-    ]
-    if diff is not None:
-        argv += ["--diff", str(diff)]
-    import tempfile
+    return AuditChild(bootstrap, prep, diff, until).wait()
 
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        t0 = time.perf_counter()
-        child = subprocess.Popen(argv, stdout=out, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)  # the child's own peak RSS
-        seconds = time.perf_counter() - t0
-        child.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return {
-            "exit": child.returncode,
-            "seconds": round(seconds, 1),
-            "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # KiB on Linux
-            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),  # a shared machine's wall
-            "stdout": out.read().decode(),
-            "stderr": err.read().decode(),
-        }
+
+class AuditChild:
+    """`sla-engine audit` of the range (up to `until` if given) started in a child process;
+    `wait` gives its exit code, wall and CPU seconds, peak RSS (MiB) and output."""
+
+    def __init__(
+        self, bootstrap: str, prep: Prepared, diff: Path | None = None, until: int | None = None
+    ) -> None:
+        import tempfile
+
+        argv = [
+            sys.executable, "-m", "cli.main", "audit", "--broker", bootstrap,
+            "--events", prep.events_topic, "--alerts", prep.alerts_topic,
+            "--from", iso(prep.since), "--to", iso(until if until is not None else prep.until),
+            "--lookback", "1d", "--grace", GRACE, "--late-threshold", "1s", "--timeout", "60",
+        ]  # fmt: skip
+        if diff is not None:
+            argv += ["--diff", str(diff)]
+        self.out, self.err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 (closed by wait)
+        self.t0 = time.perf_counter()
+        self.child = subprocess.Popen(argv, stdout=self.out, stderr=self.err)
+
+    def wait(self) -> dict[str, Any]:
+        _, status, usage = os.wait4(self.child.pid, 0)  # the child's own peak RSS
+        seconds = time.perf_counter() - self.t0
+        self.child.returncode = os.waitstatus_to_exitcode(status)
+        with self.out, self.err:
+            self.out.seek(0)
+            self.err.seek(0)
+            return {
+                "exit": self.child.returncode,
+                "seconds": round(seconds, 1),
+                "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # KiB on Linux
+                "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),  # a shared machine's
+                "stdout": self.out.read().decode(),
+                "stderr": self.err.read().decode(),
+            }
 
 
 def _free_port() -> int:
@@ -291,21 +265,31 @@ def run(args: argparse.Namespace) -> int:
         try:
             bootstrap = args.broker or embedded_broker(stack, work)
             prep = prepare(
-                bootstrap, args.tickets, args.days, args.seed, args.partitions, args.drop_every, log
-            )
+                bootstrap, args.tickets, args.days, args.seed, args.partitions, args.drop_every,
+                log, workers=args.workers,
+            )  # fmt: skip
         except RangeError as e:
             print(f"sla-engine bench audit: {e}", file=sys.stderr)
             return 2
+        days_list = sorted(d for d in args.audit_days if d < args.days)
+        log(
+            f"auditing {args.days:g} days ({prep.events} events, {prep.alerts} live alerts)"
+            + "".join(f" and the first {d:g}" for d in days_list)
+            + " at once, each in its own process"
+        )
+        whole = AuditChild(bootstrap, prep, work / "diff.jsonl")
+        parts = [
+            (d, AuditChild(bootstrap, prep, until=prep.since + round(d * DAY_US)))
+            for d in days_list
+        ]
         shorter = []
-        for days in sorted(d for d in args.audit_days if d < args.days):
-            log(f"auditing the first {days:g} days (peak RSS against the range length)")
-            part = audit_child(bootstrap, prep, until=prep.since + round(days * DAY_US))
+        for days, child in parts:
+            part = child.wait()
             shorter.append(
                 {k: part[k] for k in ("exit", "seconds", "cpu_seconds", "peak_rss_mib")}
                 | {"days": days}
             )
-        log(f"auditing {args.days:g} days: {prep.events} events, {prep.alerts} live alerts")
-        result = audit_child(bootstrap, prep, work / "diff.jsonl")
+        result = whole.wait()
         missing = failing = 0
         for line in (work / "diff.jsonl").read_bytes().splitlines():
             found = orjson.loads(line)

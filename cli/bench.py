@@ -164,8 +164,15 @@ def _add_audit(bsub: Any) -> None:
         action="append",
         default=[],
         metavar="D",
-        help="also audit the first D days of the same topics first (repeatable): the peak RSS "
-        "of a shorter range of the same centre, to compare",
+        help="also audit the first D days of the same topics (repeatable, at the same time as "
+        "the whole range, each in its own process): the peak RSS of a shorter range of the "
+        "same centre, to compare",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="processes the preparing replay is split over, by ticket (0: in this process)",
     )
     p.add_argument(
         "--broker",

@@ -19,6 +19,8 @@ from schemas.attributes import SURVEY_ITEMS
 CST = timezone(timedelta(hours=8))
 TEAMS = [f"team-{i}" for i in range(1, 7)]
 PRODUCTS = ["router", "switch", "camera", "nas", "firewall"]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
 
 
 def _ts(t: datetime) -> str:
@@ -163,7 +165,9 @@ def stream(
     rng = random.Random(seed)
     start = start or datetime(2026, 11, 23, tzinfo=CST)
     step = span / max(tickets, 1)
-    heap: list[tuple[datetime, str, int, dict[str, Any]]] = []
+    # keyed by integer µs since the epoch: the same order as the aware datetimes, and cheap to
+    # compare (an aware datetime comparison asks both for their UTC offset: most of the time)
+    heap: list[tuple[int, str, int, dict[str, Any]]] = []
     n = 0
     made = 0
     while made < tickets or heap:
@@ -172,12 +176,12 @@ def stream(
             created = created.replace(microsecond=0)
             for e in ticket_events(rng, f"T{made:07d}", created):
                 n += 1
-                at = datetime.fromisoformat(e["occurred_at"])
+                at = (datetime.fromisoformat(e["occurred_at"]) - _EPOCH) // _US
                 heapq.heappush(heap, (at, e["event_id"], n, e))
             made += 1
-            horizon = start + step * made  # every later ticket is created at or after this
+            horizon = (start + step * made - _EPOCH) // _US  # every later ticket is created then
         else:
-            horizon = datetime.max.replace(tzinfo=UTC)
+            horizon = 2**63
         while heap and heap[0][0] < horizon:
             yield heapq.heappop(heap)[3]
 
