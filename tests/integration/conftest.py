@@ -71,14 +71,14 @@ def need_kafka() -> None:
     pytest.skip(JAVA_HINT)
 
 
-_KIND_OF: dict[str, str] = {}
+KIND_PROPERTY = "broker_kind"
 _OUTCOMES: dict[str, Counter[str]] = {}
 _SECONDS: dict[str, float] = {}  # setup + call + teardown of the tests of each kind
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark integration tests, note each test's broker kind, and deselect the runs a
-    `brokers(...)` mark leaves out (an external broker runs everything)."""
+    """Mark integration tests, note each test's broker kind (and group it by kind for xdist),
+    and deselect the runs a `brokers(...)` mark leaves out (an external broker runs everything)."""
     here = Path(__file__).parent
     kept, dropped = [], []
     for item in items:
@@ -94,14 +94,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if kind is None and item.get_closest_marker("kafka_only"):
             kind = "kafka"
         if kind is not None:
-            _KIND_OF[item.nodeid] = str(kind)
+            # The kind travels with the report (xdist's controller never collects), and each
+            # kind is one xdist group: one process runs all the tests of a broker (scripts/test).
+            item.user_properties.append((KIND_PROPERTY, str(kind)))
+            item.add_marker(pytest.mark.xdist_group(f"broker-{kind}"))
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
 
 
+def _kind_of(report: pytest.TestReport) -> str | None:
+    """The broker kind a test ran on, from the property the collection hook set."""
+    for name, value in report.user_properties:
+        if name == KIND_PROPERTY:
+            return str(value)
+    return None
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    kind = _KIND_OF.get(report.nodeid)
+    kind = _kind_of(report)
     if kind is None:
         return
     _SECONDS[kind] = _SECONDS.get(kind, 0.0) + report.duration
