@@ -77,8 +77,8 @@ _SECONDS: dict[str, float] = {}  # setup + call + teardown of the tests of each 
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark integration tests, note each test's broker kind (and group it by kind for xdist),
-    and deselect the runs a `brokers(...)` mark leaves out (an external broker runs everything)."""
+    """Mark integration tests, note each test's broker kind, and deselect the runs a
+    `brokers(...)` mark leaves out (an external broker runs everything)."""
     here = Path(__file__).parent
     kept, dropped = [], []
     for item in items:
@@ -94,10 +94,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if kind is None and item.get_closest_marker("kafka_only"):
             kind = "kafka"
         if kind is not None:
-            # The kind travels with the report (xdist's controller never collects), and each
-            # kind is one xdist group: one process runs all the tests of a broker (scripts/test).
+            # The kind travels with the report: xdist's controller never collects.
             item.user_properties.append((KIND_PROPERTY, str(kind)))
-            item.add_marker(pytest.mark.xdist_group(f"broker-{kind}"))
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
