@@ -9,12 +9,17 @@ once), everything else is shared out test by test. Each broker then starts in on
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
 
 INTEGRATION = "tests/integration/"
 KINDS = ("kafka", "tansu", "external")  # the `broker` fixture's params (tests/integration)
+# Here, not in tests/integration: xdist's controller loads only this conftest.
+KIND_PROPERTY = "broker_kind"  # set on each item by tests/integration/conftest.py
+_OUTCOMES: dict[str, Counter[str]] = {}
+_SECONDS: dict[str, float] = {}  # setup + call + teardown of the tests of each kind
 
 
 def broker_scope(nodeid: str) -> str:
@@ -41,3 +46,30 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return broker_scope(nodeid)
 
     return BrokerScheduling(config, log)
+
+
+def _kind_of(report: pytest.TestReport) -> str | None:
+    """The broker kind a test ran on, from the property the collection hook set."""
+    for name, value in report.user_properties:
+        if name == KIND_PROPERTY:
+            return str(value)
+    return None
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    kind = _kind_of(report)
+    if kind is None:
+        return
+    _SECONDS[kind] = _SECONDS.get(kind, 0.0) + report.duration
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        _OUTCOMES.setdefault(kind, Counter())[report.outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The count of tests run on each broker kind."""
+    if not _OUTCOMES:
+        return
+    terminalreporter.section("tests per broker")
+    for kind, counts in sorted(_OUTCOMES.items()):
+        text = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+        terminalreporter.write_line(f"{kind}: {text} in {_SECONDS.get(kind, 0.0):.0f} s")

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import pytest
 
 from kafka_io.admin import create_topics, wait_until_ready
 from kafka_io.embedded import EmbeddedBroker
+from tests.conftest import KIND_PROPERTY
 
 EXTERNAL_BOOTSTRAP_ENV = "SLA_TEST_BOOTSTRAP"
 BROKERS_ENV = "SLA_TEST_BROKERS"
@@ -71,9 +71,6 @@ def need_kafka() -> None:
     pytest.skip(JAVA_HINT)
 
 
-KIND_PROPERTY = "broker_kind"
-_OUTCOMES: dict[str, Counter[str]] = {}
-_SECONDS: dict[str, float] = {}  # setup + call + teardown of the tests of each kind
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -99,33 +96,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
-
-
-def _kind_of(report: pytest.TestReport) -> str | None:
-    """The broker kind a test ran on, from the property the collection hook set."""
-    for name, value in report.user_properties:
-        if name == KIND_PROPERTY:
-            return str(value)
-    return None
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    kind = _kind_of(report)
-    if kind is None:
-        return
-    _SECONDS[kind] = _SECONDS.get(kind, 0.0) + report.duration
-    if report.when == "call" or (report.when == "setup" and not report.passed):
-        _OUTCOMES.setdefault(kind, Counter())[report.outcome] += 1
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The count of tests run on each broker kind."""
-    if not _OUTCOMES:
-        return
-    terminalreporter.section("tests per broker")
-    for kind, counts in sorted(_OUTCOMES.items()):
-        text = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
-        terminalreporter.write_line(f"{kind}: {text} in {_SECONDS.get(kind, 0.0):.0f} s")
 
 
 @pytest.fixture(scope="session", params=broker_kinds())
