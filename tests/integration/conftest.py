@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import pytest
 
 from kafka_io.admin import create_topics, wait_until_ready
 from kafka_io.embedded import EmbeddedBroker
+from tests.conftest import KIND_PROPERTY
 
 EXTERNAL_BOOTSTRAP_ENV = "SLA_TEST_BOOTSTRAP"
 BROKERS_ENV = "SLA_TEST_BROKERS"
@@ -71,9 +71,6 @@ def need_kafka() -> None:
     pytest.skip(JAVA_HINT)
 
 
-_KIND_OF: dict[str, str] = {}
-_OUTCOMES: dict[str, Counter[str]] = {}
-_SECONDS: dict[str, float] = {}  # setup + call + teardown of the tests of each kind
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -94,29 +91,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if kind is None and item.get_closest_marker("kafka_only"):
             kind = "kafka"
         if kind is not None:
-            _KIND_OF[item.nodeid] = str(kind)
+            # The kind travels with the report: xdist's controller never collects.
+            item.user_properties.append((KIND_PROPERTY, str(kind)))
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    kind = _KIND_OF.get(report.nodeid)
-    if kind is None:
-        return
-    _SECONDS[kind] = _SECONDS.get(kind, 0.0) + report.duration
-    if report.when == "call" or (report.when == "setup" and not report.passed):
-        _OUTCOMES.setdefault(kind, Counter())[report.outcome] += 1
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The count of tests run on each broker kind."""
-    if not _OUTCOMES:
-        return
-    terminalreporter.section("tests per broker")
-    for kind, counts in sorted(_OUTCOMES.items()):
-        text = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
-        terminalreporter.write_line(f"{kind}: {text} in {_SECONDS.get(kind, 0.0):.0f} s")
 
 
 @pytest.fixture(scope="session", params=broker_kinds())
