@@ -131,7 +131,11 @@ class FastRestore:
 
     @staticmethod
     def _raise_offsets(jobs: list[restore.Job], offsets: Any) -> None:
+        """Raise Faust's start offsets; then let go of the partitions' RocksDB handles: Faust
+        closes a revoked partition's DB only by dropping its own reference (and `gc.collect`),
+        so a handle kept here would make its next open fail ("lock hold by current process")."""
         for job in jobs:
+            job.db = None
             tp = TP(job.topic, job.partition)
             if job.last >= 0 and (offsets.get(tp) is None or offsets[tp] < job.last):
                 offsets[tp] = job.last

@@ -59,7 +59,12 @@ class CommitGaps:
         return due
 
     async def check(self, consumer: Any, tps: Iterable[Any], ready: bool) -> int:
-        """Repair the due gaps of `tps` on Faust's consumer; returns how many."""
+        """Repair the due gaps of `tps` on Faust's consumer; returns how many. Every watched
+        partition's counter exists from its first check (at 0), so a dashboard shows 0, not
+        no data."""
+        tps = list(tps)
+        for tp in tps:
+            metrics.COMMIT_GAPS.labels(tp.topic, str(tp.partition))
         due = self.due(tps, committed_offsets(consumer), acked_offsets(consumer), ready)
         for tp, (offset, lowest) in due.items():
             metrics.COMMIT_GAPS.labels(tp.topic, str(tp.partition)).inc()
