@@ -87,6 +87,7 @@ def from_topic(bootstrap: str, topic: str, ticket_id: str, timeout: float = 10.0
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     from cli.kafka_client import config
+    from kafka_io.admin import BrokerError, end_offsets
 
     c = Consumer(
         config(
@@ -102,10 +103,12 @@ def from_topic(bootstrap: str, topic: str, ticket_id: str, timeout: float = 10.0
         meta = c.list_topics(topic, timeout=timeout).topics.get(topic)
         if meta is None or meta.error is not None or not meta.partitions:
             raise Failed(f"no topic {topic!r} on {bootstrap}")
-        ends = {
-            p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1]
-            for p in meta.partitions
-        }
+        # The true ends: tansu's ListOffsets(latest) stops at the last batch's base offset.
+        try:
+            true_ends = end_offsets(bootstrap, [(topic, p) for p in meta.partitions], timeout)
+        except BrokerError as e:
+            raise Failed(f"{topic}: {e}") from None
+        ends = {p: true_ends[(topic, p)] for p in meta.partitions}
         todo = {p for p, end in ends.items() if end > 0}
         c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in todo])
         key, last = ticket_id.encode(), None

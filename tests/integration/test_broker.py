@@ -7,6 +7,7 @@ reason instead of failing (see docs/streaming-notes.md).
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections import defaultdict
@@ -163,6 +164,23 @@ def test_end_offsets_helper_finds_the_true_end(
     p.flush(10)
     ends = end_offsets(broker.bootstrap, [(topic, 0), (topic, 1), (topic, 2)])
     assert ends == {(topic, 0): 300, (topic, 1): 301, (topic, 2): 0}
+
+
+def test_status_from_topic_reads_the_last_batch(
+    broker: BrokerHandle, make_topic: TopicFactory
+) -> None:
+    """`sla-engine status --topic` reads to the true end: on tansu the listed end stops at the
+    last batch's base offset, and a status published late in that batch was reported missing."""
+    from cli.status import from_topic
+
+    topic = make_topic(partitions=1)
+    p = producer(broker.bootstrap, **{"linger.ms": 50})
+    for i in range(300):
+        p.produce(topic, key=f"T-{i % 150}".encode(), value=json.dumps({"n": i}).encode())
+        if i % 100 == 99:
+            p.flush(10)  # three batches of 100
+    assert from_topic(broker.bootstrap, topic, "T-149") == {"n": 299}
+    assert from_topic(broker.bootstrap, topic, "T-0") == {"n": 150}
 
 
 def test_offsets_for_times(broker: BrokerHandle, make_topic: TopicFactory) -> None:
