@@ -54,6 +54,9 @@ class StatusLine:
         """Changelog records still to restore, None when not recovering."""
         rec = self.recovery
         try:
+            bulk = int(getattr(rec, "bulk_remaining", lambda: 0)())  # the bulk restore first
+            if bulk > 0:
+                return bulk
             if rec is None or not rec.in_recovery:
                 return None
             return int(rec.active_remaining_total())

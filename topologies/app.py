@@ -75,7 +75,6 @@ def _highwater(app: faust.App, tp: Any) -> int | None:
     return int(hw) if hw is not None else None
 
 
-
 # Faust settings shared by the worker and the stream benchmark's pass-through baseline, so the
 # benchmark compares like with like.
 CONSUMER_SETTINGS: dict[str, Any] = {

@@ -46,7 +46,7 @@ class Settings:
     api_port: int = 9110
     api_url: str = ""
     role: str = "all"
-    restore: str = "faust"
+    restore: str = "bulk"
 
     @property
     def advertised_api_url(self) -> str:

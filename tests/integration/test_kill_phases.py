@@ -36,6 +36,7 @@ pytestmark = pytest.mark.brokers("kafka")
 
 MIDWAY = 100_000  # bytes of RocksDB files: part of the ~1.4 MB the 6,000 tickets restore to
 RESTORING = "Restoring state from changelog topics"
+BULK_READING = "bulk restore: reading"
 RECOVERED = "Recovery complete"
 REVOKING = "Revoking previously assigned partitions"  # aiokafka: a rebalance began
 ASSIGNED = "Setting newly assigned partitions"  # aiokafka: the new assignment arrived
@@ -101,13 +102,14 @@ def restored_bytes(data: Path) -> int:
     return total
 
 
-# "start" (a kill at the first restore line) passes too; left out to keep CI short.
-@pytest.mark.parametrize("moment", ["midway"])
+# Faust's "start" (a kill at its first restore line) passes too; left out to keep CI short.
+@pytest.mark.parametrize("moment", ["faust-midway", "bulk-start"])
 def test_sigkill_during_recovery_loses_no_alert(
     broker: BrokerHandle, tmp_path: Path, moment: str
 ) -> None:
-    """w2 restores w1's changelog into an empty dir and is killed as the restore starts, or
-    once part of it is written; w3 then recovers in w2's half-written dir and finishes."""
+    """w2 restores w1's changelog into an empty dir and is killed during the recovery: with
+    Faust's recovery once part of the table is written, with the bulk restore (the default) as
+    it starts reading; w3 then recovers in w2's half-written dir and finishes."""
     bootstrap = broker.bootstrap
     topics = Topics.unique(bootstrap)
     first = late_tickets("R", 6000)  # a changelog big enough that restoring it takes a moment
@@ -120,11 +122,16 @@ def test_sigkill_during_recovery_loses_no_alert(
     second = late_tickets("S", 500)  # waiting for whoever recovers next
     produce(bootstrap, topics.events, keyed(second))
     data = tmp_path / "d2"  # empty: the whole changelog is restored
-    w2 = WorkerProcess(bootstrap, topics, data, tmp_path / "w2.log").start()
+    mode = moment.split("-")[0]
+    w2 = WorkerProcess(
+        bootstrap, topics, data, tmp_path / "w2.log", extra=["--restore", mode]
+    ).start()
     try:
-        poll(lambda: log_count(w2, RESTORING) > 0, 60, "the recovery to start")
-        if moment == "midway":
+        if mode == "faust":
+            poll(lambda: log_count(w2, RESTORING) > 0, 60, "the recovery to start")
             poll(lambda: restored_bytes(data) >= MIDWAY, 60, "part of the table restored")
+        else:
+            poll(lambda: log_count(w2, BULK_READING) > 0, 60, "the bulk restore to start")
     finally:
         w2.kill()
     assert log_count(w2, RECOVERED) == 0, "the recovery ended before the kill: phase missed"

@@ -56,6 +56,23 @@ def test_a_job_is_done_when_it_reached_its_end_or_had_nothing_to_read() -> None:
     assert job.done
 
 
+def test_remaining_counts_the_offsets_a_running_restore_has_still_to_read() -> None:
+    """What the status line's restore bar shows while the bulk restore runs."""
+    from topologies.state.recovery_hook import FastRestore
+
+    fast = FastRestore("127.0.0.1:1")
+    assert fast.remaining() == 0  # none running
+    a = restore.Job("t", 0, None, 0, 99, b"k")
+    b = restore.Job("t", 1, None, 10, 59, b"k")
+    nothing = restore.Job("t", 2, None, 5, 4, b"k")
+    fast.reading = [a, b, nothing]
+    assert fast.remaining() == 150
+    a.last, b.last = 39, 59
+    assert fast.remaining() == 60
+    a.last = 99
+    assert fast.remaining() == 0
+
+
 def test_preloaded_tickets_are_the_engines_open_tickets_on_their_partitions() -> None:
     now = time.time_ns() // 1000
     policy = load(None)

@@ -60,6 +60,12 @@ class FastRestore:
         self.tables: dict[str, TableRestore] = {}  # by changelog topic
         self.stop = Event()
         self.running: asyncio.Future[restore.Outcome] | None = None
+        self.reading: list[restore.Job] = []  # the jobs of a restore in progress
+
+    def remaining(self) -> int:
+        """Changelog offsets the restore in progress has still to read (0: none running); read
+        from another thread while the restore advances `Job.last` (the status line's bar)."""
+        return sum(j.end - max(j.last, j.start - 1) for j in self.reading if not j.done)
 
     def add(self, table: Any, timers: bool = False) -> None:
         self.tables[table.changelog_topic.get_topic_name()] = TableRestore(table, timers)
@@ -105,16 +111,26 @@ class FastRestore:
         jobs = self._jobs(tps, highwaters)
         if not jobs:
             return
+        log.info(
+            "bulk restore: reading up to %d changelog records into %d partitions",
+            sum(max(0, j.end - j.start + 1) for j in jobs),
+            len(jobs),
+        )
         loop = asyncio.get_running_loop()
+        self.reading = jobs
         self.running = loop.run_in_executor(
             None, restore.restore, self.bootstrap, jobs, self.stop, self.budget_s
         )
         try:
             outcome = await asyncio.shield(self.running)
+            self.reading = []
         except asyncio.CancelledError:
-            self.stop.set()  # another rebalance: the thread stops after its batch
+            self.stop.set()  # another rebalance: the thread stops after its batch,
+            # then lets go of the DB handles (a kept one fails Faust's reopen)
+            self.running.add_done_callback(lambda _: self._release(jobs))
             raise
         except Exception as exc:
+            self.reading = []
             log.warning("bulk restore failed (%s); Faust's recovery reads the rest", exc)
             self._raise_offsets(jobs, offsets)
             for tr in self.tables.values():
@@ -130,12 +146,18 @@ class FastRestore:
         )
 
     @staticmethod
-    def _raise_offsets(jobs: list[restore.Job], offsets: Any) -> None:
-        """Raise Faust's start offsets; then let go of the partitions' RocksDB handles: Faust
-        closes a revoked partition's DB only by dropping its own reference (and `gc.collect`),
-        so a handle kept here would make its next open fail ("lock hold by current process")."""
+    def _release(jobs: list[restore.Job]) -> None:
+        """Drop the partitions' RocksDB handles: Faust closes a revoked partition's DB only by
+        dropping its own reference, so a handle kept here would fail its next open."""
         for job in jobs:
             job.db = None
+
+    @staticmethod
+    def _raise_offsets(jobs: list[restore.Job], offsets: Any) -> None:
+        """Let go of the partitions' RocksDB handles (`_release`: "lock hold by current process"
+        otherwise), then raise Faust's start offsets to what the restore wrote."""
+        FastRestore._release(jobs)
+        for job in jobs:
             tp = TP(job.topic, job.partition)
             if job.last >= 0 and (offsets.get(tp) is None or offsets[tp] < job.last):
                 offsets[tp] = job.last
@@ -177,6 +199,11 @@ def timer_items_of(app: Any, table: Any) -> dict[int, dict[bytes, int]] | None:
 
 class FastRecovery(Recovery):
     """Faust's recovery, the bulk restore first (see the module docstring)."""
+
+    def bulk_remaining(self) -> int:
+        """Changelog records a bulk restore in progress has still to read (0: none running)."""
+        fast = _RESTORES.get(self.app)
+        return 0 if fast is None else fast.remaining()
 
     async def _build_offsets(self, consumer: Any, tps: Any, destination: Any, title: str) -> None:
         fast = _RESTORES.get(self.app)
