@@ -125,8 +125,12 @@ class TicketEval:
         self._refresh()
 
     def _refresh(self) -> None:
-        dues = [r.next_due for r in self.runs if r.next_due is not None]
-        self.soonest = min(dues) if dues else None
+        soonest = None
+        for run in self.runs:
+            due = run.next_due
+            if due is not None and (soonest is None or due < soonest):
+                soonest = due
+        self.soonest = soonest
 
     def _exempt(self, ev: Ev) -> None:
         name = ev.data.get("clock")
