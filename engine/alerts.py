@@ -156,6 +156,11 @@ def reconcile(
                 if alert is not None:
                     out.append(alert)
             return out, len(decisions)
+    elif not ledger.entries and len(decisions) == 1 and not state.exempt and not state.overturned:
+        d = decisions[0]  # a ticket's first decision: nothing announced to compare it with
+        if d.due <= now:
+            alert = _announce(ticket_id, d, ledger, state, detected_at)
+            return ([alert] if alert is not None else []), 1
     return _full(ticket_id, state, ledger, now, detected_at, cause)
 
 
