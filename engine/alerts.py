@@ -138,10 +138,17 @@ def reconcile(
     decisions = state.decisions
     if not decisions and not ledger.entries:
         return [], 0
-    fresh = decisions[settled:]
     if settled and not state.exempt and not state.overturned:
-        if not fresh:
+        count = len(decisions)
+        if settled == count:
             return [], settled
+        if settled == count - 1:  # one new decision: a timer firing, most often
+            d = decisions[-1]
+            if d.due <= now:
+                alert = _announce(ticket_id, d, ledger, state, detected_at)
+                return ([alert] if alert is not None else []), count
+            return _full(ticket_id, state, ledger, now, detected_at, cause)
+        fresh = decisions[settled:]
         if all(d.due <= now for d in fresh):
             out = []
             for d in sorted(fresh, key=lambda d: _key_order(d.key)):
@@ -149,6 +156,11 @@ def reconcile(
                 if alert is not None:
                     out.append(alert)
             return out, len(decisions)
+    elif not ledger.entries and len(decisions) == 1 and not state.exempt and not state.overturned:
+        d = decisions[0]  # a ticket's first decision: nothing announced to compare it with
+        if d.due <= now:
+            alert = _announce(ticket_id, d, ledger, state, detected_at)
+            return ([alert] if alert is not None else []), 1
     return _full(ticket_id, state, ledger, now, detected_at, cause)
 
 
@@ -177,7 +189,17 @@ def _said(d: Decision) -> int:
     attribution existed: ledgers stored then still compare equal."""
     if len(d.attribution) > 1:
         return zlib.crc32(repr((d.priority, d.responsible, d.attribution)).encode())
-    return zlib.crc32(repr((d.priority, d.responsible)).encode())
+    said = (d.priority, d.responsible)
+    crc = _SAID.get(said)
+    if crc is None:
+        if len(_SAID) >= 4_096:
+            _SAID.clear()
+        crc = _SAID[said] = zlib.crc32(repr(said).encode())
+    return crc
+
+
+# `_said` of a single holder, by (priority, holder): a few hundred pairs make most alerts.
+_SAID: dict[tuple[str | None, tuple[str | None, ...]], int] = {}
 
 
 def _restated(entry: Entry, d: Decision) -> bool:

@@ -209,9 +209,7 @@ class ClockRun:
         self.caused_by.append(event_id)
         self.next_due = None
         target = self.target
-        breach = None
-        if target is not None:
-            breach = next((th.at_us for th in target.thresholds if th.kind == "breach"), None)
+        breach = target.breach_us if target is not None else None
         met = breach is not None and not self.breached
         return CycleEnd(self.rule.name, self.cycle, met, t, event_id, self.elapsed, breach)
 

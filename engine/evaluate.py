@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from engine.clocks import (
-    IDLE,
     PAUSED,
     RUNNING,
     STOPPED,
@@ -89,8 +88,9 @@ class TicketEval:
 
     def apply(self, ev: Ev) -> None:
         """Fold one event that is in order (see `accepts_in_order`)."""
-        self.advance(ev.at)
-        self.last = ev.key
+        if ev.at > self.horizon:
+            self.advance(ev.at)
+        self.last = (ev.at, ev.id)  # Ev.key
         data, attrs = ev.data, self.attrs
         inputs = self.policy.target_inputs
         retarget = handoff = False
@@ -125,8 +125,12 @@ class TicketEval:
         self._refresh()
 
     def _refresh(self) -> None:
-        dues = [r.next_due for r in self.runs if r.next_due is not None]
-        self.soonest = min(dues) if dues else None
+        soonest = None
+        for run in self.runs:
+            due = run.next_due
+            if due is not None and (soonest is None or due < soonest):
+                soonest = due
+        self.soonest = soonest
 
     def _exempt(self, ev: Ev) -> None:
         name = ev.data.get("clock")
@@ -147,9 +151,11 @@ class TicketEval:
         for run in self.runs:
             rule = run.rule
             named = etype in rule.event_types
-            if not named and not versioned and run.phase in (IDLE, STOPPED):
-                continue  # a clock this event cannot start (most of them, most events)
-            if run.phase in (RUNNING, PAUSED):
+            phase = run.phase
+            if phase != RUNNING and phase != PAUSED:
+                if not named and not versioned:
+                    continue  # a clock this event cannot start (most of them, most events)
+            else:
                 if stop_all or (named and any_fires(rule.stop, etype, attrs)):
                     self.finished += (run.stop(t, ev.id),)
                     continue
@@ -160,12 +166,12 @@ class TicketEval:
                         if new is None:
                             self.untargeted.append((rule.name, run.cycle, ev.id))
                 paused = status in rule.pause_statuses
-                if run.phase == RUNNING and paused:
+                if phase == RUNNING and paused:
                     run.pause(t, ev.id)
-                elif run.phase == PAUSED and not paused:
+                elif phase == PAUSED and not paused:
                     run.unpause(t, ev.id, self.holder())
                 continue
-            if run.phase == STOPPED and named and any_fires(rule.resume, etype, attrs):
+            if phase == STOPPED and named and any_fires(rule.resume, etype, attrs):
                 self._unfinish(rule.name, run.cycle)
                 run.target = rule.target_for(attrs)
                 run.resume(t, ev.id, status in rule.pause_statuses, self.holder())

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, get_args
 
 from engine.instant import to_us
 from schemas.attributes import TICKET_ATTRS
+from schemas.events import TicketEvent
 
 # Fields of an input event that evaluation reads; everything else (customer name and contact
 # in particular) is left behind at the edge.
@@ -27,6 +28,21 @@ KEPT_FIELDS = (
     # Source-system labels (`attributes: {tier: vip}`), for `when: {attributes.tier: vip}`.
     "attributes",
 )
+
+
+def _kept_by_type() -> dict[str, tuple[str, ...]]:
+    """The kept fields each event type declares, in `KEPT_FIELDS` order: a validated event's
+    fields hold exactly its type's declared ones, so the others need not be looked up."""
+    union = get_args(get_args(TicketEvent)[0]) or get_args(TicketEvent)
+    out = {}
+    for model in union:
+        declared = model.model_fields
+        (kind,) = get_args(declared["type"].annotation)
+        out[kind] = tuple(k for k in KEPT_FIELDS if k in declared)
+    return out
+
+
+_KEPT = _kept_by_type()
 
 
 # Free text is reduced here, at the edge, so that ticket state, its changelog and `explain`
@@ -79,7 +95,9 @@ def from_model(event: Any) -> Ev:
 def from_fields(fields: Mapping[str, Any], at: int) -> Ev:
     """Compact form of a validated event's declared fields (`schemas.parse.parse_fields`:
     nested `customer` and `survey` as models or as plain dicts), `at` its instant in µs."""
-    data = {k: v for k in KEPT_FIELDS if (v := fields.get(k)) is not None}
+    data = {
+        k: v for k in _KEPT.get(fields["type"], KEPT_FIELDS) if (v := fields.get(k)) is not None
+    }
     customer = fields.get("customer")
     if customer is not None and (customer.get("id") if isinstance(customer, dict) else customer.id):
         data["customer_ref"] = True  # only that a reference exists: no personal data is kept

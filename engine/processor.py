@@ -1,7 +1,8 @@
 """Stream-time evaluation of many tickets: the core of the replay pipeline (`engine.replay`).
 
 The clock is stream time: after each event it is the largest `occurred_at` seen so far, and every
-threshold due by then fires, for every ticket (a heap of next deadlines finds them). At the end
+threshold due by then fires, for every ticket (a timer queue of next deadlines finds them,
+`engine.timer_queue`). At the end
 of input the clock advances to the `until` instant so pending timers fire.
 
 With `parked`, the tickets with no timer left (closed, or open with every threshold passed)
@@ -13,7 +14,6 @@ may back the mapping by disk).
 
 from __future__ import annotations
 
-import heapq
 from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
@@ -22,13 +22,14 @@ from typing import Any
 from engine.history import Ev
 from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
+from engine.timer_queue import TimerQueue
 
 
 @dataclass(slots=True)
 class Processor:
     policy: RuntimePolicy
     tickets: dict[str, Ticket] = field(default_factory=dict)
-    timers: list[tuple[int, str]] = field(default_factory=list)
+    timers: TimerQueue = field(default_factory=TimerQueue)
     clock: int = -(2**62)
     parked: MutableMapping[str, bytes] | None = None  # tickets with no timer, as bytes
     idle: int = 2_000  # tickets with no timer kept in memory (least recently touched parked)
@@ -59,11 +60,10 @@ class Processor:
         out = ticket.step(ev, now, now)
         after = ticket.state.soonest
         if after is not None and after != before:
-            heapq.heappush(self.timers, (after, ticket_id))
+            self.timers.push(after, ticket_id)
         if self.parked is not None:
             self._park(ticket)
-        timers = self.timers
-        if timers and timers[0][0] <= now:  # `advance(now)` without its list when none is due
+        if self.timers.due(now):  # `advance(now)` without its list when none is due
             out.extend(self._fire(now))
         return out
 
@@ -82,20 +82,20 @@ class Processor:
     def advance(self, now: int) -> list[dict[str, Any]]:
         """Move the clock to `now` and fire every timer due by then."""
         self.clock = max(self.clock, now)
-        if not self.timers or self.timers[0][0] > self.clock:
+        if not self.timers.due(self.clock):
             return []  # nothing due: the common case after an event
         return list(self._fire(self.clock))
 
     def _fire(self, now: int) -> Iterator[dict[str, Any]]:
         timers = self.timers
-        while timers and timers[0][0] <= now:
-            due, ticket_id = heapq.heappop(timers)
+        while timers.due(now):
+            due, ticket_id = timers.pop()
             ticket = self.tickets.get(ticket_id)
             if ticket is None or ticket.state.soonest != due:
                 continue  # stale entry: the deadline moved (or the ticket is parked)
             yield from ticket.tick(now, now)
             nxt = ticket.state.soonest
             if nxt is not None:
-                heapq.heappush(timers, (nxt, ticket_id))
+                timers.push(nxt, ticket_id)
             elif self.parked is not None:
                 self._park(ticket)

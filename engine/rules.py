@@ -25,6 +25,11 @@ class Target:
     rule: str  # human-readable name of the rule in the policy, for explain
     when: Mapping[str, frozenset[str]]  # ticket attribute -> accepted values
     thresholds: tuple[Threshold, ...]  # sorted by at_us; empty for an `untracked` entry
+    breach_us: int | None = None  # derived: the first breach threshold (a cycle's stop reads it)
+
+    def __post_init__(self) -> None:
+        breach = next((th.at_us for th in self.thresholds if th.kind == "breach"), None)
+        object.__setattr__(self, "breach_us", breach)
 
     def matches(self, attrs: Mapping[str, str | None]) -> bool:
         return all(attrs.get(k) in vals for k, vals in self.when.items())

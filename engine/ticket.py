@@ -54,8 +54,9 @@ class Ticket:
             history.append(ev)
         else:
             bisect.insort(self.history, ev, key=lambda e: e.key)
-        if self.state.accepts_in_order(ev):
-            self.state.apply(ev)
+        state = self.state
+        if (ev.at, ev.id) > state.last and ev.at >= state.horizon:  # `accepts_in_order`
+            state.apply(ev)
         else:
             self.state = fold(self.history, self.state.policy)
             self.settled = 0

@@ -4,7 +4,6 @@ version appended never retracts or re-emits what was decided before it took effe
 
 from __future__ import annotations
 
-import heapq
 from typing import Any
 
 from hypothesis import given
@@ -99,7 +98,7 @@ def restart(
         ticket = again.tickets[tid] = Ticket.from_bytes(raw, after)
         due = ticket.next_due()
         if due is not None:
-            heapq.heappush(again.timers, (due, tid))
+            again.timers.push(due, tid)
     out += [a for tid, ev in events[cut:] for a in again.ingest(tid, ev)]
     return out + again.advance(FAR)
 
