@@ -34,6 +34,7 @@ class Processor:
     parked: MutableMapping[str, bytes] | None = None  # tickets with no timer, as bytes
     idle: int = 2_000  # tickets with no timer kept in memory (least recently touched parked)
     _idle: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    gone: list[str] | None = None  # when a list: the ids parked, in order (the caller clears it)
 
     def knows(self, ticket_id: str) -> bool:
         """Whether an event of this ticket was ingested (its state in memory or parked)."""
@@ -78,6 +79,8 @@ class Processor:
         while len(self._idle) > self.idle:
             ticket_id, _ = self._idle.popitem(last=False)
             self.parked[ticket_id] = self.tickets.pop(ticket_id).to_bytes()
+            if self.gone is not None:
+                self.gone.append(ticket_id)
 
     def advance(self, now: int) -> list[dict[str, Any]]:
         """Move the clock to `now` and fire every timer due by then."""

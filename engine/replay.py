@@ -51,7 +51,7 @@ class Replay:
         headless: set[str] | None = None,
     ) -> Replay:
         """A replay with no event fed yet (`headless`: a set to record into, e.g. a result's)."""
-        run = cls(Processor(policy, parked=parked))
+        run = cls(Processor(policy, parked=parked, gone=[] if parked is not None else None))
         if headless is not None:
             run.headless = headless
         return run
@@ -64,6 +64,10 @@ class Replay:
         if self._leaving is not None:
             arrivals.pop(self._leaving, None)
             self._leaving = None
+        if proc.gone:  # parked by the last `feed`: their next alert follows their next event
+            for gone in proc.gone:
+                arrivals.pop(gone, None)
+            proc.gone.clear()
         self.events += 1
         if ev.type != "created" and ticket_id not in proc.tickets and not proc.knows(ticket_id):
             self.headless.add(ticket_id)

@@ -60,6 +60,20 @@ def test_the_arrival_of_a_parked_ticket_is_known_to_its_alerts_then_forgotten() 
     assert seen_parked
 
 
+def test_arrivals_are_kept_only_for_tickets_in_memory() -> None:
+    """A ticket parked as the least recently touched idle one (while another ticket's event is
+    fed) loses its arrival too: an audit of a month kept one per ticket it ever saw."""
+    events = decoded(120, seed=4)
+    run = Replay.start(POLICY, {})
+    run.processor.idle = 3
+    for i, (ticket_id, ev) in enumerate(events):
+        run.feed(ticket_id, ev, arrived=i)
+        stale = set(run._arrivals) - set(run.tickets)
+        last = set(getattr(run.processor, "gone", None) or ()) | {ticket_id}
+        assert stale <= last, stale  # only those parked by the last feed
+    assert len(run.tickets) < 120  # tickets were parked
+
+
 def test_a_ticket_whose_first_event_is_not_created_is_headless() -> None:
     events = decoded(10, seed=2)
     later = [(t, ev) for t, ev in events if ev.type != "created"]
