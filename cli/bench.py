@@ -11,6 +11,8 @@ from typing import Any
 import bench.audit
 import bench.core
 import bench.figures
+from bench.figures import WARNING_AFTER_S
+from topologies.settings import Settings
 
 
 def add_parser(sub: Any) -> None:
@@ -249,6 +251,9 @@ def run_soak(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+MAX_SKEW_S = Settings.max_skew  # the workers the benchmark starts run with the default
+
+
 def run_stream(args: argparse.Namespace) -> int:
     events, open_tickets, due = args.events, args.open_tickets, args.due_tickets
     if args.quick:
@@ -257,6 +262,17 @@ def run_stream(args: argparse.Namespace) -> int:
     unknown = set(phases) - {"raw", "faust", "engine", "timers"}
     if unknown:
         print(f"sla-engine bench stream: unknown phase(s) {sorted(unknown)}", file=sys.stderr)
+        return 2
+    ahead = args.due_lead + args.due_window - WARNING_AFTER_S
+    if "timers" in phases and ahead > MAX_SKEW_S:
+        print(
+            f"sla-engine bench stream: --due-lead + --due-window must be at most "
+            f"{MAX_SKEW_S + WARNING_AFTER_S:g} s: a due ticket is created "
+            f"{WARNING_AFTER_S} s before its warning, and the last ones would be "
+            f"created {ahead:g} s in the future, past the worker's --max-skew "
+            f"({MAX_SKEW_S:g} s): their events would go to the dead-letter topic",
+            file=sys.stderr,
+        )
         return 2
     import bench.stream
 
