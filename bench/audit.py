@@ -101,8 +101,9 @@ def prepare(
     drop_every: int = 10_000,
     log: Callable[[str], None] = lambda _: None,
     workers: int = 0,
+    start: datetime = START,
 ) -> Prepared:
-    """Publish the workload and the "live" alerts of `[START, START + days)` on fresh topics.
+    """Publish the workload and the "live" alerts of `[start, start + days)` on fresh topics.
 
     One pass: each event is published and replayed as it is made (the replay a `replay
     --topic` of the range would do: events up to `until + grace`, stream time the record
@@ -112,12 +113,14 @@ def prepare(
     events_topic, alerts_topic = f"bench-audit-{tag}.events", f"bench-audit-{tag}.alerts"
     create_topics(bootstrap, {events_topic: partitions, alerts_topic: partitions})
     span = timedelta(days=days)
-    since, until = us(START.isoformat()), us((START + span).isoformat())
+    since, until = us(start.isoformat()), us((start + span).isoformat())
     end_ms = -(-(until + GRACE_US) // 1000)  # what `replay --topic` of the range reads
     t0 = time.perf_counter()
     with LiveAlerts(since, until, drop_every, workers) as live:
         n_events = produce(
-            bootstrap, events_topic, _in_audit_order(tickets, seed, span, partitions, end_ms, live)
+            bootstrap,
+            events_topic,
+            _in_audit_order(tickets, seed, start, span, partitions, end_ms, live),
         )
         log(f"published and replayed {n_events} events in {time.perf_counter() - t0:.0f} s")
         t0 = time.perf_counter()
@@ -136,7 +139,13 @@ def prepare(
 
 
 def _in_audit_order(
-    tickets: int, seed: int, span: timedelta, partitions: int, end_ms: int, live: LiveAlerts
+    tickets: int,
+    seed: int,
+    start: datetime,
+    span: timedelta,
+    partitions: int,
+    end_ms: int,
+    live: LiveAlerts,
 ) -> Iterator[tuple[bytes, bytes, int, int]]:
     """The workload's records (key, value, timestamp ms, partition) in publication order; each
     one before `end_ms` also fed to `live`, in the order the audit reads the topic.
@@ -147,7 +156,7 @@ def _in_audit_order(
     order: list[tuple[int, int, int, int, int, bytes]] = []
     latest = 0
     placed: dict[str, tuple[int, int]] = {}  # each ticket in progress: partition, shard key
-    for n, e in enumerate(workload.stream(tickets, seed, START, span)):
+    for n, e in enumerate(workload.stream(tickets, seed, start, span)):
         at_us = us(e["occurred_at"])
         at = at_us // 1000
         raw, ticket_id = orjson.dumps(e), e["ticket_id"]
@@ -266,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
             bootstrap = args.broker or embedded_broker(stack, work)
             prep = prepare(
                 bootstrap, args.tickets, args.days, args.seed, args.partitions, args.drop_every,
-                log, workers=args.workers,
+                log, workers=args.workers, start=args.start,
             )  # fmt: skip
         except RangeError as e:
             print(f"sla-engine bench audit: {e}", file=sys.stderr)
@@ -297,6 +306,7 @@ def run(args: argparse.Namespace) -> int:
             failing += found["class"] in ("decision", "timing", "input")
     summary = {
         "tickets": args.tickets,
+        "start": args.start.isoformat(),
         "days": args.days,
         "events": prep.events,
         "live_alerts": prep.alerts,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+import pytest
+
 from cli.main import COMMANDS, parser
 
 
@@ -32,3 +34,18 @@ def test_a_named_command_parses_as_with_every_command() -> None:
     ):
         full = parser().parse_known_args(words)
         assert parser(words).parse_known_args(words) == full, words
+
+
+def test_bench_audit_start_keeps_its_offset_and_refuses_a_naive_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bench.audit import START
+
+    words = ["bench", "audit", "--start", "2026-07-01T00:00:00+08:00"]
+    start = parser(words).parse_args(words).start
+    assert start.isoformat() == "2026-07-01T00:00:00+08:00"
+    assert parser(["bench", "audit"]).parse_args(["bench", "audit"]).start == START
+    with pytest.raises(SystemExit) as stop:
+        parser(words).parse_args(["bench", "audit", "--start", "2026-07-01"])
+    assert stop.value.code == 2
+    assert "has no UTC offset" in capsys.readouterr().err
