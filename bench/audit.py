@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import heapq
 import os
+import re
 import resource
 import socket
 import subprocess
@@ -216,12 +217,15 @@ class AuditChild:
         with self.out, self.err:
             self.out.seek(0)
             self.err.seek(0)
+            stdout = self.out.read().decode()
+            most = re.search(r"at most (\d+) in memory at once", stdout)
             return {
                 "exit": self.child.returncode,
                 "seconds": round(seconds, 1),
                 "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # KiB on Linux
                 "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),  # a shared machine's
-                "stdout": self.out.read().decode(),
+                "most_in_memory": int(most.group(1)) if most else None,  # tickets at once
+                "stdout": stdout,
                 "stderr": self.err.read().decode(),
             }
 
@@ -295,7 +299,10 @@ def run(args: argparse.Namespace) -> int:
         for days, child in parts:
             part = child.wait()
             shorter.append(
-                {k: part[k] for k in ("exit", "seconds", "cpu_seconds", "peak_rss_mib")}
+                {
+                    k: part[k]
+                    for k in ("exit", "seconds", "cpu_seconds", "peak_rss_mib", "most_in_memory")
+                }
                 | {"days": days}
             )
         result = whole.wait()
@@ -316,6 +323,7 @@ def run(args: argparse.Namespace) -> int:
         "events_per_s": round(prep.events / max(result["seconds"], 1e-9)),
         "audit_cpu_seconds": result["cpu_seconds"],
         "audit_peak_rss_mib": result["peak_rss_mib"],
+        "most_in_memory": result["most_in_memory"],
         "missing": missing,
         "failing_findings": failing,
         "broker": "given" if args.broker else "embedded (tansu)",

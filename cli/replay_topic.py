@@ -163,7 +163,8 @@ def topic_summary(done: TopicReplay, since: int, until: int, lookback: int) -> s
     return (
         f"{done.stats.line()}; published {iso(since - lookback)} (--from − look-back) to "
         f"{iso(until)}\n"
-        f"replayed {r.events} events of {r.tickets} tickets; {r.rejected} rejected; "
+        f"replayed {r.events} events of {r.tickets} tickets (at most {r.most_in_memory} in "
+        f"memory at once); {r.rejected} rejected; "
         f"{len(r.headless)} tickets started before the look-back ({done.left_out} of their "
         f"alerts left out); alerts due in [{iso(since)}, {iso(until)}): {alert_counts(r)} "
         f"({done.outside} due outside)"

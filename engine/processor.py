@@ -35,6 +35,7 @@ class Processor:
     idle: int = 2_000  # tickets with no timer kept in memory (least recently touched parked)
     _idle: OrderedDict[str, None] = field(default_factory=OrderedDict)
     gone: list[str] | None = None  # when a list: the ids parked, in order (the caller clears it)
+    most: int = 0  # the most tickets in memory at once (what sizes a long replay's memory)
 
     def knows(self, ticket_id: str) -> bool:
         """Whether an event of this ticket was ingested (its state in memory or parked)."""
@@ -54,6 +55,8 @@ class Processor:
                 if raw is None
                 else Ticket.from_bytes(raw, self.policy)
             )
+            if len(self.tickets) > self.most:  # only a ticket coming in can raise it
+                self.most = len(self.tickets)
         if ev.at > self.clock:
             self.clock = ev.at
         now = self.clock

@@ -35,6 +35,7 @@ class ReplayResult:
     alerts: Counter[str] = field(default_factory=Counter)  # written, by kind
     withheld: int = 0  # emitted by the engine, not written (see `Emit`)
     tickets: int = 0
+    most_in_memory: int = 0  # the most tickets held in memory at once (the rest parked)
     headless: set[str] = field(default_factory=set)  # first event read was not `created`
     kpi_snapshots: int = 0
     kpi_final: int = 0
@@ -150,6 +151,7 @@ def evaluate(
         _count(result, alert, emit(alert, run.arrival(alert["ticket_id"])))
     result.events = run.events
     result.tickets = run.count()
+    result.most_in_memory = run.processor.most
     return result, run
 
 

@@ -111,3 +111,20 @@ def test_the_set_keeps_the_first_announcement_of_a_repeated_id() -> None:
     s = EffectiveSet()
     s.update([first, again, _alert(2), _retraction(2)])
     assert s.current == {"a1": first} and s.retracted == {"a2"}
+
+
+def test_most_is_the_largest_number_of_tickets_in_memory_at_once() -> None:
+    """`Processor.most` sizes a long replay's memory: the high-water mark of the tickets held,
+    not the tickets seen (the others are parked)."""
+    events = decoded(120, seed=4)
+    run = Replay.start(POLICY, {})
+    run.processor.idle = 3
+    seen = 0
+    for ticket_id, ev in events:
+        run.feed(ticket_id, ev)
+        seen = max(seen, len(run.tickets))
+    assert run.processor.most == seen
+    assert seen < run.count()  # some were parked: the mark is below the tickets seen
+    whole = Replay.start(POLICY)
+    list(whole.run(events, None))
+    assert whole.processor.most == whole.count() == 120

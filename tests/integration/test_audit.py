@@ -271,6 +271,7 @@ def test_audit_finds_the_removed_the_delayed_and_the_moved(
     out = capsys.readouterr().out
     assert "DIFFER: 5 differences" in out
     assert recording.removed["ticket_id"] in out  # listed, readable
+    assert " in memory at once)" in out  # the high-water mark that sizes its memory
 
 
 def test_audit_agrees_on_an_untouched_window_with_live_repeats(

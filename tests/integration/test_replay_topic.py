@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -195,6 +196,9 @@ def test_topic_replay_is_the_file_replay_of_the_same_records(
     assert len(expected.splitlines()) > 20
     assert headless, "some tickets started before the look-back"
     assert f"{len(headless)} tickets started before the look-back" in err
+    held = re.search(r"replayed \d+ events of (\d+) tickets \(at most (\d+) in memory", err)
+    assert held is not None, err  # what sizes the replay's memory, beside the tickets seen
+    assert 0 < int(held.group(2)) <= int(held.group(1))
 
 
 def _effective(alerts: list[dict[str, Any]]) -> set[bytes]:
