@@ -44,6 +44,13 @@ def facts_message(now: int, encoded: list[Any] | None) -> bytes:
     return orjson.dumps({"now": now, "facts": encoded})
 
 
+def facts_message_raw(now: int, raw: bytes) -> bytes:
+    """`facts_message(now, encoded)` from `raw = orjson.dumps(encoded)`, already dumped: the
+    same bytes (orjson writes a dict compactly, in insertion order), without encoding the facts
+    a second time."""
+    return b'{"now":%d,"facts":%b}' % (now, raw)
+
+
 def _facts(raw: bytes | None) -> tuple[Fact, ...]:
     return decode_facts(orjson.loads(raw)) if raw else ()
 

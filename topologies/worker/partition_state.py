@@ -177,9 +177,9 @@ class PartitionState:
             self.dirty[ticket_id] = (ticket, dirty[1])
         return ticket
 
-    def take_dirty(self) -> list[tuple[str, int, list[Any]]]:
-        """(ticket id, clock, encoded facts) of the tickets touched since the last call whose
-        facts changed: computed once per commit, however many events a ticket had."""
+    def take_dirty(self) -> list[tuple[str, int, bytes]]:
+        """(ticket id, clock, encoded facts as JSON) of the tickets touched since the last call
+        whose facts changed: computed once per commit, however many events a ticket had."""
         dirty, self.dirty = self.dirty, {}
         out = []
         for ticket_id, (ticket, now) in dirty.items():
@@ -188,17 +188,17 @@ class PartitionState:
                 out.append((ticket_id, now, encoded))
         return out
 
-    def facts(self, ticket: Ticket) -> list[Any] | None:
-        """The ticket's encoded KPI facts when they changed since last sent (None: unchanged)."""
-        encoded = encode_facts(contributions(ticket))
-        raw = orjson.dumps(encoded)
+    def facts(self, ticket: Ticket) -> bytes | None:
+        """The ticket's encoded KPI facts (`orjson.dumps(encode_facts(...))`) when they changed
+        since last sent (None: unchanged)."""
+        raw = orjson.dumps(encode_facts(contributions(ticket)))
         if self.facts_sent.get(ticket.ticket_id) == raw:
             self.facts_sent.move_to_end(ticket.ticket_id)
             return None
         self.facts_sent[ticket.ticket_id] = raw
         if len(self.facts_sent) > self.settings.cache_tickets:
             self.facts_sent.popitem(last=False)
-        return encoded
+        return raw
 
     def drop(self, ticket_id: str, partition: int) -> None:
         """Forget a ticket closed longer than the retention period (at once, not at the end of

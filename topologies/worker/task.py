@@ -24,7 +24,7 @@ from engine.retention import expired, horizon_us
 from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
 from topologies import metrics
-from topologies.kpis import facts_message
+from topologies.kpis import facts_message, facts_message_raw
 from topologies.output import Output
 from topologies.settings import Settings
 from topologies.state import codec
@@ -326,8 +326,8 @@ class TicketTask:
         says it was announced. Facts go out once per commit, however many events a ticket had;
         a repeated event after a crash marks its ticket again, so nothing is lost."""
         topic = self.settings.kpi_facts_topic
-        for ticket_id, now, encoded in self.state.take_dirty():
-            self.sink.send(topic, ticket_id.encode(), facts_message(now, encoded), 0)
+        for ticket_id, now, raw in self.state.take_dirty():
+            self.sink.send(topic, ticket_id.encode(), facts_message_raw(now, raw), 0)
         self.write_through()
 
     def write_through(self) -> None:
