@@ -18,7 +18,6 @@ from typing import Any
 import orjson
 
 from engine.kpis import contributions, encode_facts
-from engine.retention import deadline
 from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
 from topologies import metrics
@@ -119,12 +118,14 @@ class PartitionState:
 
     def save_many(self, keep: Mapping[str, tuple[int, Ticket, bytes]]) -> None:
         """Keep each ticket a batch changed, `(partition, ticket, encoded state)`, for the next
-        commit (`pending`), and move its deadlines with one index batch per partition."""
-        retention = self.settings.retention_days
+        commit (`pending`), and move its deadlines with one index batch per partition. The
+        deadline is read from the encoded state's header (`codec.peek`), where `codec.encode`
+        put `deadline(ticket, retention)`: computed once, not again here."""
         moves: dict[int, list[tuple[str, int | None]]] = {}
+        peek = codec.peek
         for ticket_id, (partition, ticket, value) in keep.items():
             self.pending[ticket_id] = (partition, ticket, value)
-            moves.setdefault(partition, []).append((ticket_id, deadline(ticket, retention)))
+            moves.setdefault(partition, []).append((ticket_id, peek(value)[0]))
             self._remember(ticket)
         for partition, items in moves.items():
             self.index(partition).set_many(items)
