@@ -118,3 +118,16 @@ def test_open_backlog_by_age_band_now() -> None:
     text = generate_latest(metrics.REGISTRY).decode()
     assert 'sla_open_backlog{band="1d_3d"} 1.0' in text
     agg.clear_gauges()
+
+
+def test_the_facts_message_from_dumped_facts_is_the_same_bytes() -> None:
+    """The worker splices the facts it already dumped (`facts_message_raw`); a consumer must
+    read exactly what `facts_message` writes."""
+
+    from topologies.kpis import facts_message, facts_message_raw
+
+    for encoded in ([], [["x", 1, None, 2.5, {"k": "v"}]], [[-(2**60), "ü", True]]):
+        raw = orjson.dumps(encoded)
+        assert facts_message_raw(1_790_000_000_000_000, raw) == facts_message(
+            1_790_000_000_000_000, encoded
+        )
