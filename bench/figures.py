@@ -132,7 +132,8 @@ def assemble(
     rates: dict[str, float | None],
     timers: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """The report: events/s of raw (a), faust (b), engine (c), ratios c/a and c/b, timers."""
+    """The report: events/s of raw (a), faust (b), engine (c), ratios c/a and c/b (and c/b of
+    the `--role sla` worker when it ran), timers."""
     a, b, c = rates.get("raw"), rates.get("faust"), rates.get("engine")
     out: dict[str, Any] = {
         **config,
@@ -141,6 +142,8 @@ def assemble(
         "ratio_c_b": ratio(c, b),
         "goal_c_b": 0.5,
     }
+    if "engine_sla" in rates:  # `--roles split`: the --role sla worker, the KPI role beside it
+        out["ratio_c_b_sla"] = ratio(rates["engine_sla"], b)
     if timers is not None:
         out["timers"] = timers
     return out
@@ -161,6 +164,11 @@ def summary_line(result: dict[str, Any]) -> str:
         f"c/a {_fmt(result.get('ratio_c_a'), '.3f')}",
         f"c/b {_fmt(result.get('ratio_c_b'), '.3f')} (goal >= 0.5)",
     ]
+    if "ratio_c_b_sla" in result:
+        parts.append(
+            f"engine --role sla {_fmt(r.get('engine_sla'), ',')}/s "
+            f"c/b {_fmt(result.get('ratio_c_b_sla'), '.3f')}"
+        )
     layouts = result.get("timers_by_roles") or {"": result.get("timers")}
     for name, t in layouts.items():
         if not t:

@@ -104,6 +104,36 @@ def bench_broker(
             yield b.bootstrap
 
 
+ENGINE_RATE = {"all": "engine", "split": "engine_sla"}
+ENGINE_RSS = {"all": "engine_rss_bytes", "split": "engine_sla_rss_bytes"}
+
+
+def bench_engine(
+    engine: Worker, layout: str, events: int, seed: int, log: Callable[[str], None]
+) -> tuple[float | None, int | None]:
+    """(c) The worker's events/s and RSS in ``layout``: `all` reads the pre-loaded topic of
+    ``engine``; `split` runs a `--role sla` worker with a `--role kpis` worker beside it (the
+    production layout) on fresh topics holding the same workload, timed on the `sla` one."""
+    workers = [engine]
+    if layout == "split":
+        tag = f"tp-{uuid.uuid4().hex[:6]}"
+        workers = [
+            Worker(engine.bootstrap, tag, engine.work, engine.partitions, role=role)
+            for role in ("sla", "kpis")
+        ]  # fmt: skip
+        workers[0].create_topics()
+        log(f"producing {events:,} events to {workers[0].events_topic}")
+        preload(engine.bootstrap, workers[0].events_topic, events, seed)
+    try:
+        for w in reversed(workers):  # the aggregator first, so the ticket worker is timed alone
+            w.start()
+        samples = workers[0].wait_events(events, timeout=120 + events / 200)
+        return rate_from_samples(samples, events), workers[0].rss()
+    finally:
+        for w in workers:
+            w.stop()
+
+
 def run(
     events: int = 200_000,
     open_tickets: int = 100_000,
@@ -154,14 +184,10 @@ def run(
                     profile_dir / "faust.txt" if profile_dir else None,
                 )
             if "engine" in phases:
-                log("(c) the engine (sla-engine run)")
-                engine.start()
-                try:
-                    samples = engine.wait_events(events, timeout=120 + events / 200)
-                    rates["engine"] = rate_from_samples(samples, events)
-                    config["engine_rss_bytes"] = engine.rss()
-                finally:
-                    engine.stop()
+                for layout in roles:  # each layout on fresh workers, one after another
+                    log(f"(c) the engine (sla-engine run, layout {layout})")
+                    key, rss = ENGINE_RATE[layout], ENGINE_RSS[layout]
+                    rates[key], config[rss] = bench_engine(engine, layout, events, seed, log)
             if "timers" in phases:
                 by_layout: dict[str, Any] = {}
                 for layout in roles:  # each layout on fresh topics and workers, one after another

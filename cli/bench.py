@@ -70,8 +70,9 @@ def _add_stream(bsub: Any) -> None:
         "--roles",
         choices=("all", "split", "both"),
         default="all",
-        help="timer phase layout: all (one --role all worker), split (a --role sla and a "
-        "--role kpis worker), both (all, then split, in the same run)",
+        help="layout of the engine and timer phases: all (one --role all worker), split (a "
+        "--role sla and a --role kpis worker, measured on the sla one), both (all, then split, "
+        "in the same run)",
     )
     stream.add_argument(
         "--background-rate",

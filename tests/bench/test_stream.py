@@ -117,3 +117,11 @@ def test_gc_pauses_per_generation_and_their_delta() -> None:
         "2": {"collections": 0.0, "seconds": 1.25, "freed": 5.0},
     }
     assert gc_pauses("sla_events_consumed_total 3.0\n") == {}
+
+
+def test_assemble_gives_the_sla_role_its_own_ratio() -> None:
+    rates = {"raw": 100_000.0, "faust": 10_000.0, "engine": 2_000.0, "engine_sla": 6_000.0}
+    r = assemble({"events": 10}, rates, None)
+    assert r["ratio_c_b"] == 0.2 and r["ratio_c_b_sla"] == 0.6
+    assert "engine --role sla 6,000/s c/b 0.600" in summary_line(r)
+    assert "ratio_c_b_sla" not in assemble({"events": 10}, {"raw": 1.0, "engine": 1.0}, None)

@@ -26,3 +26,17 @@ def test_split_layout_warns_every_due_ticket(broker: BrokerHandle, tmp_path: Pat
     assert len(other) == 1 and other[0] and other[0] > 0  # the kpis worker ran to the end
     (log,) = tmp_path.glob("worker-timers-*-kpis.log")
     assert "kpis worker of group" in log.read_text()  # the aggregator ran on its own
+
+
+@pytest.mark.brokers("tansu")
+def test_engine_phase_in_both_layouts_reads_every_event(
+    broker: BrokerHandle, tmp_path: Path
+) -> None:
+    from bench.stream import run
+
+    r = run(events=5000, phases=("engine",), broker=broker.bootstrap, keep=tmp_path,
+            roles=("all", "split"))  # fmt: skip
+    rates = r["events_per_s"]
+    assert rates["engine"] and rates["engine"] > 0 and rates["engine_sla"] > 0, r
+    assert r["engine_sla_rss_bytes"] and r["engine_sla_rss_bytes"] > 0
+    assert list(tmp_path.glob("worker-tp-*-kpis.log"))  # the aggregator ran beside the sla one
