@@ -71,8 +71,6 @@ def need_kafka() -> None:
     pytest.skip(JAVA_HINT)
 
 
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark integration tests, note each test's broker kind, and deselect the runs a
     `brokers(...)` mark leaves out (an external broker runs everything)."""

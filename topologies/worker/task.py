@@ -182,9 +182,10 @@ class TicketTask:
         touched: Touched,
         before: dict[str, bytes | None],
         absorbed: dict[str, list[tuple[Any, str]]],
-    ) -> set[str]:
+    ) -> list[str]:
         """Cross each touched ticket's thresholds due by its partition's clock, once; the ids
-        of the tickets kept (not put back after a failure)."""
+        of the tickets kept (not put back after a failure), in the order the batch first
+        touched them: a list, not a set, so the output order does not hang on the hash seed."""
         state, retention = self.state, self.settings.retention_days
         wall, mono = self.clock.wall_us(), self.clock.monotonic()
         keep: Keep = {}
@@ -204,7 +205,7 @@ class TicketTask:
             keep[ticket_id] = (partition, ticket, value)
             self._publish(ticket, alerts, payloads, now, False, wall)
         state.save_many(keep)
-        return set(keep)
+        return list(keep)
 
     def _put_back(
         self, ticket_id: str, partition: int, snapshot: bytes | None, touched: Touched
