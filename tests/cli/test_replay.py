@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import os
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -98,6 +99,23 @@ def test_worked_example_is_byte_identical_twice(tmp_path: Path) -> None:
     assert main(["replay", "--input", str(WEEK), "--until", UNTIL, "--output", str(b)]) == 0
     assert a.read_bytes() == b.read_bytes()
     assert a.stat().st_size > 0
+
+
+def test_replay_is_byte_identical_under_another_hash_seed(tmp_path: Path) -> None:
+    """Alerts, KPIs and statuses do not hang on the order of a set or dict of strings."""
+    root = Path(__file__).resolve().parents[2]
+    outputs = {}
+    for seed in ("0", "4242"):
+        out = tmp_path / seed
+        out.mkdir()
+        files = [out / "alerts.jsonl", out / "kpis.jsonl", out / "status.jsonl"]
+        args = ["--output", str(files[0]), "--kpis", str(files[1]), "--status", str(files[2])]
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        cmd = [*cli_cmd(), "replay", "--input", str(WEEK), "--until", UNTIL, *args]
+        subprocess.run(cmd, check=True, env=env, capture_output=True, cwd=root)
+        outputs[seed] = [f.read_bytes() for f in files]
+    assert all(len(b) > 0 for b in outputs["0"])
+    assert outputs["0"] == outputs["4242"]
 
 
 # --------------------------------------------------------------------------------------------
