@@ -100,7 +100,8 @@ class Processor:
             if ticket is None or ticket.state.soonest != due:
                 continue  # stale entry: the deadline moved (or the ticket is parked)
             yield from ticket.tick(now, now)
-            nxt = ticket.state.soonest
+            state = ticket.state  # a fresh read: `soonest` changed in `tick` (no stale narrowing)
+            nxt = state.soonest
             if nxt is not None:
                 timers.push(nxt, ticket_id)
             elif self.parked is not None:

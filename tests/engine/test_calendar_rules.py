@@ -46,7 +46,10 @@ SPECIAL = Calendar(
 )
 # Berlin Mon-Fri 09:00-17:00 with Good Friday 2026-03-27 off; DST starts Sunday 2026-03-29.
 BERLIN_EASTER = Calendar(
-    "berlin-easter", "Europe/Berlin", hours=((9 * H, 17 * H),), extra_holidays={date(2026, 3, 27)}
+    "berlin-easter",
+    "Europe/Berlin",
+    hours=((9 * H, 17 * H),),
+    extra_holidays=frozenset({date(2026, 3, 27)}),
 )
 
 
