@@ -69,6 +69,18 @@ def _extension(build: Path, name: str) -> Path:
     return found[0]
 
 
+def mypy_config() -> str:
+    """The `[tool.mypy]` tables of the project's pyproject.toml, alone (no `[project]`: the
+    scratch build is not the package)."""
+    kept, keep = [], False
+    for line in (ROOT / "pyproject.toml").read_text().splitlines():
+        if line.startswith("["):
+            keep = line.lstrip("[").startswith("tool.mypy")
+        if keep:
+            kept.append(line)
+    return "\n".join(kept) + "\n"
+
+
 def build(where: Path, log: Path) -> None:
     """Compile COMPILED in a scratch copy of the packages and install the result in `where`."""
     with tempfile.TemporaryDirectory(prefix="sla-native-") as tmp:
@@ -76,6 +88,7 @@ def build(where: Path, log: Path) -> None:
         for package in PACKAGES:
             shutil.copytree(ROOT / package, scratch / package,
                             ignore=shutil.ignore_patterns("*.so", "__pycache__"))  # fmt: skip
+        (scratch / "pyproject.toml").write_text(mypy_config())  # mypyc type-checks as mypy does
         jobs = str(os.cpu_count() or 1)
         (scratch / "build_native.py").write_text(SETUP.format(group=GROUP, jobs=jobs))
         cmd = [sys.executable, "build_native.py", *COMPILED]
@@ -139,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"native: the compiled engine is up to date ({len(COMPILED)} modules)")
         install_hook()
         return 0
-    log = Path(tempfile.gettempdir()) / "sla-native-build.log"
+    log = where.with_name("sla-native-build.log")  # beside the build: one per virtualenv
     print(f"native: compiling {len(COMPILED)} engine modules with mypyc (about a minute)")
     try:
         build(where, log)
