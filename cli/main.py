@@ -7,8 +7,9 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
+from cli import process_exit
 from cli.invocation import DEFAULT_BROKER_ENV
 from cli.kafka_client import broker_hint
 from config.loader import PolicyError
@@ -99,5 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def entry() -> NoReturn:
+    """The console script: `main`, then leave without freeing the state a command held
+    (`cli.process_exit`)."""
+    process_exit.enable()
+    process_exit.leave(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -10,6 +10,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from cli.files import open_in, open_out
+from cli.process_exit import hold
 from cli.time_args import add_range_arguments, iso_instant
 from config.loader import load
 from offline.file import replay
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         except OSError as e:
             print(f"sla-engine replay: {e.filename}: {e.strerror}", file=sys.stderr)
             return 2
-        result = replay(source, policy, args.until, out, rejects, size, kpis, status)
+        result = replay(source, policy, args.until, out, rejects, size, kpis, status, hold)
     print(
         f"replayed {result.events} events of {result.tickets} tickets; "
         f"{result.rejected} rejected; alerts: {alert_counts(result)}"

@@ -5,6 +5,7 @@ rejects written as JSONL, and on request the final KPI snapshots and every ticke
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from typing import IO, Any
 
 import orjson
@@ -25,10 +26,12 @@ def replay(
     total_bytes: int | None = None,
     kpis: IO[bytes] | None = None,
     status: IO[bytes] | None = None,
+    hold: Callable[[Replay], None] | None = None,
 ) -> ReplayResult:
     """Feed every line through the engine in file order; write alerts and rejects as JSONL.
     With `kpis`, write the final KPI snapshot of every window (see `write_kpis`); with
-    `status`, every ticket's final status (see `write_status`)."""
+    `status`, every ticket's final status (see `write_status`); `hold` is handed the replay's
+    state at the end (the CLI keeps it to the exit rather than free it: `cli.process_exit`)."""
     write = out.write
 
     def emit(alert: dict[str, Any], arrived: int | None) -> bool:
@@ -43,6 +46,8 @@ def replay(
         result.kpi_snapshots, result.kpi_final = write_kpis(proc, kpis)
     if status is not None:
         write_status(proc, status)
+    if hold is not None:
+        hold(proc)
     return result
 
 
