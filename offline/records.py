@@ -21,10 +21,9 @@ import orjson
 
 from engine.collector import held
 from engine.history import Ev, from_fields
-from engine.instant import to_us
 from engine.replay import Replay
 from engine.rules import RuntimePolicy
-from schemas.parse import InvalidEvent, parse_fields
+from schemas.parse import InvalidEvent, parse_timed
 from schemas.reject import Rejected
 
 
@@ -107,7 +106,7 @@ def decode(
     move the stream clock and fire every open ticket's timers)."""
     for rec in records:
         try:
-            fields = parse_fields(rec.raw)
+            fields, at = parse_timed(rec.raw)
         except InvalidEvent as e:
             result.rejected += 1
             if len(result.first_rejects) < FIRST_REJECTS:
@@ -115,7 +114,6 @@ def decode(
             if reject is not None:
                 reject(rec, e.reason)
             continue
-        at = to_us(fields["occurred_at"])
         if max_skew_us is not None and rec.arrived is not None and at > rec.arrived + max_skew_us:
             result.rejected += 1
             if reject is not None:

@@ -6,6 +6,8 @@ same event as `parse_event`; and the fast path answers for the common event at a
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -16,7 +18,8 @@ from hypothesis import strategies as st
 from engine.history import Ev, from_fields, from_model
 from engine.instant import to_us
 from schemas import fast
-from schemas.parse import InvalidEvent, parse_event, parse_fields
+from schemas.bounds import INSTANT_RE
+from schemas.parse import InvalidEvent, parse_event, parse_fields, parse_timed
 from tests.schemas.test_contract import BASE, EVENTS, SCALE, mutated
 
 
@@ -28,11 +31,17 @@ def _slow(raw: bytes) -> Ev | str:
 
 
 def _fast(raw: bytes) -> Ev | str:
+    """What the replay decodes (`parse_timed`); `parse_fields` must say the same."""
     try:
-        f = parse_fields(raw)
+        f, at = parse_timed(raw)
     except InvalidEvent as e:
+        with pytest.raises(InvalidEvent, match=re.escape(e.reason)):
+            parse_fields(raw)
         return e.reason
-    return from_fields(f, to_us(f["occurred_at"]))
+    declared = parse_fields(raw)
+    assert at == to_us(declared["occurred_at"])
+    assert {**f, "occurred_at": declared["occurred_at"]} == declared
+    return from_fields(f, at)
 
 
 def _spellings(doc: Any) -> list[bytes]:
@@ -130,3 +139,42 @@ def test_the_common_events_take_the_fast_path(doc: dict[str, Any]) -> None:
 def test_what_the_fast_path_leaves_to_the_model(raw: bytes) -> None:
     assert fast.fields(raw) is None
     assert _fast(raw) == _slow(raw)
+
+
+def _instant_reference(text: str) -> int | None:
+    """The model's verdict on an `occurred_at` text (pattern, then a real date) and its µs."""
+    if INSTANT_RE.search(text) is None:
+        return None
+    try:
+        return to_us(datetime.fromisoformat(text))
+    except ValueError:
+        return None
+
+
+_TWO_DIGITS = st.one_of(st.integers(0, 12), st.integers(0, 99)).map(lambda n: f"{n:02d}")
+_INSTANTS = st.builds(
+    lambda y, mo, d, h, mi, s, frac, tz, sep: f"{y}-{mo}-{d}{sep}{h}:{mi}:{s}{frac}{tz}",
+    st.sampled_from(["2026", "2000", "2099", "1999", "2100", "20x6"]),
+    _TWO_DIGITS,
+    _TWO_DIGITS,
+    _TWO_DIGITS,
+    _TWO_DIGITS,
+    _TWO_DIGITS,
+    st.sampled_from(["", ".5", ".12", ".123", ".1234", ".123456", ".1234567", ".12a456", ".", "x"]),
+    st.sampled_from(["Z", "+08:00", "-05:30", "+23:59", "+24:00", "+08:60", "", "z", "+0800"]),
+    st.sampled_from(["T", "t", " "]),
+)
+
+
+@settings(max_examples=int(600 * SCALE), deadline=None)
+@given(_INSTANTS, st.sampled_from(["", "\n", "x"]))
+def test_the_instant_shortcut_agrees_with_pattern_and_datetime(text: str, end: str) -> None:
+    """`fast._instant` (an hour cache and a minute-second table) against the model's rule."""
+    text += end
+    expected = _instant_reference(text)
+    for _ in range(2):  # the second time from the hour cache
+        try:
+            got: int | None = fast._instant(text)
+        except fast._Unsure:
+            got = None
+        assert got == expected
