@@ -119,9 +119,9 @@ class CalendarSpec(_Strict):
     def _country(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        import holidays
+        from engine.calendar_days import supported_countries
 
-        if v not in holidays.list_supported_countries():
+        if v not in supported_countries():
             raise ValueError(f"{v!r} is not a country code the holidays package knows")
         return v
 
