@@ -22,12 +22,11 @@ the text). Two counts in C, instead of a second decode with a pairs hook.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
-from engine.instant import US_PER_S, to_us
 from schemas.bounds import (
     CYCLE_MAX,
     ID_MAX,
@@ -254,14 +253,19 @@ def _instant_text(v: str) -> int:
     if INSTANT_RE.search(v) is None:
         raise _Unsure
     try:
-        return to_us(datetime.fromisoformat(v))
+        moment = datetime.fromisoformat(v)
     except ValueError:  # e.g. 30 February: the model says why
         raise _Unsure from None
+    return (moment - _EPOCH) // _US  # `engine.instant.to_us`, which schemas/ may not import
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
 
 
 # `:MM:SS` of an instant text, as µs into its hour; the hour and offset already seen, as the µs
 # of the hour's start (an instant of the model's: checked on first sight).
-_MMSS = {f":{m:02d}:{s:02d}": (m * 60 + s) * US_PER_S for m in range(60) for s in range(60)}
+_MMSS = {f":{m:02d}:{s:02d}": (m * 60 + s) * 1_000_000 for m in range(60) for s in range(60)}
 _HOURS: dict[str, int] = {}
 _OFFSET_START = ("Z", "+", "-")
 _FRACTION_US = {3: 1_000, 6: 1}

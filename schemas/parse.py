@@ -7,7 +7,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from engine.instant import to_us
 from schemas import fast
 from schemas.events import EVENT_ADAPTER, TicketEvent
 
@@ -61,17 +60,6 @@ def parse_fields(raw: bytes | str) -> dict[str, Any]:
         if found is not None:
             return found
     return parse_event(raw).__dict__
-
-
-def parse_timed(raw: bytes | str) -> tuple[dict[str, Any], int]:
-    """`parse_fields` and the event's instant in µs, which is what to read: `occurred_at` is
-    left as the fast path found it (its text) or as the model holds it (a datetime)."""
-    if isinstance(raw, bytes):
-        found = fast.timed(raw)
-        if found is not None:
-            return found
-    event = parse_event(raw)
-    return event.__dict__, to_us(event.occurred_at)
 
 
 class _Duplicate(ValueError):
