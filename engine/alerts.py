@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -46,23 +46,33 @@ def retraction_id(alert_id: str) -> str:
     return _h(f"{alert_id}|retraction")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Entry:
     """A decision's announcements: its ids in order, whether the last one still stands, and a
     fingerprint of what it said besides the key (priority and holder at the threshold): a late
     event that changes them means a retraction and a re-issue, so the final alerts do not
-    depend on arrival order."""
+    depend on arrival order. One per alert: `__init__` is written out for mypyc to compile
+    (the one `dataclass` generates runs interpreted)."""
 
     ids: list[str]
     active: bool
     target_us: int
     elapsed_us: int
-    said: int | None = None  # None: not recorded (a ledger stored before this field)
+    said: int | None  # None: not recorded (a ledger stored before this field)
+
+    def __init__(
+        self, ids: list[str], active: bool, target_us: int, elapsed_us: int, said: int | None
+    ) -> None:
+        self.ids, self.active, self.said = ids, active, said
+        self.target_us, self.elapsed_us = target_us, elapsed_us
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Ledger:
-    entries: dict[DecisionKey, Entry] = field(default_factory=dict)
+    entries: dict[DecisionKey, Entry]
+
+    def __init__(self, entries: dict[DecisionKey, Entry] | None = None) -> None:
+        self.entries = {} if entries is None else entries
 
     def to_rows(self) -> list[list[Any]]:
         return [

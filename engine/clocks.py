@@ -77,12 +77,15 @@ class CycleEnd(NamedTuple):
 Emit = Callable[[Decision], None]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class ClockRun:
     """The state of one clock: cycle, phase, clock time counted, and the next threshold.
 
     `rule` and `calendar` are those of the cycle: chosen when it starts (the policy version
-    in force then, the ticket's calendar then) and kept until the next cycle starts."""
+    in force then, the ticket's calendar then) and kept until the next cycle starts.
+
+    `__init__` is written out (the fields' defaults, as declared): mypyc compiles it, where the
+    one `dataclass` generates runs interpreted; seven are made per ticket."""
 
     rule: ClockRule
     cycle: int = 0
@@ -98,9 +101,20 @@ class ClockRun:
     calendar: Calendar | None = None  # the cycle's calendar; None until set: the rule's
     breached: bool = False  # a breach of the current cycle has been crossed
 
-    def __post_init__(self) -> None:
-        if self.calendar is None:
-            self.calendar = self.rule.calendar
+    def __init__(self, rule: ClockRule) -> None:
+        self.rule = rule
+        self.cycle = 0
+        self.phase = IDLE
+        self.elapsed = 0
+        self.since = 0
+        self.target = None
+        self.crossed = 0
+        self.next_due = None
+        self.caused_by = []
+        self.holder = NO_HOLDER
+        self.shares = {}
+        self.calendar = rule.calendar
+        self.breached = False
 
     @property
     def cal(self) -> Calendar:

@@ -31,9 +31,10 @@ ATTRIBUTES_PREFIX = "attributes."  # source-system attributes (`attributes: {tie
 _HOLDER_INPUTS = frozenset(HOLDER_ROLES)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class TicketEval:
-    """A ticket's SLA state as of `horizon` (the latest instant folded)."""
+    """A ticket's SLA state as of `horizon` (the latest instant folded). `__init__` is written
+    out, with the fields' defaults as declared, for mypyc to compile (as `ClockRun`'s)."""
 
     policy: RuntimePolicy
     attrs: dict[str, str | None] = field(default_factory=dict)
@@ -52,17 +53,26 @@ class TicketEval:
     # a tuple, so a ticket whose clocks never stop allocates nothing for it.
     finished: tuple[CycleEnd, ...] = ()
 
-    def __post_init__(self) -> None:
-        if not self.runs:
-            policy = self.policy
-            if policy.later:
-                # every clock of every version, each starting from its first definition
-                first: dict[str, ClockRule] = {}
-                for version in reversed(policy.versions()):
-                    first.update((c.name, c) for c in version.clocks)
-                self.runs = [ClockRun(first[name]) for name in policy.clock_names()]
-            else:
-                self.runs = [ClockRun(rule) for rule in policy.clocks]
+    def __init__(self, policy: RuntimePolicy, attrs: dict[str, str | None] | None = None) -> None:
+        self.policy = policy
+        self.attrs = {} if attrs is None else attrs
+        if policy.later:
+            # every clock of every version, each starting from its first definition
+            first: dict[str, ClockRule] = {}
+            for version in reversed(policy.versions()):
+                first.update((c.name, c) for c in version.clocks)
+            self.runs = [ClockRun(first[name]) for name in policy.clock_names()]
+        else:
+            self.runs = [ClockRun(rule) for rule in policy.clocks]
+        self.decisions = []
+        self.exempt = {}
+        self.overturned = {}
+        self.reopens = 0
+        self.last = (-(2**62), "")
+        self.horizon = -(2**62)
+        self.soonest = None
+        self.untargeted = []
+        self.finished = ()
 
     def context(self) -> Context:
         a = self.attrs

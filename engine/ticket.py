@@ -5,7 +5,7 @@ inputs (the caller supplies the clock)."""
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -22,14 +22,29 @@ FORMAT = 2
 READABLE = (1, 2)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Ticket:
+    """`__init__` written out for mypyc to compile (see `TicketEval`): one per ticket."""
+
     ticket_id: str
     history: list[Ev]  # sorted by Ev.key, no repeated ids
     state: TicketEval
-    ledger: Ledger = field(default_factory=Ledger)
-    ids: set[str] = field(default_factory=set)
-    settled: int = 0  # leading decisions already announced (see alerts.reconcile)
+    ledger: Ledger
+    ids: set[str]
+    settled: int  # leading decisions already announced (see alerts.reconcile)
+
+    def __init__(
+        self,
+        ticket_id: str,
+        history: list[Ev],
+        state: TicketEval,
+        ledger: Ledger | None = None,
+        ids: set[str] | None = None,
+    ) -> None:
+        self.ticket_id, self.history, self.state = ticket_id, history, state
+        self.ledger = Ledger() if ledger is None else ledger
+        self.ids = set() if ids is None else ids
+        self.settled = 0
 
     @classmethod
     def new(cls, ticket_id: str, policy: RuntimePolicy) -> Ticket:
