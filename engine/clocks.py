@@ -147,21 +147,24 @@ class ClockRun:
     ) -> Decision:
         if kind == "breach":
             self.breached = True
-        return Decision(
-            self.rule.name,
-            self.cycle,
-            kind,
-            level,
-            due,
-            target,
-            elapsed,
-            ctx.priority,
-            ctx.responsible,
-            tuple(self.caused_by),
-            self.target.rule if self.target else "",
-            self._attribution(elapsed, ctx.responsible),
-            self.cal.name,
-            self.rule.version,
+        return tuple.__new__(  # Decision(...) without its interpreted __new__ (see `Ev`)
+            Decision,
+            (
+                self.rule.name,
+                self.cycle,
+                kind,
+                level,
+                due,
+                target,
+                elapsed,
+                ctx.priority,
+                ctx.responsible,
+                tuple(self.caused_by),
+                self.target.rule if self.target else "",
+                self._attribution(elapsed, ctx.responsible),
+                self.cal.name,
+                self.rule.version,
+            ),
         )
 
     def _attribution(self, elapsed: int, at_due: Holder) -> tuple[Share, ...]:
@@ -225,7 +228,8 @@ class ClockRun:
         target = self.target
         breach = target.breach_us if target is not None else None
         met = breach is not None and not self.breached
-        return CycleEnd(self.rule.name, self.cycle, met, t, event_id, self.elapsed, breach)
+        end = (self.rule.name, self.cycle, met, t, event_id, self.elapsed, breach)
+        return tuple.__new__(CycleEnd, end)  # CycleEnd(*end), cheaper (see `history.Ev`)
 
     def resume(self, t: int, event_id: str, paused: bool, holder: Holder = NO_HOLDER) -> None:
         """Continue a stopped cycle with its counted time (a reopen)."""

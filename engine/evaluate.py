@@ -76,7 +76,7 @@ class TicketEval:
 
     def context(self) -> Context:
         a = self.attrs
-        return Context(a.get("priority"), self.holder())
+        return tuple.__new__(Context, (a.get("priority"), self.holder()))  # see `history.Ev`
 
     def holder(self) -> Holder:
         """Who has the ticket now: agent, supervisor, team, department."""

