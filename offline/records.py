@@ -79,7 +79,11 @@ def _lines(stream: IO[bytes], total: int | None) -> Iterator[bytes]:
 def line_records(lines: Iterable[bytes]) -> Iterator[Record]:
     """The non-blank lines of a file as records (`where`: the line number)."""
     # `raw.strip()` without its copy of the line: both go by the same ASCII whitespace
-    return (Record(raw, {"line": n}) for n, raw in enumerate(lines, 1) if raw and not raw.isspace())
+    return (
+        tuple.__new__(Record, (raw, {"line": n}, None))  # Record(raw, ...): see `engine.history.Ev`
+        for n, raw in enumerate(lines, 1)
+        if raw and not raw.isspace()
+    )
 
 
 def file_records(stream: IO[bytes], total_bytes: int | None = None) -> Iterator[Record]:
