@@ -8,8 +8,10 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple, get_args
 
 from engine.instant import to_us
+from schemas import fast
 from schemas.attributes import TICKET_ATTRS
 from schemas.events import TicketEvent
+from schemas.parse import parse_event
 
 # Fields of an input event that evaluation reads; everything else (customer name and contact
 # in particular) is left behind at the edge.
@@ -89,6 +91,19 @@ class Ev(NamedTuple):
     def key(self) -> tuple[int, str]:
         """Ordering key: occurred_at, ties broken by event_id."""
         return (self.at, self.id)
+
+
+def decoded(raw: bytes | str) -> tuple[str, Ev]:
+    """The ticket id and compact event of one raw message, the one decode of the replay and the
+    live worker: the fast path's fields and instant (`schemas.fast`) for the common valid
+    event, else the model's (`schemas.parse`); InvalidEvent with the reason when it is not one."""
+    found = fast.timed(raw) if isinstance(raw, bytes) else None
+    if found is not None:
+        fields, at = found
+    else:
+        event = parse_event(raw)
+        fields, at = event.__dict__, to_us(event.occurred_at)
+    return fields["ticket_id"], from_fields(fields, at)
 
 
 def from_model(event: Any) -> Ev:

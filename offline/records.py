@@ -20,12 +20,10 @@ from typing import IO, Any, NamedTuple
 import orjson
 
 from engine.collector import held
-from engine.history import Ev, from_fields
-from engine.instant import to_us
+from engine.history import Ev, decoded
 from engine.replay import Replay
 from engine.rules import RuntimePolicy
-from schemas import fast
-from schemas.parse import InvalidEvent, parse_event
+from schemas.parse import InvalidEvent
 from schemas.reject import Rejected
 
 
@@ -112,7 +110,7 @@ def decode(
     move the stream clock and fire every open ticket's timers)."""
     for rec in records:
         try:
-            fields, at = _decoded(rec.raw)
+            ticket_id, ev = decoded(rec.raw)
         except InvalidEvent as e:
             result.rejected += 1
             if len(result.first_rejects) < FIRST_REJECTS:
@@ -120,22 +118,13 @@ def decode(
             if reject is not None:
                 reject(rec, e.reason)
             continue
+        at = ev.at
         if max_skew_us is not None and rec.arrived is not None and at > rec.arrived + max_skew_us:
             result.rejected += 1
             if reject is not None:
                 reject(rec, _ahead(at, max_skew_us))
             continue
-        yield fields["ticket_id"], from_fields(fields, at), rec.arrived
-
-
-def _decoded(raw: bytes) -> tuple[dict[str, Any], int]:
-    """A valid event's declared fields and instant (µs): from the fast path (`occurred_at` left
-    as its text), else from the model (`schemas.parse`, InvalidEvent with the reason)."""
-    found = fast.timed(raw)
-    if found is not None:
-        return found
-    event = parse_event(raw)
-    return event.__dict__, to_us(event.occurred_at)
+        yield ticket_id, ev, rec.arrived
 
 
 @held()  # no full collections over the tickets held (measured: README, performance)

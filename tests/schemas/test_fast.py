@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.history import Ev, from_fields, from_model
+from engine.history import Ev, decoded, from_fields, from_model
 from engine.instant import to_us
 from schemas import fast
 from schemas.bounds import INSTANT_RE
@@ -30,11 +30,15 @@ def _slow(raw: bytes) -> Ev | str:
 
 
 def _fast(raw: bytes) -> Ev | str:
-    """What the replay decodes: `parse_fields`, and `fast.timed` saying the same when it
-    answers (its instant in µs as `to_us` gives it)."""
+    """What the replay and the worker decode (`engine.history.decoded`), checked against
+    `parse_fields`; and `fast.timed`, when it answers, saying the same (its instant in µs as
+    `to_us` gives it)."""
     try:
         f = parse_fields(raw)
     except InvalidEvent as e:
+        with pytest.raises(InvalidEvent) as raised:
+            decoded(raw)
+        assert raised.value.reason == e.reason
         return e.reason
     at = to_us(f["occurred_at"])
     found = fast.timed(raw)
@@ -42,7 +46,9 @@ def _fast(raw: bytes) -> Ev | str:
         fields, fast_at = found
         assert fast_at == at
         assert {**fields, "occurred_at": f["occurred_at"]} == f
-    return from_fields(f, at)
+    ev = from_fields(f, at)
+    assert decoded(raw) == (f["ticket_id"], ev)
+    return ev
 
 
 def _spellings(doc: Any) -> list[bytes]:

@@ -13,10 +13,10 @@ from typing import Any
 
 import orjson
 
-from engine.history import Ev, from_model, to_row
+from engine.history import Ev, decoded, to_row
 from engine.instant import iso
 from engine.retention import too_old
-from schemas.parse import InvalidEvent, parse_event
+from schemas.parse import InvalidEvent
 from topologies import metrics
 from topologies.dlq import MAX_EVENT_BYTES, dead_letter, dlq_key
 from topologies.output import Output
@@ -70,15 +70,14 @@ class Intake:
             self.reject(msg, reason, "too_large")
             return None
         try:
-            ev = parse_event(value)
+            ticket_id, compact = decoded(value)  # the replay's decode (`engine.history`)
         except InvalidEvent as e:
             self.reject(msg, e.reason, metrics.reject_reason(e.reason))
             return None
         key = msg.key.decode("utf-8", "replace") if msg.key is not None else None
-        if key != ev.ticket_id:
-            self.sink.send(self.settings.events_topic, ev.ticket_id.encode(), value)  # re-key
+        if key != ticket_id:
+            self.sink.send(self.settings.events_topic, ticket_id.encode(), value)  # re-key
             return None
-        compact = from_model(ev)
         orjson.dumps(to_row(compact))  # raises on what the state cannot store (ints > 64 bits)
         wall = self.clock.wall_us()
         if self.skew_us and compact.at > wall + self.skew_us:
