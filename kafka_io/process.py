@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -41,12 +42,46 @@ def pdeathsig_preexec() -> Callable[[], None] | None:
     return hook
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port that is free on ``host`` right now."""
+# Ports handed out below the kernel's ephemeral range: a port picked with bind(0) comes from that
+# range, where any outgoing connection of this machine (a Kafka client's, say) may take it before
+# the server it was picked for binds it. Seen once in CI: a worker's status-API port taken between
+# `free_port()` and the bind, the worker gone at start (`tests/integration/harness.py`).
+_LOWEST = 10_000
+_handed: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    """The lowest port the kernel hands to outgoing connections (Linux; else IANA's 49152)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 49152
+
+
+def _bindable(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now, outside the ephemeral range (so no outgoing
+    connection takes it before it is bound) and not handed out before by this process."""
+    top = _ephemeral_low()
+    if top - _LOWEST >= 1000:
+        for _ in range(200):
+            port = random.randrange(_LOWEST, top)
+            if port not in _handed and _bindable(host, port):
+                _handed.add(port)
+                return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # no room below: the kernel's
         sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        found: int = sock.getsockname()[1]
+        return found
 
 
 def stop_group(

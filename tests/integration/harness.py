@@ -76,8 +76,10 @@ class WorkerProcess:
     extra: list[str] = field(default_factory=list)
     env: dict[str, str] | None = None  # default: this process's
     proc: subprocess.Popen[bytes] | None = None
+    _served: bool = field(default=False, repr=False)  # /metrics answered since the last start
 
     def start(self) -> WorkerProcess:
+        self._served = False
         t = self.topics
         cmd = [
             sys.executable,
@@ -135,10 +137,30 @@ class WorkerProcess:
         raise RuntimeError(f"worker did not serve /metrics: {self.log_tail()}")
 
     def metrics(self) -> str:
-        with urllib.request.urlopen(
-            f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2
-        ) as r:
-            return r.read().decode()
+        """One HTTP scrape; a worker that has exited is reported with its log, not as a
+        refused connection."""
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2
+            ) as r:
+                body = r.read().decode()
+                self._served = True
+                return body
+        except OSError:
+            if self.proc is not None and self._gone():
+                raise RuntimeError(
+                    f"worker exited ({self.proc.returncode}): {self.log_tail(60)}"
+                ) from None
+            raise
+
+    def _gone(self) -> bool:
+        """Whether the process has exited (a few seconds' grace: it may be on its way out)."""
+        assert self.proc is not None
+        try:
+            self.proc.wait(5 if self._served else 0)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
 
     def sample(self, name: str) -> float:
         """Sum of a metric's samples (all label sets) from a real HTTP scrape."""

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from kafka_io.process import free_port, stop_group
+from kafka_io.process import _ephemeral_low, free_port, stop_group
 
 
 def test_free_port_can_be_bound_on_loopback() -> None:
@@ -46,3 +46,10 @@ def _state(pid: int) -> str:
             return stat.read().split(") ")[1].split()[0]
     except FileNotFoundError:
         return "gone"
+
+
+def test_free_ports_are_distinct_and_below_the_ephemeral_range() -> None:
+    """No outgoing connection can take a port picked below the range the kernel draws from."""
+    ports = [free_port() for _ in range(50)]
+    assert len(set(ports)) == 50
+    assert all(p < _ephemeral_low() for p in ports)
