@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import engine.kpis.attainment as attainment
@@ -37,7 +37,7 @@ import engine.kpis.resolution as resolution
 import engine.kpis.surveys as surveys
 from engine.kpis.backlog import NEVER, Backlog
 from engine.kpis.cells import Acc, Cell, CellKey, Group, cell_key_text, order
-from engine.kpis.counts import add_count
+from engine.kpis.counts import add_count, minus, tally
 from engine.kpis.facts import DIMENSION_ATTRS, DIST_OFFSET, Dims, Fact
 from engine.kpis.sketch import ALPHA, LogMapping
 from engine.kpis.snapshot import Snapshotter
@@ -91,12 +91,16 @@ class KpiAggregate:
         self._apply(Counter(facts), -1)
 
     def replace(self, old: Iterable[Fact], new: Iterable[Fact]) -> None:
-        """A ticket's facts changed from `old` to `new`: only the difference is applied."""
-        before, after = Counter(old), Counter(new)
-        if before == after:
-            return
-        self._apply(before - after, -1)
-        self._apply(after - before, 1)
+        """A ticket's facts changed from `old` to `new`: only the difference is applied (the
+        live aggregator's every update: counted in plain dicts, `Counter`'s `-` and `==` are
+        interpreted Python)."""
+        before, after = tally(old), tally(new)
+        gone = minus(before, after)
+        came = minus(after, before)
+        if gone:
+            self._apply(gone, -1)
+        if came:
+            self._apply(came, 1)
 
     def _entry(self, f: Fact) -> tuple[list[str], int | None, list[tuple[str, int]]]:
         """What one fact adds: counter names (each once per unit counted), a distribution
@@ -123,7 +127,7 @@ class KpiAggregate:
             hit = self._expansions[key] = (names, weighted)
         return hit[0], None, hit[1]
 
-    def _apply(self, facts: Counter[Fact], sign: int) -> None:
+    def _apply(self, facts: Mapping[Fact, int], sign: int) -> None:
         """Add (sign 1) or retract (sign -1) facts, one group of cells at a time."""
         acc: Acc = {}
         for group, times, (names, value, weighted) in self._route(facts, sign, acc):
@@ -239,7 +243,7 @@ class KpiAggregate:
                 changed.add(ck)
 
     def _route(
-        self, facts: Counter[Fact], sign: int, backlog: Acc
+        self, facts: Mapping[Fact, int], sign: int, backlog: Acc
     ) -> Iterator[tuple[Group, int, tuple[list[str], int | None, list[tuple[str, int]]]]]:
         """Each windowed fact's group, signed count and entry; open facts go to the backlog
         (summed into `backlog`), facts past the horizon are held until it reaches them."""

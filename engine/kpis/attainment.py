@@ -33,7 +33,7 @@ from collections.abc import Callable
 
 from engine.alerts import suppressed
 from engine.kpis.cells import Cell, Metrics, ratio
-from engine.kpis.facts import Dims, Fact, Story
+from engine.kpis.facts import Dims, Fact, Story, fact
 
 LEVELS = ("minor", "moderate", "severe")
 _SLA_PARTS = ("due", "met", "exempted", "overturned", "attainment")
@@ -53,7 +53,7 @@ def facts(story: Story, add: Callable[[Fact], None]) -> None:
             at = instants.get(event_id)
             if at is not None:
                 name = "exemptions" if why_withdrawn == "exempted" else "appeals_overturned"
-                add(Fact(name, at, timeline.at(at)))
+                add(fact(name, at, timeline.at(at)))
     breached: dict[tuple[str, int], tuple[int, Dims, str | None]] = {}
     for d in state.decisions:
         if d.kind not in ("breach", "escalation"):
@@ -65,7 +65,7 @@ def facts(story: Story, add: Callable[[Fact], None]) -> None:
         if d.kind == "breach":
             breached[(d.clock, d.cycle)] = (d.due, dims, why[0] if why else None)
         if why is None:
-            add(Fact(f"breach.{d.clock}.{d.level}", d.due, dims))
+            add(fact(f"breach.{d.clock}.{d.level}", d.due, dims))
     met = {(e.clock, e.cycle): e for e in state.finished if e.met}
     for run in state.runs:
         clock = run.rule.name
@@ -74,15 +74,15 @@ def facts(story: Story, add: Callable[[Fact], None]) -> None:
             if hit is not None:
                 due, dims, reason = hit
                 if reason is None:
-                    add(Fact(f"sla.{clock}", due, dims, 0))
+                    add(fact(f"sla.{clock}", due, dims, 0))
                 elif reason == "exempted":
-                    add(Fact(f"sla.{clock}.exempted", due, dims))
+                    add(fact(f"sla.{clock}.exempted", due, dims))
                 else:
-                    add(Fact(f"sla.{clock}.overturned", due, dims))
+                    add(fact(f"sla.{clock}.overturned", due, dims))
                 continue
             end = met.get((clock, cycle))
             if end is not None:
-                add(Fact(f"sla.{clock}", end.at, timeline.after((end.at, end.event_id)), 1))
+                add(fact(f"sla.{clock}", end.at, timeline.after((end.at, end.event_id)), 1))
 
 
 def counters(metric: str, value: int) -> tuple[tuple[str, int], ...] | None:

@@ -21,7 +21,7 @@ from engine.history import Ev
 from engine.instant import US_PER_S
 from engine.kpis.cells import Acc, Cell, CellKey, Metrics
 from engine.kpis.counts import add_count
-from engine.kpis.facts import NO_DIMS, Dims, Fact, Story
+from engine.kpis.facts import NO_DIMS, Dims, Fact, Story, fact
 from engine.kpis.windows import BACKLOG_UNITS, Windows
 from engine.rules import KpiRules
 
@@ -42,7 +42,7 @@ class BacklogFacts:
     def _close(self, t: int, story: Story, add: Callable[[Fact], None]) -> None:
         since, created = self.since, story.created
         if since is not None and created is not None and t > since:
-            add(Fact("open", since, self.dims, created, t))
+            add(fact("open", since, self.dims, created, t))
         self.since = None
 
     def event(self, ev: Ev, dims: Dims, story: Story, add: Callable[[Fact], None]) -> None:
@@ -64,7 +64,7 @@ class BacklogFacts:
 
     def finish(self, story: Story, add: Callable[[Fact], None]) -> None:
         if self.since is not None and story.created is not None:
-            add(Fact("open", self.since, self.dims, story.created, None))
+            add(fact("open", self.since, self.dims, story.created, None))
 
 
 def band_labels(bands_us: tuple[int, ...]) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from engine.kpis.facts import Dims, Fact
+from engine.kpis.facts import Dims, Fact, fact
 
 
 def encode_facts(facts: Iterable[Fact]) -> list[Any]:
@@ -32,13 +32,9 @@ def decode_facts(data: Sequence[Any]) -> tuple[Fact, ...]:
     out = []
     for row in data[1]:
         until = row[4] if len(row) > 4 else None
+        dims = dims_table[int(row[2])]
+        value = int(row[3])
         out.append(
-            Fact(
-                str(row[0]),
-                int(row[1]),
-                dims_table[int(row[2])],
-                int(row[3]),
-                None if until is None else int(until),
-            )
+            fact(str(row[0]), int(row[1]), dims, value, None if until is None else int(until))
         )
     return tuple(out)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from engine.kpis.cells import Cell, Metrics, ratio
-from engine.kpis.facts import Fact, Story
+from engine.kpis.facts import Fact, Story, fact
 
 
 def facts(story: Story, add: Callable[[Fact], None]) -> None:
@@ -25,9 +25,9 @@ def facts(story: Story, add: Callable[[Fact], None]) -> None:
     deadline = created + rules.complaint_within_us
     timeline = story.timeline
     if first is not None and first <= deadline:
-        add(Fact("complaint", first, timeline.at(first), 1))
+        add(fact("complaint", first, timeline.at(first), 1))
     else:
-        add(Fact("complaint", deadline, timeline.at(deadline), 0))
+        add(fact("complaint", deadline, timeline.at(deadline), 0))
 
 
 def counters(metric: str, value: int) -> tuple[tuple[str, int], ...] | None:

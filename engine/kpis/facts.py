@@ -45,6 +45,13 @@ class Fact(NamedTuple):
     until: int | None = None  # `open` intervals only: end (None = still open)
 
 
+def fact(metric: str, at: int, dims: Dims, value: int = 1, until: int | None = None) -> Fact:
+    """`Fact(...)` without the NamedTuple's interpreted `__new__` (compiled, the generated
+    constructor is still a Python call; see `engine.history.Ev`): a ticket's facts are made
+    anew on every change, by the worker that sends them and the aggregator that decodes them."""
+    return tuple.__new__(Fact, (metric, at, dims, value, until))
+
+
 class Timeline:
     """The ticket's dimension values over its events (in history order)."""
 

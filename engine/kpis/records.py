@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.history import Ev
 from engine.kpis.cells import Cell, Metrics, ratio
-from engine.kpis.facts import Dims, Fact, Story
+from engine.kpis.facts import Dims, Fact, Story, fact
 
 RECORD_FIELDS = (
     "customer_ref",
@@ -66,7 +66,7 @@ class RecordFacts:
         for bit, ok in enumerate(present):
             if not ok:
                 missing |= 1 << bit
-        add(Fact("records", close_at, close_dims, missing))
+        add(fact("records", close_at, close_dims, missing))
 
 
 def counters(metric: str, value: int) -> tuple[tuple[str, int], ...] | None:

@@ -33,7 +33,7 @@ from engine.calendar import elapsed_us
 from engine.history import Ev
 from engine.instant import US_PER_S
 from engine.kpis.cells import Cell, Metrics, ratio
-from engine.kpis.facts import DIST_OFFSET, NO_DIMS, Dims, Fact, Story
+from engine.kpis.facts import DIST_OFFSET, NO_DIMS, Dims, Fact, Story, fact
 from engine.kpis.sketch import LogMapping, rank
 
 RESOLVED_FCR = 2  # flag bits of the `resolved` value (bit 0 is always set)
@@ -65,20 +65,20 @@ class ResolutionFacts:
                     self.handoff = True
                 self.holder[role] = v
         if story.new_created:
-            add(Fact("accepted", t, dims))
+            add(fact("accepted", t, dims))
         elif story.new_response:
             created = story.created
             assert created is not None
-            add(Fact("ttfr_wall", t, dims, t - created))
+            add(fact("ttfr_wall", t, dims, t - created))
             cal = story.ticket.state.policy.kpis.business_calendar
             if cal is not None:
-                add(Fact("ttfr_business", t, dims, elapsed_us(cal, created, t)))
+                add(fact("ttfr_business", t, dims, elapsed_us(cal, created, t)))
         elif etype == "resolved":
             self.at, self.dims = t, dims
             self.handoff_then, self.reopens_then = self.handoff, self.reopens
         elif etype == "reopened":
             self.reopens += 1
-            add(Fact("reopen", t, dims))
+            add(fact("reopen", t, dims))
             self.at = None
 
     def finish(self, story: Story, add: Callable[[Fact], None]) -> None:
@@ -90,11 +90,11 @@ class ResolutionFacts:
             flags |= RESOLVED_FCR
         if self.reopens_then:
             flags |= RESOLVED_REOPENED
-        add(Fact("resolved", at, dims, flags))
-        add(Fact("ttr_wall", at, dims, at - created))
+        add(fact("resolved", at, dims, flags))
+        add(fact("ttr_wall", at, dims, at - created))
         cal = story.ticket.state.policy.kpis.business_calendar
         if cal is not None:
-            add(Fact("ttr_business", at, dims, elapsed_us(cal, created, at)))
+            add(fact("ttr_business", at, dims, elapsed_us(cal, created, at)))
 
 
 def counters(metric: str, value: int) -> tuple[tuple[str, int], ...] | None:

@@ -27,7 +27,7 @@ from typing import Any
 
 from engine.history import Ev
 from engine.kpis.cells import Cell, Metrics, ratio
-from engine.kpis.facts import Dims, Fact, Story
+from engine.kpis.facts import Dims, Fact, Story, fact
 from engine.rules import KpiRules
 from schemas.attributes import SURVEY_ITEMS
 
@@ -87,19 +87,19 @@ class SurveyFacts:
 
     def finish(self, story: Story, add: Callable[[Fact], None]) -> None:
         if self.sent is not None:
-            add(Fact("surveys.sent", self.sent[0], self.sent[1]))
+            add(fact("surveys.sent", self.sent[0], self.sent[1]))
         reasons = story.ticket.state.policy.kpis.invalid_reasons
         counted: tuple[int, Dims, int] | None = None
         for t, dims, scores in self.submissions:
             invalid = _invalid(scores, story.created is not None, reasons)
             if invalid is not None:
-                add(Fact(f"surveys.invalid.{invalid}", t, dims))
+                add(fact(f"surveys.invalid.{invalid}", t, dims))
                 continue
             if counted is not None:
-                add(Fact("surveys.replaced", counted[0], counted[1]))
+                add(fact("surveys.replaced", counted[0], counted[1]))
             counted = (t, dims, _survey_code(scores))
         if counted is not None:
-            add(Fact("survey", counted[0], counted[1], counted[2]))
+            add(fact("survey", counted[0], counted[1], counted[2]))
 
 
 def counters(metric: str, value: int, rules: KpiRules) -> tuple[tuple[str, int], ...] | None:
