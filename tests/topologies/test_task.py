@@ -167,6 +167,31 @@ def test_a_closed_ticket_is_forgotten_when_its_retention_ends(worker: Worker) ->
     assert orjson.loads(worker.sent(SETTINGS.kpi_facts_topic)[-1].value_)["facts"] is None
 
 
+def test_a_tick_that_finds_nothing_due_changes_nothing(worker: Worker) -> None:
+    """The scan sends a tick; an event read before it answers the ticket (as while a backlog is
+    read): the tick writes, announces and publishes nothing, and the index keeps the deadline."""
+    minute = 60_000_000
+    worker.events(created("T-9", T0))
+    due = worker.task.state.index(0).get("T-9")
+    assert due is not None
+    worker.clock.wall = due
+    worker.task.scan()
+    (tick,) = worker.sent(SETTINGS.ticks_topic)
+    worker.events(event("T-9", 2, "responded", due - minute))  # read before the tick
+    worker.task.before_commit()
+    statuses, writes = len(worker.sent(SETTINGS.status_topic)), len(worker.store.changelog)
+    facts, alerts = len(worker.sent(SETTINGS.kpi_facts_topic)), worker.sent(SETTINGS.alerts_topic)
+    after = worker.task.state.index(0).get("T-9")
+    assert after != due  # the response moved the deadline
+    worker.task.on_ticks([worker._record(tick.topic_, 0, tick.key_, tick.value_)])
+    worker.task.before_commit()
+    assert len(worker.sent(SETTINGS.status_topic)) == statuses
+    assert len(worker.store.changelog) == writes
+    assert len(worker.sent(SETTINGS.kpi_facts_topic)) == facts
+    assert worker.sent(SETTINGS.alerts_topic) == alerts
+    assert worker.task.state.index(0).get("T-9") == after
+
+
 def test_after_a_rebalance_the_timers_are_rebuilt_from_the_store(worker: Worker) -> None:
     worker.clock.wall = T0 + 1_000_000
     worker.events(created("T-5", T0), partition=1)

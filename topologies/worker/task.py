@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from engine.retention import expired, horizon_us
+from engine.retention import deadline, expired, horizon_us
 from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
 from topologies import metrics
@@ -235,27 +235,46 @@ class TicketTask:
 
     # ticks
     def on_ticks(self, batch: Sequence[Any]) -> None:
-        """Run each tick; drop tickets past their retention; keep each touched ticket once."""
+        """Run each tick; drop tickets past their retention; keep each touched ticket once. A
+        tick that finds nothing due (an event since the scan saw to it) changes nothing."""
         touched: Touched = {}
         keep: Keep = {}
+        idle: dict[int, list[tuple[str, int | None]]] = {}
         self.untargeted = {}
         for event in batch:
             try:
-                self._tick(event, touched, keep)
+                self._tick(event, touched, keep, idle)
             except Exception as e:
                 self.intake.failed(event.message, "tick", e)
         self.state.save_many(keep)
+        for partition, entries in idle.items():
+            self.state.index(partition).set_many(entries)
         self._statuses({t: touched[t] for t in keep if t in touched})
 
-    def _tick(self, event: Any, touched: Touched, keep: Keep) -> None:
+    def _tick(
+        self,
+        event: Any,
+        touched: Touched,
+        keep: Keep,
+        idle: dict[int, list[tuple[str, int | None]]],
+    ) -> None:
         state, msg = self.state, event.message
         ticket_id = msg.key.decode()
         ticket = state.load(ticket_id, msg.partition, touched)
         if ticket is None:
             return
-        self.untargeted.setdefault(ticket_id, len(ticket.state.untargeted))
         wall = self.clock.wall_us()
         now = _NOW.unpack(msg.value)[0] if len(msg.value or b"") == _NOW.size else wall
+        due = ticket.next_due()
+        if (due is None or due > now) and not expired(ticket, now, self.retention_us):
+            # Nothing due: an event read after the scan already crossed the threshold, moved or
+            # stopped the clock (most ticks while a backlog is read). The ticket is as kept:
+            # nothing to write, announce or publish; its index entry is put back as it stands.
+            idle.setdefault(msg.partition, []).append(
+                (ticket_id, deadline(ticket, self.settings.retention_days))
+            )
+            return
+        self.untargeted.setdefault(ticket_id, len(ticket.state.untargeted))
         try:
             alerts = ticket.tick(now, wall)
             payloads = encode_alerts(alerts, self.limit)
