@@ -27,6 +27,7 @@ import orjson
 
 from engine.instant import to_us
 from engine.kpis import Fact, KpiAggregate, decode_facts, snapshot_key
+from engine.kpis.codec import differing
 from engine.kpis.snapshot import Snapshotter
 from engine.retention import horizon_us
 from engine.rules import RuntimePolicy
@@ -83,8 +84,12 @@ class KpiAggregator:
         self.ready = True
 
     def update(self, old: bytes | None, new: bytes | None) -> None:
-        """One ticket's facts replaced (`new` None: forgotten)."""
-        self.store.replace(_facts(old), _facts(new))
+        """One ticket's facts replaced (`new` None: forgotten): only the rows that differ are
+        decoded (`engine.kpis.codec.differing`)."""
+        gone, came = differing(
+            orjson.loads(old) if old else None, orjson.loads(new) if new else None
+        )
+        self.store.replace(gone, came)
 
     def publishable(self, now: int) -> list[tuple[bytes, bytes | None]]:
         """(compaction key, snapshot or None for a tombstone) of every cell changed since the

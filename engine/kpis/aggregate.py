@@ -338,7 +338,7 @@ class KpiAggregate:
                 else:
                     self._pending[f] = left - 1
         if ready:
-            self._apply(ready, 1)
+            self.add(ready)  # often thousands at once (a publication's worth): the bulk path
         acc: Acc = {}
         self.backlog.advance(previous, t, acc)
         if acc:
