@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import faust
+from faust.types import TP
 
 from config.loader import load
 from kafka_io import client as kafka_client
@@ -229,7 +230,13 @@ def install_tickets(
         value_type=bytes,
     )
     timers = timers_under(Path(settings.data_dir) / "timers")
-    task = TicketTask(settings, policy, RocksDBStore(table, out), timers, out, clock, highwater)
+
+    def last_offset(partition: int) -> int | None:
+        hw = highwater(TP(settings.events_topic, partition))
+        return None if hw is None else hw - 1
+
+    store = RocksDBStore(table, out)
+    task = TicketTask(settings, policy, store, timers, out, clock, highwater, last_offset)
 
     @app.agent(events)
     async def on_event(stream: faust.StreamT[bytes]) -> None:

@@ -60,6 +60,15 @@ HEALTH: tuple[str, tuple[Panel, ...]] = (
         ),
         Panel(
             "timeseries",
+            "Timer ticks",
+            "Due tickets the timer scan found, per second: sent = ticked; answered = held while "
+            "a backlog was read, then answered by the ticket's own event (no tick needed).",
+            (Query(f"sum by (outcome) ({rate('sla_ticks_total', INSTANCE)})", "{{outcome}}"),),
+            unit="ops",
+            stacked=True,
+        ),
+        Panel(
+            "timeseries",
             "Dead-letter rate",
             "Input messages sent to tickets.dlq per minute, by reason; of those, the records "
             "whose processing raised, by stage.",

@@ -40,6 +40,13 @@ UNTARGETED = Counter(
     ["clock"],
     registry=REGISTRY,
 )
+TICKS = Counter(
+    "sla_ticks_total",
+    "Due tickets found by the timer scan, by outcome: sent (a tick on the ticks topic), or "
+    "answered (held while the partition read a backlog; its own event crossed the threshold)",
+    ["outcome"],
+    registry=REGISTRY,
+)
 OPEN_TICKETS = Gauge(
     "sla_open_tickets", "Tickets with a pending deadline on this worker", registry=REGISTRY
 )
@@ -184,6 +191,8 @@ def initialise(clocks: tuple[str, ...] = ()) -> None:
         UNTARGETED.labels(clock)
     for stage in PROCESSING_STAGES:
         PROCESSING_ERRORS.labels(stage)
+    for outcome in ("sent", "answered"):
+        TICKS.labels(outcome)
 
 
 def serve(port: int, host: str = "127.0.0.1") -> None:

@@ -60,7 +60,12 @@ class PartitionClock:
         self.behind = self.lag > 0
         self.last_read = mono
 
+    def in_backlog(self, mono: float) -> bool:
+        """Whether the partition is reading a backlog: messages wait behind the last one read,
+        and it was read less than `IDLE_S` ago (its clock is then the stream time)."""
+        return self.behind and mono - self.last_read < IDLE_S
+
     def now(self, wall_us: int, mono: float) -> int:
-        if self.behind and mono - self.last_read < IDLE_S:
+        if self.in_backlog(mono):
             return min(wall_us, self.stream_us)
         return wall_us

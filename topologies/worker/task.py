@@ -18,8 +18,6 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import orjson
-
 from engine.retention import deadline, expired, horizon_us
 from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
@@ -32,16 +30,14 @@ from topologies.state.store import PartitionStore
 from topologies.status import StatusPublisher
 from topologies.stream_time import Clock
 from topologies.worker.alert_counts import count_alerts
+from topologies.worker.held_ticks import HeldTicks, LastOffset
 from topologies.worker.intake import Intake
+from topologies.worker.outputs import encode_alerts, encode_state
 from topologies.worker.partition_state import OpenTimers, PartitionState, Restored
 
 log = logging.getLogger("sla.worker")
 
 _NOW = struct.Struct(">q")
-# librdkafka's message.max.bytes is 1,000,000 (the broker's default limit is about the same):
-# an output that would not fit is refused before anything of its record is sent. The worker's
-# limit is `--max-message-bytes` (this by default), for brokers configured lower.
-MAX_OUTPUT_BYTES = 900_000
 SCAN_LIMIT = 10_000  # due tickets per partition and scan
 # A batch's snapshot of a ticket "as last kept" (its pending write or stored state): a ticket
 # is only serialised for a rollback once a batch has changed it (`Ticket.to_bytes` is never empty).
@@ -56,27 +52,14 @@ def _unknown(tp: Any) -> int | None:
     return None
 
 
-class OutputTooLarge(ValueError):
-    """Something the engine would emit does not fit in a Kafka message."""
+def _unread(partition: int) -> int | None:
+    return None
 
 
-def encode_alerts(alerts: list[dict[str, Any]], limit: int = MAX_OUTPUT_BYTES) -> list[bytes]:
-    """The alerts' JSON, or `OutputTooLarge` when one would not fit in a message."""
-    payloads = [orjson.dumps(a) for a in alerts]
-    for p in payloads:
-        if len(p) > limit:
-            raise OutputTooLarge(f"an alert of {len(p)} bytes (at most {limit})")
-    return payloads
-
-
-def encode_state(
-    ticket: Ticket, partition: int, retention_days: float, limit: int = MAX_OUTPUT_BYTES
-) -> bytes:
-    """The ticket's stored form, or `OutputTooLarge` when its changelog message would not fit."""
-    value = codec.encode(ticket, partition, retention_days)
-    if len(value) > limit:
-        raise OutputTooLarge(f"ticket state of {len(value)} bytes (at most {limit})")
-    return value
+def nothing_due(ticket: Ticket, now: int, retention_us: int) -> bool:
+    """Whether a tick at `now` would find nothing to do: no threshold due, retention not over."""
+    due = ticket.next_due()
+    return (due is None or due > now) and not expired(ticket, now, retention_us)
 
 
 class TicketTask:
@@ -93,6 +76,7 @@ class TicketTask:
         sink: Output,
         clock: Clock,
         highwater: Highwater = _unknown,
+        last_offset: LastOffset = _unread,
     ) -> None:
         self.settings = settings
         self.sink = sink
@@ -104,6 +88,7 @@ class TicketTask:
         self.untargeted: dict[str, int] = {}  # per ticket of the batch: cycles known untargeted
         self.retention_us = horizon_us(settings.retention_days)
         self.limit = int(settings.max_message_bytes)
+        self.held = HeldTicks(last_offset)  # a backlog's due ticks, waiting for its events
 
     def partition_now(self, partition: int) -> int:
         """The partition's clock now (stream time while it is behind, else the wall clock)."""
@@ -129,6 +114,10 @@ class TicketTask:
         kept = self._settle(touched, before, absorbed)
         self._statuses({t: touched[t] for t in kept})
         metrics.EVENTS.inc(len(batch))
+        seen = self.held.seen
+        for event in batch:
+            seen(event.message.partition, event.message.offset)
+        self._release()
 
     def _statuses(self, touched: Touched) -> None:
         """One `sla.status` message per ticket kept by the batch; new untargeted cycles counted."""
@@ -265,8 +254,7 @@ class TicketTask:
             return
         wall = self.clock.wall_us()
         now = _NOW.unpack(msg.value)[0] if len(msg.value or b"") == _NOW.size else wall
-        due = ticket.next_due()
-        if (due is None or due > now) and not expired(ticket, now, self.retention_us):
+        if nothing_due(ticket, now, self.retention_us):
             # Nothing due: an event read after the scan already crossed the threshold, moved or
             # stopped the clock (most ticks while a backlog is read). The ticket is as kept:
             # nothing to write, announce or publish; its index entry is put back as it stands.
@@ -326,19 +314,54 @@ class TicketTask:
     # timers
     def scan(self, wall_us: int | None = None) -> None:
         """Send a tick to each ticket due by its partition's clock (at `wall_us`, default the
-        clock's), on the ticket's own partition of the ticks topic; nothing before recovery."""
+        clock's), on the ticket's own partition of the ticks topic; while the partition reads
+        a backlog, held first (`HeldTicks`). Nothing before recovery."""
         state = self.state
         if not state.ready:
             return
         wall = self.clock.wall_us() if wall_us is None else wall_us
         mono = self.clock.monotonic()
+        self._release()
         for partition, idx in list(state.indexes.items()):
-            now = state.clock(partition).now(wall, mono)
-            value = _NOW.pack(now)
-            for _due, ticket_id in idx.pop_due(now, limit=SCAN_LIMIT):
-                self.sink.send(self.settings.ticks_topic, ticket_id.encode(), value, partition)
+            clock = state.clock(partition)
+            now = clock.now(wall, mono)
+            due = [ticket_id for _due, ticket_id in idx.pop_due(now, limit=SCAN_LIMIT)]
+            self._send_ticks(
+                partition, now, self.held.hold(partition, clock.in_backlog(mono), mono, due)
+            )
         self.sink.poll()
         metrics.OPEN_TICKETS.set(state.open_tickets())
+
+    def _send_ticks(self, partition: int, now: int, ticket_ids: list[str]) -> None:
+        value = _NOW.pack(now)
+        for ticket_id in ticket_ids:
+            self.sink.send(self.settings.ticks_topic, ticket_id.encode(), value, partition)
+        if ticket_ids:
+            metrics.TICKS.labels("sent").inc(len(ticket_ids))
+
+    def _release(self) -> None:
+        """Tick the held tickets whose wait is over (`HeldTicks.ready`), if still due; the
+        others' timer entries are put back as they stand."""
+        state, retention = self.state, self.settings.retention_days
+        mono = self.clock.monotonic()
+        for partition in self.held.partitions():
+            ready = self.held.ready(partition, mono)
+            if not ready:
+                continue
+            now = self.partition_now(partition)
+            due: list[str] = []
+            idle: list[tuple[str, int | None]] = []
+            for ticket_id in ready:
+                ticket = state.load(ticket_id, partition)
+                if ticket is None:
+                    continue
+                if nothing_due(ticket, now, self.retention_us):
+                    idle.append((ticket_id, deadline(ticket, retention)))
+                else:
+                    due.append(ticket_id)
+            state.index(partition).set_many(idle)
+            metrics.TICKS.labels("answered").inc(len(ready) - len(due))
+            self._send_ticks(partition, now, due)
 
     # commits and rebalances
     def before_commit(self) -> None:
@@ -361,10 +384,12 @@ class TicketTask:
         those close; timers stop until the table is recovered again."""
         self.write_through()
         self.state.reset()
+        self.held.clear()
 
     def recovered(self, restored: Restored | None = None) -> None:
         """The table is recovered: rebuild the timer indexes (from `restored`, the entries the
         bulk restore collected, when given), start processing."""
+        self.held.clear()
         self.state.rebuild(restored)
 
     def close(self) -> None:
