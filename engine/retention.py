@@ -50,3 +50,10 @@ def deadline(ticket: Ticket, retention_days: float) -> int | None:
         if last is not None:
             return last + horizon_us(retention_days)
     return due
+
+
+def nothing_due(ticket: Ticket, now_us: int, retention_us: int) -> bool:
+    """Whether a tick at `now_us` would find nothing to do: no threshold due and the retention
+    not over (the worker then leaves the ticket as it is)."""
+    due = ticket.next_due()
+    return (due is None or due > now_us) and not expired(ticket, now_us, retention_us)

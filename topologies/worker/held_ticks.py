@@ -20,7 +20,8 @@ LastOffset = Callable[[int], "int | None"]  # partition -> last offset in its lo
 HOLD_S = 1.0  # the longest a due ticket's tick waits for the backlog (monotonic seconds)
 
 
-def _unknown(partition: int) -> int | None:
+def unknown_offset(partition: int) -> int | None:
+    """No log end known (tests): nothing is ever held."""
     return None
 
 
@@ -36,7 +37,7 @@ class Held:
 class HeldTicks:
     """Per partition: the last event offset processed, and the ticks held until their gate."""
 
-    def __init__(self, last_offset: LastOffset = _unknown, hold_s: float = HOLD_S) -> None:
+    def __init__(self, last_offset: LastOffset = unknown_offset, hold_s: float = HOLD_S) -> None:
         self.last_offset = last_offset
         self.hold_s = hold_s
         self.processed: dict[int, int] = {}

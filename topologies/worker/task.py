@@ -18,7 +18,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.retention import deadline, expired, horizon_us
+from engine.retention import deadline, expired, horizon_us, nothing_due
 from engine.rules import RuntimePolicy
 from engine.ticket import Ticket
 from topologies import metrics
@@ -30,7 +30,7 @@ from topologies.state.store import PartitionStore
 from topologies.status import StatusPublisher
 from topologies.stream_time import Clock
 from topologies.worker.alert_counts import count_alerts
-from topologies.worker.held_ticks import HeldTicks, LastOffset
+from topologies.worker.held_ticks import HeldTicks, LastOffset, unknown_offset
 from topologies.worker.intake import Intake
 from topologies.worker.outputs import encode_alerts, encode_state
 from topologies.worker.partition_state import OpenTimers, PartitionState, Restored
@@ -52,16 +52,6 @@ def _unknown(tp: Any) -> int | None:
     return None
 
 
-def _unread(partition: int) -> int | None:
-    return None
-
-
-def nothing_due(ticket: Ticket, now: int, retention_us: int) -> bool:
-    """Whether a tick at `now` would find nothing to do: no threshold due, retention not over."""
-    due = ticket.next_due()
-    return (due is None or due > now) and not expired(ticket, now, retention_us)
-
-
 class TicketTask:
     """The ticket agents' work on the partitions a worker owns (no await: a batch never
     interleaves with another). Driven by `topologies.app` in the worker, by tests in process
@@ -76,7 +66,7 @@ class TicketTask:
         sink: Output,
         clock: Clock,
         highwater: Highwater = _unknown,
-        last_offset: LastOffset = _unread,
+        last_offset: LastOffset = unknown_offset,
     ) -> None:
         self.settings = settings
         self.sink = sink
