@@ -231,15 +231,19 @@ class KpiAggregate:
                         into[name] = into.get(name, 0) + inc
         cells, cell_of, changed = self.cells, self._cell, self.changed
         for (wins, dim, key), (names_, values_, weighted) in temp.items():
+            named = Counter(names_)  # counted in C, once for all the windows
+            for name, inc in weighted.items():
+                named[name] += inc
+            valued = Counter(values_)
             for unit, start in wins:
                 ck = (unit, start, dim, key)
                 cell = cells.get(ck) or cell_of(ck)
                 counts = cell.counts
-                counts.update(names_)
-                if values_:
-                    cell.values.update(values_)
-                for name, inc in weighted.items():
-                    counts[name] = counts.get(name, 0) + inc
+                for name, n in named.items():
+                    counts[name] = counts.get(name, 0) + n
+                values = cell.values
+                for bucket, n in valued.items():
+                    values[bucket] = values.get(bucket, 0) + n
                 changed.add(ck)
 
     def _route(
