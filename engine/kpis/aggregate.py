@@ -190,8 +190,8 @@ class KpiAggregate:
     def _add_bulk(self, facts: Counter[Fact]) -> None:
         """Many additions at once (a replay, a rebuild): the same integer sums as `_apply`,
         regrouped for speed: each group's names and entries are concatenated per (windows,
-        dimension, key), then counted into each window's cell by `Counter.update`, which
-        counts in C."""
+        dimension, key), counted once there by `Counter` (which counts in C), then merged
+        into each window's cell dict."""
         groups: dict[Group, tuple[list[str], list[int], dict[str, int]]] = {}
         backlog: Acc = {}
         for group, n, (names, value, larger) in self._route(facts, 1, backlog):
