@@ -65,6 +65,41 @@ def metric_sum(text: str, name: str) -> float | None:
     return total if found else None
 
 
+def by_label(text: str, name: str, label: str) -> dict[str, float]:
+    """The samples of metric ``name`` in a Prometheus text exposition, summed by the value of
+    their label ``label``."""
+    out: dict[str, float] = {}
+    head = f"{name}{{"
+    for line in text.splitlines():
+        if line.startswith(head):
+            labels, value = line[len(head) :].rsplit("} ", 1)
+            for pair in labels.split(","):
+                key, _, quoted = pair.partition("=")
+                if key == label:
+                    out[quoted.strip('"')] = out.get(quoted.strip('"'), 0.0) + float(value)
+    return out
+
+
+def budget(
+    faust: float | None, engine: float | None, work_s: dict[str, float], events: int
+) -> dict[str, Any] | None:
+    """The worker's time per event against the pass-through's: its own work by kind
+    (`sla_work_seconds_total`) and the rest (Faust, the Kafka clients, the event loop), and the
+    c/b it would have if its own work took no time, the most a faster engine could give."""
+    if not faust or not engine or not events or not work_s:
+        return None
+    engine_us, work_us = S_US / engine, sum(work_s.values()) * S_US / events
+    rest_us = engine_us - work_us
+    return {
+        "faust_us_per_event": round(S_US / faust, 1),
+        "engine_us_per_event": round(engine_us, 1),
+        "work_us_per_event": round(work_us, 1),
+        "work_us_by_kind": {k: round(v * S_US / events, 1) for k, v in sorted(work_s.items())},
+        "rest_us_per_event": round(rest_us, 1),
+        "ratio_c_b_without_work": ratio(S_US / rest_us, faust) if rest_us > 0 else None,
+    }
+
+
 def gc_pauses(text: str) -> dict[str, dict[str, float]]:
     """``sla_gc_pause_seconds`` and ``sla_gc_collected_objects_total`` of a scrape: per
     generation, collections, seconds paused and cyclic garbage objects freed."""
@@ -144,6 +179,10 @@ def assemble(
     }
     if "engine_sla" in rates:  # `--roles split`: the --role sla worker, the KPI role beside it
         out["ratio_c_b_sla"] = ratio(rates["engine_sla"], b)
+    for key in ("engine", "engine_sla"):
+        work = config.get(f"{key}_work_seconds")
+        if work is not None:
+            out[f"{key}_budget"] = budget(b, rates.get(key), work, config.get("events", 0))
     if timers is not None:
         out["timers"] = timers
     return out
@@ -164,6 +203,14 @@ def summary_line(result: dict[str, Any]) -> str:
         f"c/a {_fmt(result.get('ratio_c_a'), '.3f')}",
         f"c/b {_fmt(result.get('ratio_c_b'), '.3f')} (goal >= 0.5)",
     ]
+    spent = result.get("engine_budget")
+    if spent:
+        parts.append(
+            f"engine {_fmt(spent['engine_us_per_event'], '.0f')} µs/event, its own work "
+            f"{_fmt(spent['work_us_per_event'], '.0f')}, the rest "
+            f"{_fmt(spent['rest_us_per_event'], '.0f')} (c/b without its work "
+            f"{_fmt(spent['ratio_c_b_without_work'], '.3f')})"
+        )
     if "ratio_c_b_sla" in result:
         parts.append(
             f"engine --role sla {_fmt(r.get('engine_sla'), ',')}/s "

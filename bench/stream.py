@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from bench.clients import from_start, keyed_lines, produce
-from bench.figures import assemble, rate_from_samples
+from bench.figures import assemble, by_label, rate_from_samples
 from bench.passthrough import bench_faust
 from bench.timer_latency import bench_timers
 from bench.worker import Worker
@@ -106,15 +106,17 @@ def bench_broker(
 
 ENGINE_RATE = {"all": "engine", "split": "engine_sla"}
 ENGINE_RSS = {"all": "engine_rss_bytes", "split": "engine_sla_rss_bytes"}
+ENGINE_WORK = {"all": "engine_work_seconds", "split": "engine_sla_work_seconds"}
 SMALL_RUN = 50_000  # events: below, the engine phase's rate is sampled every 0.1 s
 
 
 def bench_engine(
     engine: Worker, layout: str, events: int, seed: int, log: Callable[[str], None]
-) -> tuple[float | None, int | None]:
-    """(c) The worker's events/s and RSS in ``layout``: `all` reads the pre-loaded topic of
-    ``engine``; `split` runs a `--role sla` worker with a `--role kpis` worker beside it (the
-    production layout) on fresh topics holding the same workload, timed on the `sla` one."""
+) -> tuple[float | None, int | None, dict[str, float]]:
+    """(c) The worker's events/s, RSS and own work (`sla_work_seconds_total` by kind, once it
+    read every event) in ``layout``: `all` reads the pre-loaded topic of ``engine``; `split`
+    runs a `--role sla` worker with a `--role kpis` worker beside it (the production layout) on
+    fresh topics holding the same workload, timed on the `sla` one."""
     workers = [engine]
     if layout == "split":
         tag = f"tp-{uuid.uuid4().hex[:6]}"
@@ -133,7 +135,8 @@ def bench_engine(
         # samples to take a rate between, so a small run is polled ten times as often.
         interval = 1.0 if events >= SMALL_RUN else 0.1
         samples = workers[0].wait_events(events, timeout=120 + events / 200, interval=interval)
-        return rate_from_samples(samples, events), workers[0].rss()
+        work = by_label(workers[0].scrape(), "sla_work_seconds_total", "work")
+        return rate_from_samples(samples, events), workers[0].rss(), work
     finally:
         for w in workers:
             w.stop()
@@ -191,8 +194,10 @@ def run(
             if "engine" in phases:
                 for layout in roles:  # each layout on fresh workers, one after another
                     log(f"(c) the engine (sla-engine run, layout {layout})")
-                    key, rss = ENGINE_RATE[layout], ENGINE_RSS[layout]
-                    rates[key], config[rss] = bench_engine(engine, layout, events, seed, log)
+                    key, rss, spent = ENGINE_RATE[layout], ENGINE_RSS[layout], ENGINE_WORK[layout]
+                    rates[key], config[rss], config[spent] = bench_engine(
+                        engine, layout, events, seed, log
+                    )
             if "timers" in phases:
                 by_layout: dict[str, Any] = {}
                 for layout in roles:  # each layout on fresh topics and workers, one after another

@@ -49,6 +49,7 @@ from topologies.worker.kpi_task import KpiTask
 from topologies.worker.loop import run_batches
 from topologies.worker.partition_state import timers_under
 from topologies.worker.task import Highwater, TicketTask
+from topologies.worker.work_time import timed
 
 if TYPE_CHECKING:
     from engine.rules import RuntimePolicy
@@ -242,14 +243,19 @@ def install_tickets(
 
     store = RocksDBStore(table, out)
     task = TicketTask(settings, policy, store, timers, out, clock, highwater, last_offset)
+    on_events, on_ticks, scan = (
+        timed("events", task.on_events),
+        timed("ticks", task.on_ticks),
+        timed("timer_scan", task.scan),
+    )
 
     @app.agent(events)
     async def on_event(stream: faust.StreamT[bytes]) -> None:
-        await run_batches(app, stream, EVENTS_WITHIN_S, task.ready, task.on_events, out.poll)
+        await run_batches(app, stream, EVENTS_WITHIN_S, task.ready, on_events, out.poll)
 
     @app.agent(ticks)
     async def on_tick(stream: faust.StreamT[bytes]) -> None:
-        await run_batches(app, stream, TICKS_WITHIN_S, task.ready, task.on_ticks, out.poll)
+        await run_batches(app, stream, TICKS_WITHIN_S, task.ready, on_ticks, out.poll)
 
     @table.on_recover
     async def rebuild_timers() -> None:
@@ -257,7 +263,7 @@ def install_tickets(
         gc_policy.tune()
 
     async def scan_timers() -> None:
-        task.scan()
+        scan()
 
     async def refresh_gauges() -> None:
         await clock_gauges(task.state, task.clock.wall_us())
@@ -287,13 +293,14 @@ def install_kpis(
     facts_table = app.Table("kpi-facts", partitions=1, key_type=bytes, value_type=bytes)
     aggregator = KpiAggregator(policy, settings.retention_days)
     kpis = KpiTask(settings, aggregator, RocksDBStore(facts_table, out), out, clock, highwater)
+    on_batch, publish = timed("kpi_facts", kpis.on_facts), timed("kpi_publish", kpis.publish)
     for name, target in policy.kpis.targets.items():
         metrics.KPI_TARGET.labels(name).set(target)
 
     @app.agent(kpi_facts)
     async def on_facts(stream: faust.StreamT[bytes]) -> None:
         """The aggregator: the latest facts per ticket replace its previous ones in the store."""
-        await run_batches(app, stream, FACTS_WITHIN_S, kpis.ready, kpis.on_facts, out.poll)
+        await run_batches(app, stream, FACTS_WITHIN_S, kpis.ready, on_batch, out.poll)
 
     @facts_table.on_recover
     async def rebuild_kpis() -> None:
@@ -302,7 +309,7 @@ def install_kpis(
             gc_policy.tune()
 
     async def publish_kpis() -> None:
-        kpis.publish()
+        publish()
 
     every(app, settings.kpi_interval, publish_kpis)
     return kpis
@@ -318,12 +325,15 @@ def install_hooks(app: faust.App, task: TicketTask | None, kpis: KpiTask | None)
         its events were acked is on the broker before they count as done (at least once)."""
 
         def on_commit_initiated(self, consumer: Any) -> Any:
-            if task is not None:
-                task.before_commit()  # flushes the one output, the KPI task's writes too
-            elif kpis is not None:
-                kpis.before_commit()
+            if before_commit is not None:
+                before_commit()
             return None
 
+    before_commit = None  # the ticket task's flushes the one output, the KPI task's writes too
+    if task is not None:
+        before_commit = timed("commit", task.before_commit)
+    elif kpis is not None:
+        before_commit = timed("commit", kpis.before_commit)
     app.sensors.add(BeforeCommit())
 
     async def on_revoked(app_: Any, *args: Any, **kwargs: Any) -> None:

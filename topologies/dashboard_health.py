@@ -69,6 +69,16 @@ HEALTH: tuple[str, tuple[Panel, ...]] = (
         ),
         Panel(
             "timeseries",
+            "Worker time",
+            "Share of one core each worker spends in its own work, by kind (events, ticks, "
+            "timer scan, commit, KPI facts and publication); the rest of a busy worker's time "
+            "is Faust, the Kafka clients and the event loop.",
+            (Query(f"sum by (work) ({rate('sla_work_seconds_total', INSTANCE)})", "{{work}}"),),
+            unit="percentunit",
+            stacked=True,
+        ),
+        Panel(
+            "timeseries",
             "Dead-letter rate",
             "Input messages sent to tickets.dlq per minute, by reason; of those, the records "
             "whose processing raised, by stage.",

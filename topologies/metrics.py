@@ -47,6 +47,14 @@ TICKS = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+WORK = Counter(
+    "sla_work_seconds_total",
+    "Seconds the worker spent in its own work, by kind (events, ticks, kpi_facts, commit, "
+    "timer_scan, kpi_publish); the rest of a busy worker's time is Faust, the Kafka clients "
+    "and the event loop",
+    ["work"],
+    registry=REGISTRY,
+)
 OPEN_TICKETS = Gauge(
     "sla_open_tickets", "Tickets with a pending deadline on this worker", registry=REGISTRY
 )

@@ -8,6 +8,8 @@ import pytest
 
 from bench.figures import (
     assemble,
+    budget,
+    by_label,
     due_schedule,
     gc_delta,
     gc_pauses,
@@ -125,3 +127,38 @@ def test_assemble_gives_the_sla_role_its_own_ratio() -> None:
     assert r["ratio_c_b"] == 0.2 and r["ratio_c_b_sla"] == 0.6
     assert "engine --role sla 6,000/s c/b 0.600" in summary_line(r)
     assert "ratio_c_b_sla" not in assemble({"events": 10}, {"raw": 1.0, "engine": 1.0}, None)
+
+
+def test_by_label_sums_the_samples_of_each_label_value() -> None:
+    text = (
+        "# TYPE sla_work_seconds_total counter\n"
+        'sla_work_seconds_total{work="events"} 12.5\n'
+        'sla_work_seconds_total{work="commit"} 2.0\n'
+        'sla_alerts_total{clock="a",kind="warning",level="",priority="A"} 2.0\n'
+        'sla_alerts_total{clock="b",kind="warning",level="minor",priority="B"} 3.0\n'
+        'sla_alerts_total{clock="b",kind="breach",level="minor",priority="B"} 4.0\n'
+    )
+    assert by_label(text, "sla_work_seconds_total", "work") == {"events": 12.5, "commit": 2.0}
+    assert by_label(text, "sla_alerts_total", "kind") == {"warning": 5.0, "breach": 4.0}
+    assert by_label(text, "sla_open_tickets", "work") == {}
+
+
+def test_budget_splits_the_worker_time_and_bounds_the_ratio() -> None:
+    # 100 µs an event in the pass-through; the worker 250 µs, 150 of them its own work.
+    spent = budget(10_000.0, 4_000.0, {"events": 20.0, "commit": 10.0}, 200_000)
+    assert spent is not None
+    assert spent["engine_us_per_event"] == 250.0 and spent["work_us_per_event"] == 150.0
+    assert spent["work_us_by_kind"] == {"commit": 50.0, "events": 100.0}
+    assert spent["rest_us_per_event"] == 100.0
+    assert spent["ratio_c_b_without_work"] == 1.0  # its own work free: as fast as Faust
+    assert budget(None, 4_000.0, {"events": 1.0}, 10) is None
+    assert budget(10_000.0, 4_000.0, {}, 10) is None
+    r = assemble(
+        {"events": 200_000, "engine_work_seconds": {"events": 20.0, "commit": 10.0}},
+        {"raw": 100_000.0, "faust": 10_000.0, "engine": 4_000.0},
+        None,
+    )
+    assert r["engine_budget"] == spent and "engine_sla_budget" not in r
+    assert "250 µs/event, its own work 150, the rest 100 (c/b without its work 1.000)" in (
+        summary_line(r)
+    )

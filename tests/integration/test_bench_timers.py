@@ -40,3 +40,7 @@ def test_engine_phase_in_both_layouts_reads_every_event(
     assert rates["engine"] and rates["engine"] > 0 and rates["engine_sla"] > 0, r
     assert r["engine_sla_rss_bytes"] and r["engine_sla_rss_bytes"] > 0
     assert list(tmp_path.glob("worker-tp-*-kpis.log"))  # the aggregator ran beside the sla one
+    # Each worker's own time by kind: the `all` one aggregates KPIs, the `sla` one does not.
+    assert r["engine_work_seconds"]["events"] > 0 and r["engine_work_seconds"]["kpi_facts"] > 0
+    assert r["engine_sla_work_seconds"]["events"] > 0
+    assert "kpi_facts" not in r["engine_sla_work_seconds"]

@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 import workload
+from bench.figures import by_label
 from config.loader import load
 from engine.history import from_model
 from engine.instant import to_us
@@ -205,6 +206,7 @@ def test_metrics_scraped_over_http_move(live: Any, broker: BrokerHandle) -> None
     worker, topics = live
     before = worker.sample("sla_events_consumed_total")
     alerts_before = worker.sample("sla_alerts_total")
+    work_before = by_label(worker.metrics(), "sla_work_seconds_total", "work")
     now = datetime.now(UTC)
     produce(
         broker.bootstrap,
@@ -225,6 +227,9 @@ def test_metrics_scraped_over_http_move(live: Any, broker: BrokerHandle) -> None
         'team="team-1"}' in text
     )
     assert "sla_timer_lag_seconds_bucket" in text and "sla_open_tickets" in text
+    work = by_label(text, "sla_work_seconds_total", "work")  # the worker's own time, by kind
+    assert set(work) == {"events", "ticks", "timer_scan", "commit", "kpi_facts", "kpi_publish"}
+    assert work["events"] > work_before["events"]  # the batches that read the five were timed
 
 
 def test_live_equals_replay_for_generated_history(broker: BrokerHandle, tmp_path: Path) -> None:
