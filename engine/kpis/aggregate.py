@@ -93,14 +93,19 @@ class KpiAggregate:
     def replace(self, old: Iterable[Fact], new: Iterable[Fact]) -> None:
         """A ticket's facts changed from `old` to `new`: only the difference is applied (the
         live aggregator's every update: counted in plain dicts, `Counter`'s `-` and `==` are
-        interpreted Python)."""
+        interpreted Python), an open interval whose end moved only between its two ends."""
         before, after = tally(old), tally(new)
         gone = minus(before, after)
         came = minus(after, before)
+        retracted, added = self.backlog.move(gone, came, self.horizon) if came else ({}, {})
+        if retracted:
+            self._flush(retracted, True)
         if gone:
             self._apply(gone, -1)
         if came:
             self._apply(came, 1)
+        if added:
+            self._flush(added, False)
 
     def _entry(self, f: Fact) -> tuple[list[str], int | None, list[tuple[str, int]]]:
         """What one fact adds: counter names (each once per unit counted), a distribution

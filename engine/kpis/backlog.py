@@ -67,6 +67,13 @@ class BacklogFacts:
             add(fact("open", self.since, self.dims, story.created, None))
 
 
+def _counted_to(f: Fact, horizon: int) -> int:
+    """How far an `open` interval is counted at `horizon`: the window ends in (at, this]."""
+    until = f.until
+    hi = horizon if until is None or until > horizon else until
+    return max(f.at, hi)
+
+
 def band_labels(bands_us: tuple[int, ...]) -> tuple[str, ...]:
     """Backlog age band names: lt_1d, 1d_3d, …, ge_10d."""
 
@@ -105,12 +112,43 @@ class Backlog:
 
     def add(self, f: Fact, times: int, horizon: int, acc: Acc) -> None:
         """Add (`times` > 0) or retract an `open` interval: counted up to the horizon now."""
+        self.count(f, f.at, _counted_to(f, horizon), times, acc)
+        self._track(f, times, horizon)
+
+    def move(self, gone: dict[Fact, int], came: dict[Fact, int], horizon: int) -> tuple[Acc, Acc]:
+        """Open intervals whose end moved (a `gone` fact and a `came` one alike but for their
+        `until`, as when a ticket is resolved): taken out of both, and only the window ends
+        between the two ends counted, into the first acc (retracted) or the second (added).
+        The same cells as retracting the one and adding the other, but the ends before both
+        are not touched, so their cells are not marked changed and not published again."""
+        retracted: Acc = {}
+        added: Acc = {}
+        starts: dict[tuple[int, Dims, int], Fact] = {}
+        for f, n in gone.items():
+            if f.metric == "open" and n == 1:
+                starts[(f.at, f.dims, f.value)] = f
+        if not starts:
+            return retracted, added
+        for f, n in list(came.items()):
+            if f.metric != "open" or n != 1:
+                continue
+            old = starts.pop((f.at, f.dims, f.value), None)
+            if old is None:
+                continue
+            del gone[old], came[f]
+            was, now = _counted_to(old, horizon), _counted_to(f, horizon)
+            if now > was:
+                self.count(f, was, now, 1, added)
+            elif was > now:
+                self.count(old, now, was, -1, retracted)
+            self._track(old, -1, horizon)
+            self._track(f, 1, horizon)
+        return retracted, added
+
+    def _track(self, f: Fact, times: int, horizon: int) -> None:
+        """An interval still open at the horizon is kept, to be counted as the horizon moves."""
         until = f.until
-        pending = until is None or until > horizon
-        hi = horizon if pending else until
-        assert hi is not None
-        self.count(f, f.at, hi, times, acc)
-        if pending:
+        if until is None or until > horizon:
             left = add_count(self.intervals, f, times)
             if left < 0:
                 raise ValueError(f"retracting an interval that was never added: {f}")

@@ -91,3 +91,48 @@ def test_live_facts_in_any_order_keep_the_backlog_exact(seed: int, rnd: random.R
     assert follow(events) > 0  # in file order, tickets are open while they are handled
     rnd.shuffle(events)
     follow(events)
+
+
+HOUR = DAY // 24
+hours = st.integers(1, 25 * 24).map(lambda h: h * HOUR + 7)  # 7 µs: off the window ends too
+ends = st.one_of(st.none(), hours)
+
+
+@SETTINGS
+@given(
+    st.integers(0, 5 * 24).map(lambda h: h * HOUR),
+    st.integers(0, 3 * 24).map(lambda h: h * HOUR),
+    ends,
+    ends,
+    st.integers(0, 60).map(lambda d: d * DAY // 2),
+    st.sampled_from([("team-1", "a-1"), ("team-2", "a-7")]),
+)
+def test_an_interval_whose_end_moved_changes_only_the_ends_between(
+    created: int, wait: int, old: int | None, new: int | None, horizon: int, who: tuple[str, str]
+) -> None:
+    """`replace` of an open interval by the same one with another end (a resolution, a
+    reopening undone) gives the cells of retracting the one and adding the other, and marks
+    changed none of the cells of the window ends before both ends."""
+    at = created + wait
+    dims = (*who, "A", "phone", "simple", "router")
+
+    def interval(end: int | None) -> Fact:
+        return Fact("open", at, dims, created, None if end is None else at + end)
+
+    before, after = interval(old), interval(new)
+    moved, rebuilt = KpiAggregate(POLICY, exact=False), KpiAggregate(POLICY, exact=False)
+    for kpis in (moved, rebuilt):
+        kpis.advance(horizon)
+        kpis.add([before, Fact("open", at, (*who, "B", "mail", "simple", "switch"), created)])
+        kpis.snapshots(changed_only=True)
+    moved.replace([before], [after])
+    rebuilt.retract([before])
+    rebuilt.add([after])
+    assert moved.snapshots() == rebuilt.snapshots()
+    assert moved.backlog.intervals == rebuilt.backlog.intervals
+    assert moved.open_backlog() == rebuilt.open_backlog()
+    first = min(x if x is not None else horizon - at for x in (old, new))  # counted by both
+    for unit, start, _dim, _key in moved.changed:
+        end = moved.windows.end(unit, start)
+        assert end > at + first, (unit, start)  # only the window ends between the two moved
+    assert moved.changed <= rebuilt.changed
